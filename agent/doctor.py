@@ -1,0 +1,89 @@
+"""`viscodex-agent doctor`: check each service VisCodex needs and say how to fix what fails."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from viscodex.sandbox import ImageRecipe, Sandbox, SandboxError, Viewport
+from viscodex.sandbox.image import docker_client, image_exists
+
+from .exit_codes import ExitCode
+
+CHART = "import matplotlib.pyplot as plt\nplt.bar(['a', 'b'], [1, 2])\n"
+PAGE = "<!doctype html><h1 style='color:#0a6'>VisCodex doctor</h1>"
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+
+
+def _timed(fn: Callable[[], str]) -> tuple[bool, str]:
+    start = time.monotonic()
+    try:
+        detail = fn()
+    except (SandboxError, OSError) as exc:
+        return False, str(exc)
+    return True, f"{detail} ({time.monotonic() - start:.2f} s)"
+
+
+def run_checks() -> list[Check]:
+    """Each check runs only if the ones it depends on passed; later ones are reported as skipped."""
+    checks: list[Check] = []
+    try:
+        client = docker_client()
+        version = client.version().get("Version", "?")
+        checks.append(Check("docker daemon", True, f"Docker {version}"))
+    except SandboxError as exc:
+        checks.append(Check("docker daemon", False, str(exc), "start dockerd, or set DOCKER_HOST"))
+        return checks
+    tag = os.environ.get("VISCODEX_SANDBOX_IMAGE") or ImageRecipe().tag
+    if not image_exists(client, tag):
+        checks.append(Check("sandbox image", False, f"{tag} missing", "run `viscodex-agent sandbox build`"))
+        return checks
+    checks.append(Check("sandbox image", True, tag))
+    with Sandbox(client=client, image=tag, pool={}) as sandbox:
+
+        def run_python() -> str:
+            result = sandbox.run("print(6 * 7)")
+            if result.stdout.strip() != "42":
+                raise SandboxError(f"unexpected result: {result.summary()}")
+            return "print(6 * 7) -> 42"
+
+        def render_page() -> str:
+            png = sandbox.render_html(PAGE, Viewport(width=400, height=200))
+            return f"{len(png)} byte PNG"
+
+        def render_chart() -> str:
+            return f"{len(sandbox.render_chart(CHART))} byte PNG"
+
+        for name, fn, fix in (
+            ("sandbox run", run_python, "see the error; rebuild with `sandbox build --force`"),
+            ("render html", render_page, "chromium or Playwright in the image is broken: rebuild"),
+            ("render chart", render_chart, "matplotlib in the image is broken: rebuild"),
+        ):
+            ok, detail = _timed(fn)
+            checks.append(Check(name, ok, detail, "" if ok else fix))
+    return checks
+
+
+def doctor() -> None:
+    """Check Docker, the sandbox image and rendering; exit 3 if something required is missing."""
+    checks = run_checks()
+    table = Table("check", "status", "detail", "how to fix", title="viscodex doctor")
+    for check in checks:
+        status = "[green]ok[/green]" if check.ok else "[red]FAIL[/red]"
+        table.add_row(check.name, status, check.detail, check.fix)
+    Console().print(table)
+    if not all(c.ok for c in checks):
+        raise typer.Exit(int(ExitCode.UNAVAILABLE))

@@ -1,0 +1,1 @@
+"""viscodex.lsp_server"""

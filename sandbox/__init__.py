@@ -1,0 +1,28 @@
+"""Runs untrusted, model-written code in fresh, hardened Docker containers; renders HTML and charts.
+
+A leaf of the package: it knows nothing of models, agents or editors.
+"""
+
+from .api import Sandbox
+from .errors import RenderError, RunCancelled, SandboxError, SandboxUnavailable
+from .image import ImageRecipe, ensure_image
+from .languages import LANGUAGES, Language, language_for_path
+from .limits import Limits, SandboxPolicy
+from .results import RunResult, Viewport
+
+__all__ = [
+    "LANGUAGES",
+    "ImageRecipe",
+    "Language",
+    "Limits",
+    "RenderError",
+    "RunCancelled",
+    "RunResult",
+    "Sandbox",
+    "SandboxError",
+    "SandboxPolicy",
+    "SandboxUnavailable",
+    "Viewport",
+    "ensure_image",
+    "language_for_path",
+]

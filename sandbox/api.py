@@ -1,0 +1,264 @@
+"""The public face of the sandbox: run code, render HTML, render charts, in fresh hardened containers.
+
+Every call gets its own container (from the warm pool when one is ready) and that container is
+destroyed afterwards, whatever happened: success, timeout, cancellation or an exception.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import os
+import threading
+import time
+import weakref
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import docker
+import docker.errors
+
+from .container import Deadline, Role, WarmContainer
+from .errors import RenderError, SandboxError, SandboxUnavailable
+from .image import ImageRecipe, docker_client, image_exists
+from .languages import Language, program_for
+from .limits import Limits, SandboxPolicy
+from .owners import reap_orphans
+from .pool import WarmPool
+from .results import RunResult, Viewport
+
+log = logging.getLogger(__name__)
+
+DEFAULT_POOL = {"exec": 2, "chart": 1, "html": 1}
+GRACE_S = {"exec": 5.0, "chart": 5.0, "html": 10.0}
+_CONTAINER_FIELDS = ("network", "memory_mb", "cpus", "pids", "work_mb", "tmp_mb", "nofile", "user")
+
+
+class Sandbox:
+    """Runs untrusted code. Use as a context manager (or call ``close``) so no container outlives it.
+
+    ``pool`` sets how many warm containers each role keeps ready (0 turns warming off, e.g. for a
+    one-shot CLI call). Pools start on first use of a role, or on ``warm_up``.
+    """
+
+    def __init__(
+        self,
+        *,
+        image: str | None = None,
+        policy: SandboxPolicy | None = None,
+        pool: Mapping[str, int] | None = None,
+        client: docker.DockerClient | None = None,
+    ) -> None:
+        self.client = client or docker_client()
+        self.image = image or os.environ.get("VISCODEX_SANDBOX_IMAGE") or ImageRecipe().tag
+        self.policy = policy or SandboxPolicy()
+        self._pool_sizes = dict(DEFAULT_POOL if pool is None else pool)
+        if not image_exists(self.client, self.image):
+            raise SandboxUnavailable(
+                f"sandbox image {self.image} is missing; build it with `viscodex-agent sandbox build`"
+            )
+        removed = reap_orphans(self.client)
+        if removed:
+            log.info("removed %d orphaned sandbox containers", len(removed))
+        self._executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="viscodex-sandbox")
+        self._pools: dict[tuple[Any, ...], WarmPool] = {}
+        self._lock = threading.Lock()
+        self._closed = False
+        # finalize also runs at interpreter exit, so a forgotten close() still leaves no container.
+        self._finalizer = weakref.finalize(self, Sandbox._close_pools, self._pools, self._executor)
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Destroy every container this sandbox started and wait for them to be gone."""
+        self._closed = True
+        self._finalizer()
+
+    @staticmethod
+    def _close_pools(pools: dict[tuple[Any, ...], WarmPool], executor: ThreadPoolExecutor) -> None:
+        for pool in list(pools.values()):
+            pool.close()
+        executor.shutdown(wait=True)
+
+    def _pool(self, role: Role, limits: Limits) -> WarmPool:
+        key = (role, *(getattr(limits, f) for f in _CONTAINER_FIELDS))
+        with self._lock:
+            if self._closed:
+                raise SandboxError("this sandbox is closed")
+            pool = self._pools.get(key)
+            if pool is None:
+                size = self._pool_sizes.get(role, 0)
+                pool = WarmPool(self.client, self.image, role, limits, size, self._executor)
+                self._pools[key] = pool
+        return pool
+
+    def warm_up(self, roles: Sequence[Role] = ("exec",), wait: bool = False) -> bool:
+        """Start the pools of these roles; with ``wait``, block until they are full."""
+        pools = [self._pool(role, self._limits_for(role)) for role in roles]
+        for pool in pools:
+            pool.refill()
+        return all(pool.wait_warm() for pool in pools) if wait else True
+
+    def _limits_for(self, role: Role) -> Limits:
+        return {"exec": self.policy.run, "chart": self.policy.chart, "html": self.policy.html}[role]
+
+    # --- the three things a sandbox does ------------------------------------------------------
+
+    def run(
+        self,
+        code: str | bytes | None = None,
+        *,
+        lang: Language = "python",
+        command: Sequence[str] | str | None = None,
+        files: Mapping[str, str | bytes] | None = None,
+        stdin: str | bytes = b"",
+        timeout_s: float | None = None,
+        memory_mb: int | None = None,
+        limits: Limits | None = None,
+        cancel: threading.Event | None = None,
+    ) -> RunResult:
+        """Run ``code`` as a ``lang`` program (or ``command`` over ``files``) and report how it went.
+
+        A program that fails, times out or runs out of memory is a normal result, not an exception;
+        exceptions mean the sandbox itself could not run it.
+        """
+        limits = (limits or self.policy.run).merged(timeout_s=timeout_s, memory_mb=memory_mb)
+        all_files = dict(files or {})
+        if code is not None:
+            name, argv = program_for(lang)
+            all_files[name] = code
+        else:
+            argv = []
+        if command is not None:
+            argv = ["sh", "-c", command] if isinstance(command, str) else list(command)
+        if not argv:
+            raise ValueError("run() needs code or a command")
+        job = {
+            "argv": argv,
+            "files": _encode_files(all_files),
+            "stdin": base64.b64encode(_bytes(stdin)).decode("ascii"),
+        }
+        return self._execute("exec", limits, job, cancel)
+
+    def run_chart(
+        self,
+        code: str,
+        *,
+        files: Mapping[str, str | bytes] | None = None,
+        size: tuple[int, int] | None = None,
+        timeout_s: float | None = None,
+        cancel: threading.Event | None = None,
+    ) -> RunResult:
+        """Run a matplotlib script; ``result.png`` holds the figure it drew (savefig, show or neither).
+
+        ``size`` (width, height in pixels) resizes the figure before it is saved, to compare it with a
+        target picture of that size.
+        """
+        limits = self.policy.chart.merged(timeout_s=timeout_s)
+        job: dict[str, Any] = {"code": code, "files": _encode_files(dict(files or {}))}
+        if size is not None:
+            job["width"], job["height"] = size
+        return self._execute("chart", limits, job, cancel)
+
+    def render_chart(self, code: str, **kwargs: Any) -> bytes:
+        """PNG bytes of the figure ``code`` draws; RenderError (with the run result) if it draws none."""
+        result = self.run_chart(code, **kwargs)
+        if result.png is None:
+            raise RenderError(f"the chart script produced no figure: {result.summary()}", result)
+        return result.png
+
+    def render_html(
+        self,
+        html: str,
+        viewport: Viewport | None = None,
+        *,
+        full_page: bool = True,
+        timeout_s: float | None = None,
+        cancel: threading.Event | None = None,
+    ) -> bytes:
+        """A PNG screenshot of ``html`` at ``viewport`` (full page by default), network off."""
+        viewport = viewport or Viewport()
+        limits = self.policy.html.merged(timeout_s=timeout_s)
+        job = {
+            "html": html,
+            "width": viewport.width,
+            "height": viewport.height,
+            "full_page": full_page,
+        }
+        result = self._execute("html", limits, job, cancel)
+        if result.png is None:
+            raise RenderError(f"the page did not render: {result.summary()}", result)
+        return result.png
+
+    async def arun(self, code: str | bytes | None = None, **kwargs: Any) -> RunResult:
+        """``run`` for asyncio callers: cancelling the task stops the run and removes its container."""
+        cancel = threading.Event()
+        task = asyncio.ensure_future(asyncio.to_thread(self.run, code, cancel=cancel, **kwargs))
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            cancel.set()
+            await asyncio.gather(task, return_exceptions=True)
+            raise
+
+    # --- the one path every call takes --------------------------------------------------------
+
+    def _execute(
+        self, role: Role, limits: Limits, job: dict[str, Any], cancel: threading.Event | None
+    ) -> RunResult:
+        pool = self._pool(role, limits)
+        job = {**job, "timeout_s": limits.timeout_s, "output_bytes": limits.output_bytes}
+        started = time.monotonic()
+        container = pool.acquire(cancel)
+        try:
+            reply = container.run(job, GRACE_S[role], cancel)
+        except Deadline:
+            return RunResult(
+                exit_code=None,
+                stdout="",
+                stderr="viscodex: the sandbox did not answer in time; the container was killed",
+                timed_out=True,
+                oom_killed=False,
+                truncated=False,
+                duration_s=time.monotonic() - started,
+            )
+        except SandboxError:
+            if _was_oom_killed(container):
+                return RunResult(
+                    exit_code=-9,
+                    stdout="",
+                    stderr="viscodex: the sandbox ran out of memory",
+                    timed_out=False,
+                    oom_killed=True,
+                    truncated=False,
+                    duration_s=time.monotonic() - started,
+                )
+            raise
+        finally:
+            pool.release(container)
+        png = reply.pop("png", None)
+        return RunResult(**reply, png=base64.b64decode(png) if png else None)
+
+
+def _was_oom_killed(container: WarmContainer) -> bool:
+    try:
+        container.container.reload()
+    except docker.errors.NotFound:
+        return False
+    return bool(container.container.attrs.get("State", {}).get("OOMKilled"))
+
+
+def _bytes(data: str | bytes) -> bytes:
+    return data.encode("utf-8") if isinstance(data, str) else data
+
+
+def _encode_files(files: Mapping[str, str | bytes]) -> dict[str, str]:
+    return {name: base64.b64encode(_bytes(data)).decode("ascii") for name, data in files.items()}

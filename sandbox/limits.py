@@ -1,0 +1,51 @@
+"""Execution policy as data: every limit of a sandbox run, with default-deny values.
+
+Loaded from YAML or TOML so a user (or an evaluation harness) can change a limit without editing code.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Limits(BaseModel):
+    """Limits for one run. The defaults are the project's safety policy; loosen them explicitly."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    network: bool = Field(False, description="Give the container a network (never by default).")
+    memory_mb: int = Field(512, ge=16, description="Memory limit; swap is set equal, so no swap.")
+    cpus: float = Field(1.0, gt=0, description="CPU quota in cores.")
+    pids: int = Field(128, ge=8, description="Processes and threads in the container.")
+    timeout_s: float = Field(10.0, gt=0, description="Wall time of the program itself.")
+    output_bytes: int = Field(1 << 20, ge=1024, description="Cap per output stream; more is cut.")
+    work_mb: int = Field(64, ge=1, description="Size of the tmpfs work dir /work.")
+    tmp_mb: int = Field(64, ge=1, description="Size of the tmpfs /tmp.")
+    nofile: int = Field(256, ge=16, description="Open files per process.")
+    user: str = Field("65534:65534", description="uid:gid the code runs as (nobody).")
+
+    def merged(self, **changes: Any) -> Limits:
+        """A copy with the given fields changed, ignoring ``None`` (unset CLI flags)."""
+        return self.model_copy(update={k: v for k, v in changes.items() if v is not None})
+
+
+class SandboxPolicy(BaseModel):
+    """Limits per kind of work. Rendering needs more room: a browser is several processes."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    run: Limits = Limits()
+    chart: Limits = Limits(timeout_s=20.0)
+    html: Limits = Limits(memory_mb=1024, pids=512, timeout_s=20.0, tmp_mb=256)
+
+    @classmethod
+    def load(cls, path: Path) -> SandboxPolicy:
+        """Read a policy from ``.yaml``/``.yml`` or ``.toml``; missing fields keep their defaults."""
+        text = path.read_text(encoding="utf-8")
+        data = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
+        return cls.model_validate(data or {})

@@ -1,0 +1,58 @@
+"""What a sandbox run returns. ``RunResult``'s JSON fields are a contract (`sandbox run --json`)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+CONTRACT_FIELDS = (
+    "exit_code",
+    "stdout",
+    "stderr",
+    "timed_out",
+    "oom_killed",
+    "truncated",
+    "duration_s",
+)
+
+
+class RunResult(BaseModel):
+    """The outcome of one program run. ``exit_code`` is None when the program was killed for time."""
+
+    model_config = ConfigDict(frozen=True)
+
+    exit_code: int | None
+    stdout: str
+    stderr: str
+    timed_out: bool
+    oom_killed: bool
+    truncated: bool
+    duration_s: float
+    png: bytes | None = Field(None, exclude=True, repr=False)
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0 and not self.timed_out and not self.oom_killed
+
+    def contract_json(self) -> str:
+        """The one-line JSON object that `viscodex-agent sandbox run --json` prints."""
+        return self.model_dump_json(include=set(CONTRACT_FIELDS))
+
+    def summary(self) -> str:
+        """A one-line human reason for a failed run, for error messages."""
+        if self.timed_out:
+            return f"timed out after {self.duration_s:.1f} s"
+        if self.oom_killed:
+            return "killed: out of memory"
+        if self.exit_code is not None and self.exit_code < 0:
+            return f"killed by signal {-self.exit_code}"
+        tail = self.stderr.strip().splitlines()[-1:] or [""]
+        return f"exit code {self.exit_code}: {tail[0][:300]}"
+
+
+class Viewport(BaseModel):
+    """The browser window a page is rendered in; full-page screenshots may be taller."""
+
+    model_config = ConfigDict(frozen=True)
+
+    width: int = Field(1280, ge=16, le=8192)
+    height: int = Field(800, ge=16, le=16384)

@@ -1,0 +1,406 @@
+"""The process that runs as PID 1 inside every sandbox container.
+
+The host starts it with ``python3 -I -c <this file's text> ROLE`` so the image never has to be rebuilt
+when this file changes. It preloads what its role needs (matplotlib for charts, a launched chromium for
+HTML), prints one ``{"ready": ...}`` line, then reads exactly one job as a JSON line on stdin, runs it
+and prints one result JSON line. The host destroys the container afterwards: one container, one run.
+
+Only the standard library (and, for the roles that need them, matplotlib or Playwright from the image)
+may be used here: this file runs under Debian's python3 inside the image, not in the host's venv.
+Limits that protect the host (memory, pids, network, CPU) are enforced by Docker, not here; this file
+only enforces what needs to be reported precisely: the wall-clock timeout and the output caps.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+WORK = "/work"
+CHART_PATH = "/tmp/.viscodex-chart.png"
+PIPE_GRACE_S = 0.2
+
+
+def _emit(obj: dict[str, Any]) -> None:
+    """Write one JSON line on the original stdout, the host's only channel to us."""
+    out = os.fdopen(os.dup(_RESULT_FD), "w", encoding="utf-8", closefd=True)
+    out.write(json.dumps(obj) + "\n")
+    out.flush()
+    out.close()
+
+
+def _oom_kills() -> int:
+    """Count of OOM kills in this container's memory cgroup (v1 or v2), -1 if unknown."""
+    for path, key in (
+        ("/sys/fs/cgroup/memory/memory.oom_control", "oom_kill"),
+        ("/sys/fs/cgroup/memory.events", "oom_kill"),
+    ):
+        try:
+            with open(path, encoding="ascii") as fh:
+                for line in fh:
+                    name, _, value = line.partition(" ")
+                    if name == key:
+                        return int(value)
+        except OSError:
+            continue
+    return -1
+
+
+def _write_files(files: dict[str, str]) -> None:
+    for name, data in files.items():
+        path = os.path.normpath(os.path.join(WORK, name))
+        if not path.startswith(WORK + "/"):
+            raise ValueError(f"file name escapes the work dir: {name!r}")
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as fh:
+            fh.write(base64.b64decode(data))
+
+
+def _reap_all() -> None:
+    """As PID 1 we inherit every orphan; reap what has exited so no zombie holds a pid slot."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def _supervise(
+    pid: int,
+    stdin_fd: int,
+    out_fd: int,
+    err_fd: int,
+    stdin_data: bytes,
+    timeout_s: float,
+    cap: int,
+) -> dict[str, Any]:
+    """Feed stdin, drain both pipes under a byte cap, and enforce the wall-clock timeout.
+
+    Output beyond the cap is read and thrown away (not left in the pipe) so a flooding program cannot
+    block on a full pipe and look like a hang; the flag ``truncated`` tells the caller.
+    """
+    start = time.monotonic()
+    deadline = start + timeout_s
+    buffers = {out_fd: bytearray(), err_fd: bytearray()}
+    open_fds = {out_fd, err_fd}
+    truncated = False
+    timed_out = False
+    status: int | None = None
+    pending = memoryview(stdin_data)
+    if stdin_fd >= 0:
+        os.set_blocking(stdin_fd, False)
+        if not pending:
+            os.close(stdin_fd)
+            stdin_fd = -1
+    exited_at: float | None = None
+
+    while True:
+        now = time.monotonic()
+        if status is None:
+            got, raw = os.waitpid(pid, os.WNOHANG)
+            if got == pid:
+                status = raw
+                exited_at = now
+        if status is not None and (not open_fds or now - (exited_at or now) > PIPE_GRACE_S):
+            break
+        if status is None and now >= deadline:
+            timed_out = True
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            _, status = os.waitpid(pid, 0)
+            exited_at = time.monotonic()
+            continue
+        wait = min(0.05, max(0.0, deadline - now))
+        writers = [stdin_fd] if stdin_fd >= 0 else []
+        readable, writable, _ = select.select(list(open_fds), writers, [], wait)
+        for fd in writable:
+            try:
+                sent = os.write(fd, pending[:65536])
+            except BrokenPipeError:
+                sent = len(pending)
+            pending = pending[sent:]
+            if not pending:
+                os.close(stdin_fd)
+                stdin_fd = -1
+        for fd in readable:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                open_fds.discard(fd)
+                continue
+            room = cap - len(buffers[fd])
+            if len(chunk) > room:
+                truncated = True
+            if room > 0:
+                buffers[fd] += chunk[:room]
+    duration = time.monotonic() - start
+    for fd in (out_fd, err_fd, stdin_fd):
+        if fd >= 0:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+    # Anything the program left running in the background dies with the container; stop it now so it
+    # cannot keep using the CPU while the host reads our result.
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    _reap_all()
+    exit_code: int | None
+    if timed_out or status is None:
+        exit_code = None
+    elif os.WIFEXITED(status):
+        exit_code = os.WEXITSTATUS(status)
+    else:
+        exit_code = -os.WTERMSIG(status)
+    return {
+        "exit_code": exit_code,
+        "stdout": bytes(buffers[out_fd]).decode("utf-8", "replace"),
+        "stderr": bytes(buffers[err_fd]).decode("utf-8", "replace"),
+        "timed_out": timed_out,
+        "truncated": truncated,
+        "duration_s": round(duration, 6),
+    }
+
+
+def _spawn_exec(argv: list[str], env: dict[str, str]) -> tuple[int, int, int, int]:
+    proc = subprocess.Popen(
+        argv,
+        cwd=WORK,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+        env={**os.environ, **env},
+    )
+    assert proc.stdin and proc.stdout and proc.stderr
+    fds = (os.dup(proc.stdin.fileno()), os.dup(proc.stdout.fileno()), os.dup(proc.stderr.fileno()))
+    proc.stdin.close()
+    proc.stdout.close()
+    proc.stderr.close()
+    proc.returncode = 0  # we reap it ourselves with waitpid; keep Popen from trying later
+    return proc.pid, fds[0], fds[1], fds[2]
+
+
+def _spawn_fork(body: Callable[[], int]) -> tuple[int, int, int, int]:
+    """Fork a child that runs ``body`` with its own session and stdio pipes (a warm zygote)."""
+    in_r, in_w = os.pipe()
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child
+        code = 1
+        try:
+            os.setsid()
+            os.dup2(in_r, 0)
+            os.dup2(out_w, 1)
+            os.dup2(err_w, 2)
+            for fd in (in_r, in_w, out_r, out_w, err_r, err_w, _RESULT_FD):
+                os.close(fd)
+            sys.stdin = open(0, encoding="utf-8", errors="replace", closefd=False)
+            sys.stdout = open(1, "w", encoding="utf-8", closefd=False)
+            sys.stderr = open(2, "w", encoding="utf-8", closefd=False)
+            os.chdir(WORK)
+            code = body()
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        except BaseException:  # noqa: BLE001 - report any failure of user code as a traceback
+            traceback.print_exc()
+            code = 1
+        finally:
+            try:
+                sys.stdout.flush()
+                sys.stderr.flush()
+            finally:
+                os._exit(code)
+    os.close(in_r)
+    os.close(out_w)
+    os.close(err_w)
+    return pid, in_w, out_r, err_r
+
+
+# --- roles ---------------------------------------------------------------------------------------
+
+
+def _role_exec(job: dict[str, Any]) -> dict[str, Any]:
+    _write_files(job.get("files", {}))
+    pid, i, o, e = _spawn_exec(job["argv"], job.get("env", {}))
+    result = _supervise(
+        pid,
+        i,
+        o,
+        e,
+        base64.b64decode(job.get("stdin", "")),
+        float(job["timeout_s"]),
+        int(job["output_bytes"]),
+    )
+    return result
+
+
+def _preload_chart() -> Callable[[dict[str, Any]], dict[str, Any]]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.figure
+    import matplotlib.pyplot as plt
+    import numpy  # noqa: F401 - imported ahead of time so a chart run does not pay for it
+
+    def run(job: dict[str, Any]) -> dict[str, Any]:
+        _write_files(job.get("files", {}))
+        source = job["code"]
+
+        def body() -> int:
+            saved: list[Any] = []
+            original_savefig = matplotlib.figure.Figure.savefig
+
+            def savefig(self: Any, *args: Any, **kwargs: Any) -> Any:
+                saved.append(self)
+                return original_savefig(self, *args, **kwargs)
+
+            matplotlib.figure.Figure.savefig = savefig
+            plt.show = lambda *a, **k: None
+            scope = {"__name__": "__main__", "__file__": os.path.join(WORK, "chart.py")}
+            exec(compile(source, "chart.py", "exec"), scope)  # noqa: S102 - inside the sandbox
+            figure = plt.gcf() if plt.get_fignums() else (saved[-1] if saved else None)
+            if figure is None:
+                print("viscodex: the script drew no matplotlib figure", file=sys.stderr)
+                return 3
+            if job.get("width") and job.get("height"):
+                dpi = figure.get_dpi()
+                figure.set_size_inches(job["width"] / dpi, job["height"] / dpi)
+            original_savefig(figure, CHART_PATH, format="png")
+            return 0
+
+        pid, i, o, e = _spawn_fork(body)
+        result = _supervise(pid, i, o, e, b"", float(job["timeout_s"]), int(job["output_bytes"]))
+        if result["exit_code"] == 0 and os.path.exists(CHART_PATH):
+            with open(CHART_PATH, "rb") as fh:
+                result["png"] = base64.b64encode(fh.read()).decode("ascii")
+        return result
+
+    return run
+
+
+def _preload_html() -> Callable[[dict[str, Any]], dict[str, Any]]:
+    from playwright.sync_api import Error as PlaywrightError
+    from playwright.sync_api import sync_playwright
+
+    chromium_args = [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-quic",
+        "--font-render-hinting=none",
+        "--force-color-profile=srgb",
+    ]
+    pw = sync_playwright().start()
+    browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=chromium_args)
+    page = browser.new_page(viewport={"width": 1280, "height": 800}, device_scale_factor=1)
+    page.set_content("<html><body></body></html>")  # first paint pays the renderer start-up now
+
+    def run(job: dict[str, Any]) -> dict[str, Any]:
+        start = time.monotonic()
+        timeout_ms = float(job["timeout_s"]) * 1000
+        console: list[str] = []
+        page.on("console", lambda msg: console.append(f"{msg.type}: {msg.text}"))
+        page.on("pageerror", lambda err: console.append(f"pageerror: {err}"))
+        try:
+            page.set_viewport_size({"width": int(job["width"]), "height": int(job["height"])})
+            page.set_content(job["html"], wait_until="load", timeout=timeout_ms)
+            png = page.screenshot(full_page=bool(job.get("full_page", True)), type="png", timeout=timeout_ms)
+        except PlaywrightError as exc:
+            timed_out = "Timeout" in type(exc).__name__ or "Timeout" in str(exc)
+            return {
+                "exit_code": None if timed_out else 1,
+                "stdout": "",
+                "stderr": "\n".join([*console, str(exc)])[: int(job["output_bytes"])],
+                "timed_out": timed_out,
+                "truncated": False,
+                "duration_s": round(time.monotonic() - start, 6),
+            }
+        text = "\n".join(console)
+        cap = int(job["output_bytes"])
+        return {
+            "exit_code": 0,
+            "stdout": "",
+            "stderr": text[:cap],
+            "timed_out": False,
+            "truncated": len(text) > cap,
+            "duration_s": round(time.monotonic() - start, 6),
+            "png": base64.b64encode(png).decode("ascii"),
+        }
+
+    return run
+
+
+def _seed_matplotlib_cache() -> None:
+    """Copy the font cache the image built into the writable MPLCONFIGDIR (a fresh tmpfs)."""
+    src, dst = "/opt/viscodex/mpl", os.environ.get("MPLCONFIGDIR", "/tmp/.mpl")
+    if not os.path.isdir(src):
+        return
+    os.makedirs(dst, exist_ok=True)
+    for name in os.listdir(src):
+        if name.endswith(".json"):
+            with (
+                open(os.path.join(src, name), "rb") as fin,
+                open(os.path.join(dst, name), "wb") as fout,
+            ):
+                fout.write(fin.read())
+
+
+def main(role: str) -> int:
+    start = time.monotonic()
+    try:
+        _seed_matplotlib_cache()
+        if role == "exec":
+            handler: Callable[[dict[str, Any]], dict[str, Any]] = _role_exec
+        elif role == "chart":
+            handler = _preload_chart()
+        elif role == "html":
+            handler = _preload_html()
+        else:
+            raise ValueError(f"unknown role {role!r}")
+    except BaseException as exc:  # noqa: BLE001 - the host needs the reason, not a dead container
+        _emit({"ready": False, "error": f"{type(exc).__name__}: {exc}"})
+        return 1
+    _emit({"ready": True, "preload_s": round(time.monotonic() - start, 3)})
+    line = sys.stdin.buffer.readline()
+    if not line:
+        return 0
+    oom_before = _oom_kills()
+    try:
+        result = handler(json.loads(line))
+    except Exception as exc:  # noqa: BLE001 - a malformed job is the host's bug; say so
+        _emit({"error": f"{type(exc).__name__}: {exc}", "trace": traceback.format_exc()})
+        return 1
+    oom_after = _oom_kills()
+    result["oom_killed"] = oom_after > oom_before >= 0
+    _emit(result)
+    return 0
+
+
+if __name__ == "__main__":
+    # Keep the original stdout for results only; user code (forked children) never inherits it.
+    _RESULT_FD = os.dup(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.set_inheritable(_RESULT_FD, False)
+    sys.stdout = open(1, "w", encoding="utf-8", closefd=False)
+    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else "exec"))

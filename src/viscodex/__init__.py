@@ -1,0 +1,3 @@
+"""VisCodex: image-to-code, verified by running the code in a sandbox."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,66 @@
+"""Shared fixtures. Docker tests use the real daemon and the real sandbox image.
+
+On a user's machine without Docker they skip; in CI (CI=true) a missing service fails the run, because
+a skipped safety test proves nothing.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import docker
+import pytest
+
+from viscodex.sandbox import Sandbox
+from viscodex.sandbox.image import ImageRecipe, image_exists
+from viscodex.sandbox.owners import LABEL, LABEL_PID
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def missing_service(reason: str) -> None:
+    if IN_CI:
+        pytest.fail(f"required service missing in CI: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def docker_client() -> docker.DockerClient:
+    try:
+        client = docker.from_env()
+        client.ping()
+    except docker.errors.DockerException as exc:
+        missing_service(f"no Docker daemon: {exc}")
+    return client
+
+
+@pytest.fixture(scope="session")
+def sandbox_image(docker_client: docker.DockerClient) -> str:
+    tag = os.environ.get("VISCODEX_SANDBOX_IMAGE") or ImageRecipe().tag
+    if not image_exists(docker_client, tag):
+        missing_service(f"sandbox image {tag} missing: run `viscodex-agent sandbox build`")
+    return tag
+
+
+def own_containers(client: docker.DockerClient) -> list[str]:
+    """Sandbox containers this test process owns (xdist workers each have their own pid)."""
+    filters = {"label": [LABEL, f"{LABEL_PID}={os.getpid()}"]}
+    return [c.name for c in client.containers.list(all=True, filters=filters)]
+
+
+@pytest.fixture
+def fresh_sandbox(docker_client: docker.DockerClient, sandbox_image: str) -> Iterator[Sandbox]:
+    """A sandbox of its own, with warm pools; after the test, none of its containers may remain."""
+    with Sandbox(client=docker_client, image=sandbox_image) as sandbox:
+        yield sandbox
+    assert own_containers(docker_client) == []
+
+
+@pytest.fixture(scope="module")
+def sandbox(docker_client: docker.DockerClient, sandbox_image: str) -> Iterator[Sandbox]:
+    """One warm sandbox shared by a module's tests; checked for leftovers when the module ends."""
+    with Sandbox(client=docker_client, image=sandbox_image) as shared:
+        yield shared
+    assert own_containers(docker_client) == []

@@ -1,0 +1,163 @@
+"""`viscodex-agent sandbox ...` and `doctor` as a user runs them: real processes, real Docker."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import docker
+import pytest
+from PIL import Image
+
+from viscodex.sandbox.owners import LABEL, LABEL_PID
+from viscodex.sandbox.results import CONTRACT_FIELDS
+
+BIN = Path(sys.executable).parent
+AGENT = str(BIN / "viscodex-agent")
+
+
+def cli(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [AGENT, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def assert_one_line_error(proc: subprocess.CompletedProcess[str], code: int) -> None:
+    assert proc.returncode == code, proc
+    assert "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+
+
+def test_console_scripts_exist() -> None:
+    for name in ("viscodex-agent", "viscodex-lsp", "viscodex-train"):
+        assert shutil.which(name, path=str(BIN)), name
+    assert subprocess.run([str(BIN / "viscodex-lsp"), "--version"], capture_output=True).returncode == 0
+    assert subprocess.run([str(BIN / "viscodex-train"), "version"], capture_output=True).returncode == 0
+
+
+def test_no_top_level_agent_or_model_installed() -> None:
+    code = "import importlib.util as u; print([m for m in ('agent','model','sandbox') if u.find_spec(m)])"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd="/")
+    assert out.stdout.strip() == "[]"
+
+
+def test_missing_file_is_usage_error(tmp_path: Path) -> None:
+    assert_one_line_error(cli("sandbox", "run", str(tmp_path / "nope.py")), 2)
+
+
+def test_unknown_language_is_usage_error(tmp_path: Path) -> None:
+    prog = tmp_path / "prog.rb"
+    prog.write_text("puts 1")
+    assert_one_line_error(cli("sandbox", "run", str(prog)), 2)
+    assert_one_line_error(cli("sandbox", "run", str(prog), "--lang", "ruby"), 2)
+
+
+def test_render_rejects_other_files(tmp_path: Path) -> None:
+    page = tmp_path / "page.txt"
+    page.write_text("x")
+    assert_one_line_error(cli("sandbox", "render", str(page), "--out", str(tmp_path / "o.png")), 2)
+
+
+def test_docker_down_exits_3(tmp_path: Path) -> None:
+    prog = tmp_path / "p.py"
+    prog.write_text("print(1)")
+    env = {"DOCKER_HOST": f"unix://{tmp_path}/no-docker.sock"}
+    proc = cli("sandbox", "run", str(prog), env=env)
+    assert_one_line_error(proc, 3)
+    assert "Docker" in proc.stderr
+    assert cli("doctor", env=env).returncode == 3
+
+
+@pytest.mark.docker
+def test_image_missing_exits_3(tmp_path: Path, docker_client: docker.DockerClient) -> None:
+    prog = tmp_path / "p.py"
+    prog.write_text("print(1)")
+    proc = cli("sandbox", "run", str(prog), env={"VISCODEX_SANDBOX_IMAGE": "viscodex-sandbox:nope"})
+    assert_one_line_error(proc, 3)
+    assert "sandbox build" in proc.stderr
+
+
+@pytest.mark.docker
+def test_run_json_contract(tmp_path: Path, sandbox_image: str) -> None:
+    prog = tmp_path / "p.py"
+    prog.write_text("import sys\nprint('hi')\nprint('oops', file=sys.stderr)\n")
+    proc = cli("sandbox", "run", str(prog), "--json", "--timeout", "5", "--memory", "256")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    assert len(lines) == 1
+    data = json.loads(lines[0])
+    assert tuple(data) == CONTRACT_FIELDS
+    assert data["exit_code"] == 0 and data["stdout"] == "hi\n" and data["stderr"] == "oops\n"
+    assert isinstance(data["duration_s"], float)
+
+
+@pytest.mark.docker
+def test_run_javascript_by_extension_and_failures(tmp_path: Path, sandbox_image: str) -> None:
+    prog = tmp_path / "p.js"
+    prog.write_text("console.log(40 + 2); process.exit(4)")
+    proc = cli("sandbox", "run", str(prog), "--json")
+    assert proc.returncode == 1
+    assert json.loads(proc.stdout)["exit_code"] == 4
+    slow = tmp_path / "slow.py"
+    slow.write_text("import time\ntime.sleep(30)")
+    data = json.loads(cli("sandbox", "run", str(slow), "--json", "--timeout", "1").stdout)
+    assert data["timed_out"] and data["exit_code"] is None
+
+
+@pytest.mark.docker
+def test_render_html_and_chart(tmp_path: Path, sandbox_image: str) -> None:
+    page = tmp_path / "page.html"
+    page.write_text("<h1>Hello</h1>")
+    out = tmp_path / "page.png"
+    proc = cli("sandbox", "render", str(page), "--out", str(out), "--width", "320", "--height", "200")
+    assert proc.returncode == 0, proc.stderr
+    assert Image.open(out).size == (320, 200)
+    chart = tmp_path / "chart.py"
+    chart.write_text("import matplotlib.pyplot as plt\nplt.pie([1, 2, 3])\n")
+    out = tmp_path / "chart.png"
+    assert cli("sandbox", "render", str(chart), "--out", str(out)).returncode == 0
+    assert Image.open(out).size == (640, 480)
+
+
+@pytest.mark.docker
+def test_ctrl_c_leaves_no_container(
+    tmp_path: Path, docker_client: docker.DockerClient, sandbox_image: str
+) -> None:
+    prog = tmp_path / "slow.py"
+    prog.write_text("import time\ntime.sleep(60)")
+    proc = subprocess.Popen(
+        [AGENT, "sandbox", "run", str(prog), "--timeout", "60"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    filters = {"label": [LABEL, f"{LABEL_PID}={proc.pid}"]}
+    deadline = time.monotonic() + 30
+    while not docker_client.containers.list(filters=filters):
+        assert time.monotonic() < deadline, "the run never started a container"
+        time.sleep(0.1)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 1
+    assert "Traceback" not in stderr
+    assert docker_client.containers.list(all=True, filters=filters) == []
+
+
+@pytest.mark.docker
+def test_doctor_passes(sandbox_image: str) -> None:
+    proc = cli("doctor")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "FAIL" not in proc.stdout

@@ -1,0 +1,190 @@
+"""What the sandbox does for well-behaved code: languages, stdin, files, rendering, orphan reaping."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+
+import docker
+import pytest
+from PIL import Image
+
+from viscodex.sandbox import RenderError, Sandbox, SandboxUnavailable, Viewport
+from viscodex.sandbox.owners import LABEL, LABEL_PID, Owner, process_start
+
+pytestmark = pytest.mark.docker
+
+
+def test_python_with_stdin_and_files(sandbox: Sandbox) -> None:
+    code = "import sys, json\ndata = json.load(open('data/in.json'))\nprint(data['n'] + int(input()))"
+    result = sandbox.run(code, stdin="5\n", files={"data/in.json": '{"n": 37}'})
+    assert result.ok and result.stdout == "42\n"
+    assert not result.truncated and not result.oom_killed
+
+
+def test_large_stdin_does_not_deadlock(sandbox: Sandbox) -> None:
+    payload = "y" * (3 << 20)
+    result = sandbox.run("import sys\nprint(len(sys.stdin.read()))", stdin=payload)
+    assert result.stdout.strip() == str(len(payload))
+
+
+def test_javascript(sandbox: Sandbox) -> None:
+    result = sandbox.run("console.log([1, 2, 3].map(x => x * 2).join(','))", lang="javascript")
+    assert result.ok and result.stdout == "2,4,6\n"
+
+
+def test_command_over_files(sandbox: Sandbox) -> None:
+    files = {"test_x.py": "def test_x():\n    assert 1 + 1 == 3\n", "run.sh": "python3 test_x.py"}
+    result = sandbox.run(files=files, command="python3 -c 'import test_x; test_x.test_x()'")
+    assert result.exit_code == 1 and "AssertionError" in result.stderr
+
+
+def test_failing_program_is_a_result(sandbox: Sandbox) -> None:
+    result = sandbox.run("raise SystemExit(7)")
+    assert result.exit_code == 7 and not result.ok
+    assert "exit code 7" in result.summary()
+
+
+def test_file_names_cannot_escape_work_dir(sandbox: Sandbox) -> None:
+    from viscodex.sandbox import SandboxError
+
+    with pytest.raises(SandboxError, match="escapes"):
+        sandbox.run("print(1)", files={"../etc/x": "boom"})
+
+
+def _png(data: bytes) -> Image.Image:
+    image = Image.open(io.BytesIO(data))
+    assert image.format == "PNG"
+    return image
+
+
+def test_render_html_full_page(sandbox: Sandbox) -> None:
+    html = "<body style='margin:0'><div style='height:2000px;background:#ff0000'></div></body>"
+    image = _png(sandbox.render_html(html, Viewport(width=300, height=400))).convert("RGB")
+    assert image.size == (300, 2000)
+    assert image.getpixel((150, 1900)) == (255, 0, 0)
+
+
+def test_render_html_viewport_only(sandbox: Sandbox) -> None:
+    html = "<div style='height:2000px'>tall</div>"
+    png = sandbox.render_html(html, Viewport(width=320, height=240), full_page=False)
+    assert _png(png).size == (320, 240)
+
+
+def test_render_html_without_network_does_not_hang(sandbox: Sandbox) -> None:
+    html = "<img src='http://example.com/x.png'><link rel=stylesheet href='https://cdn.x/y.css'>hi"
+    assert _png(sandbox.render_html(html, Viewport(width=200, height=100))).size == (200, 100)
+
+
+def test_render_html_script_cannot_reach_network(sandbox: Sandbox) -> None:
+    html = (
+        "<div id=out>pending</div><script>fetch('http://172.17.0.1:80/').then("
+        "() => out.textContent = 'reached', () => out.textContent = 'blocked')</script>"
+    )
+    png = sandbox.render_html(html, Viewport(width=200, height=100))
+    assert _png(png).size == (200, 100)
+
+
+def test_render_html_busy_script_times_out(sandbox: Sandbox) -> None:
+    with pytest.raises(RenderError) as info:
+        sandbox.render_html("<script>while(true){}</script>", timeout_s=2)
+    assert "did not render" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "ending",
+    ["plt.savefig('out.png')\nplt.close()\n", "plt.show()\n", ""],
+    ids=["savefig-then-close", "show", "neither"],
+)
+def test_render_chart_captures_the_figure(sandbox: Sandbox, ending: str) -> None:
+    code = "import matplotlib.pyplot as plt\nplt.figure(figsize=(4, 3))\nplt.bar([1, 2], [3, 4])\n"
+    image = _png(sandbox.render_chart(code + ending))
+    assert image.size == (400, 300)
+
+
+def test_render_chart_resizes_to_target(sandbox: Sandbox) -> None:
+    code = "import matplotlib.pyplot as plt\nplt.plot([1, 2, 3])\n"
+    assert _png(sandbox.render_chart(code, size=(500, 250))).size == (500, 250)
+
+
+def test_render_chart_reports_errors(sandbox: Sandbox) -> None:
+    with pytest.raises(RenderError) as info:
+        sandbox.render_chart("import matplotlib.pyplot as plt\nplt.plot([1], [1, 2])\n")
+    assert "ValueError" in info.value.result.stderr  # type: ignore[attr-defined]
+
+
+def test_render_chart_without_figure(sandbox: Sandbox) -> None:
+    with pytest.raises(RenderError) as info:
+        sandbox.render_chart("print('no plot here')")
+    assert "drew no matplotlib figure" in info.value.result.stderr  # type: ignore[attr-defined]
+
+
+def test_chart_run_keeps_stdout(sandbox: Sandbox) -> None:
+    result = sandbox.run_chart("import matplotlib.pyplot as plt\nprint('hello')\nplt.plot([1])")
+    assert result.ok and result.stdout == "hello\n" and result.png
+
+
+def test_missing_image_is_unavailable(docker_client: docker.DockerClient) -> None:
+    with pytest.raises(SandboxUnavailable, match="sandbox build"):
+        Sandbox(client=docker_client, image="viscodex-sandbox:does-not-exist")
+
+
+def _dead_owner() -> Owner:
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(0.2)"])
+    owner = Owner(os.uname().nodename, proc.pid, process_start(proc.pid) or "")
+    proc.wait()
+    return owner
+
+
+def test_orphans_are_reaped_but_live_owners_are_not(
+    docker_client: docker.DockerClient, sandbox_image: str
+) -> None:
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        live_owner = Owner(os.uname().nodename, alive.pid, process_start(alive.pid) or "")
+        owners = {
+            "dead": _dead_owner(),
+            "live": live_owner,
+            "other-host": Owner("some-other-host", 1, "1"),
+            "reused-pid": Owner(os.uname().nodename, alive.pid, "12345"),
+        }
+        made = {
+            name: docker_client.containers.create(
+                sandbox_image, ["true"], labels=owner.labels(), network_mode="none"
+            )
+            for name, owner in owners.items()
+        }
+        try:
+            with Sandbox(client=docker_client, image=sandbox_image, pool={}):
+                pass
+            left = {c.id for c in docker_client.containers.list(all=True, filters={"label": LABEL})}
+            assert made["dead"].id not in left
+            assert made["reused-pid"].id not in left
+            assert made["live"].id in left
+            assert made["other-host"].id in left
+        finally:
+            for container in made.values():
+                try:
+                    container.remove(force=True)
+                except docker.errors.NotFound:
+                    pass
+    finally:
+        alive.kill()
+        alive.wait()
+
+
+def test_warm_pool_refills_and_close_removes_all(
+    docker_client: docker.DockerClient, sandbox_image: str
+) -> None:
+    mine = {"label": [LABEL, f"{LABEL_PID}={os.getpid()}"]}
+    with Sandbox(client=docker_client, image=sandbox_image, pool={"exec": 3}) as sandbox:
+        assert sandbox.warm_up(["exec"], wait=True)
+        assert len(docker_client.containers.list(filters=mine)) == 3
+        ids_before = {c.id for c in docker_client.containers.list(filters=mine)}
+        assert sandbox.run("print(1)").stdout == "1\n"
+        assert sandbox.warm_up(["exec"], wait=True)
+        ids_after = {c.id for c in docker_client.containers.list(all=True, filters=mine)}
+        assert len(ids_before - ids_after) == 1, "the used container must be destroyed"
+    assert docker_client.containers.list(all=True, filters=mine) == []
