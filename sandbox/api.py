@@ -12,6 +12,7 @@ import logging
 import os
 import threading
 import time
+import uuid
 import weakref
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -25,7 +26,7 @@ from .errors import RenderError, SandboxError, SandboxUnavailable
 from .image import ImageRecipe, docker_client, image_exists
 from .languages import Language, program_for
 from .limits import Limits, SandboxPolicy
-from .owners import reap_orphans
+from .owners import LABEL_INSTANCE, reap_orphans
 from .pool import WarmPool
 from .results import RunResult, Viewport
 
@@ -62,6 +63,8 @@ class Sandbox:
         removed = reap_orphans(self.client)
         if removed:
             log.info("removed %d orphaned sandbox containers", len(removed))
+        self.instance = uuid.uuid4().hex[:12]
+        """Labels every container of this sandbox (``LABEL_INSTANCE``), to tell sandboxes apart."""
         self._executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="viscodex-sandbox")
         self._pools: dict[tuple[Any, ...], WarmPool] = {}
         self._lock = threading.Lock()
@@ -96,7 +99,15 @@ class Sandbox:
             pool = self._pools.get(key)
             if pool is None:
                 size = self._pool_sizes.get(role, 0)
-                pool = WarmPool(self.client, self.image, role, limits, size, self._executor)
+                pool = WarmPool(
+                    self.client,
+                    self.image,
+                    role,
+                    limits,
+                    size,
+                    self._executor,
+                    labels={LABEL_INSTANCE: self.instance},
+                )
                 self._pools[key] = pool
         return pool
 

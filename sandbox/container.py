@@ -40,7 +40,9 @@ class Deadline(Exception):
     """The host-side deadline passed: the shim did not answer in time."""
 
 
-def container_spec(image: str, role: Role, limits: Limits) -> dict[str, Any]:
+def container_spec(
+    image: str, role: Role, limits: Limits, labels: dict[str, str] | None = None
+) -> dict[str, Any]:
     """The keyword arguments for ``containers.create``: the whole security policy in one place."""
     tmpfs_opts = "rw,nosuid,nodev,mode=1777"
     return {
@@ -66,7 +68,7 @@ def container_spec(image: str, role: Role, limits: Limits) -> dict[str, Any]:
         ],
         "ipc_mode": "private",
         "hostname": "sandbox",
-        "labels": {**current_owner().labels(), LABEL_ROLE: role},
+        "labels": {**current_owner().labels(), LABEL_ROLE: role, **(labels or {})},
         "stdin_open": True,
         "detach": True,
         "environment": {"HOME": "/tmp", "MPLCONFIGDIR": "/tmp/.mpl"},
@@ -127,12 +129,19 @@ class _FrameReader:
 class WarmContainer:
     """A started container whose shim has finished its preload and waits for one job."""
 
-    def __init__(self, client: docker.DockerClient, image: str, role: Role, limits: Limits) -> None:
+    def __init__(
+        self,
+        client: docker.DockerClient,
+        image: str,
+        role: Role,
+        limits: Limits,
+        labels: dict[str, str] | None = None,
+    ) -> None:
         self.role = role
         self.limits = limits
         self._client = client
         self._attach: Any = None
-        self.container = client.containers.create(**container_spec(image, role, limits))
+        self.container = client.containers.create(**container_spec(image, role, limits, labels))
         try:
             self._attach = client.api.attach_socket(
                 self.container.id, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}

@@ -19,6 +19,7 @@ LABEL = "org.viscodex.sandbox"
 LABEL_HOST = "org.viscodex.owner.host"
 LABEL_PID = "org.viscodex.owner.pid"
 LABEL_START = "org.viscodex.owner.start"
+LABEL_INSTANCE = "org.viscodex.instance"
 
 
 @dataclass(frozen=True)
@@ -67,13 +68,20 @@ def is_orphan(owner: Owner | None, here: str | None = None) -> bool:
 
 
 def reap_orphans(client: docker.DockerClient) -> list[str]:
-    """Remove containers whose owner process died; return their ids. Safe to call any time."""
+    """Remove containers whose owner process died; return their ids. Safe to call any time.
+
+    Uses the list endpoint's summaries (labels included) rather than ``containers.list``, which
+    inspects each container and fails when another process removes one in between.
+    """
     removed = []
-    for container in client.containers.list(all=True, filters={"label": LABEL}):
-        if is_orphan(Owner.from_labels(container.labels)):
+    for summary in client.api.containers(all=True, filters={"label": LABEL}):
+        if is_orphan(Owner.from_labels(summary.get("Labels") or {})):
             try:
-                container.remove(force=True)
-                removed.append(container.id)
+                client.api.remove_container(summary["Id"], force=True)
+                removed.append(summary["Id"])
             except docker.errors.NotFound:
                 pass
+            except docker.errors.APIError as exc:
+                if exc.status_code != 409:  # 409: its removal is already in progress
+                    raise
     return removed

@@ -31,8 +31,10 @@ class WarmPool:
         limits: Limits,
         size: int,
         executor: ThreadPoolExecutor,
+        labels: dict[str, str] | None = None,
         ready_timeout_s: float = 90.0,
     ) -> None:
+        self._labels = dict(labels or {})
         self._client = client
         self._image = image
         self.role: Role = role
@@ -51,10 +53,9 @@ class WarmPool:
         """A ready container: a warm one if there is one, else one started now (a cold start)."""
         with self._cond:
             container = self._ready.pop(0) if self._ready else None
-        self.refill()
         if container is not None:
-            return container
-        container = WarmContainer(self._client, self._image, self.role, self._limits)
+            return container  # refilled on release, so the start-up does not compete with this run
+        container = WarmContainer(self._client, self._image, self.role, self._limits, self._labels)
         try:
             container.wait_ready(self._ready_timeout_s, cancel)
         except BaseException:
@@ -63,8 +64,9 @@ class WarmPool:
         return container
 
     def release(self, container: WarmContainer) -> None:
-        """Destroy a used container in the background; ``close`` waits for it."""
+        """Destroy a used container in the background (``close`` waits for it) and start its successor."""
         self._submit(container.destroy)
+        self.refill()
 
     def refill(self) -> None:
         with self._cond:
@@ -87,7 +89,7 @@ class WarmPool:
     def _start_one(self) -> None:
         container: WarmContainer | None = None
         try:
-            container = WarmContainer(self._client, self._image, self.role, self._limits)
+            container = WarmContainer(self._client, self._image, self.role, self._limits, self._labels)
             container.wait_ready(self._ready_timeout_s)
         except Exception as exc:  # noqa: BLE001 - kept for diagnosis; acquire() falls back to cold
             log.warning("warm %s container failed to start: %s", self.role, exc)

@@ -14,7 +14,7 @@ import pytest
 
 from viscodex.sandbox import Sandbox
 from viscodex.sandbox.image import ImageRecipe, image_exists
-from viscodex.sandbox.owners import LABEL, LABEL_PID
+from viscodex.sandbox.owners import LABEL, LABEL_INSTANCE, LABEL_PID
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -44,10 +44,12 @@ def sandbox_image(docker_client: docker.DockerClient) -> str:
     return tag
 
 
-def own_containers(client: docker.DockerClient) -> list[str]:
-    """Sandbox containers this test process owns (xdist workers each have their own pid)."""
-    filters = {"label": [LABEL, f"{LABEL_PID}={os.getpid()}"]}
-    return [c.name for c in client.containers.list(all=True, filters=filters)]
+def own_containers(client: docker.DockerClient, sandbox: Sandbox | None = None) -> list[str]:
+    """Sandbox containers this test process (or one sandbox of it) owns; xdist workers differ in pid."""
+    labels = [LABEL, f"{LABEL_PID}={os.getpid()}"]
+    if sandbox is not None:
+        labels.append(f"{LABEL_INSTANCE}={sandbox.instance}")
+    return [c.name for c in client.containers.list(all=True, sparse=True, filters={"label": labels})]
 
 
 @pytest.fixture
@@ -55,7 +57,7 @@ def fresh_sandbox(docker_client: docker.DockerClient, sandbox_image: str) -> Ite
     """A sandbox of its own, with warm pools; after the test, none of its containers may remain."""
     with Sandbox(client=docker_client, image=sandbox_image) as sandbox:
         yield sandbox
-    assert own_containers(docker_client) == []
+    assert own_containers(docker_client, sandbox) == []
 
 
 @pytest.fixture(scope="module")
@@ -63,4 +65,4 @@ def sandbox(docker_client: docker.DockerClient, sandbox_image: str) -> Iterator[
     """One warm sandbox shared by a module's tests; checked for leftovers when the module ends."""
     with Sandbox(client=docker_client, image=sandbox_image) as shared:
         yield shared
-    assert own_containers(docker_client) == []
+    assert own_containers(docker_client, shared) == []

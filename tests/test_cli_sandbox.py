@@ -145,7 +145,7 @@ def test_ctrl_c_leaves_no_container(
     )
     filters = {"label": [LABEL, f"{LABEL_PID}={proc.pid}"]}
     deadline = time.monotonic() + 30
-    while not docker_client.containers.list(filters=filters):
+    while not docker_client.containers.list(sparse=True, filters=filters):
         assert time.monotonic() < deadline, "the run never started a container"
         time.sleep(0.1)
     time.sleep(0.5)
@@ -153,7 +153,7 @@ def test_ctrl_c_leaves_no_container(
     _, stderr = proc.communicate(timeout=30)
     assert proc.returncode == 1
     assert "Traceback" not in stderr
-    assert docker_client.containers.list(all=True, filters=filters) == []
+    assert docker_client.containers.list(all=True, sparse=True, filters=filters) == []
 
 
 @pytest.mark.docker

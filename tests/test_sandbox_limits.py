@@ -6,6 +6,7 @@ Each attack must end with a clear result, the daemon must stay healthy, and no c
 from __future__ import annotations
 
 import http.server
+import ipaddress
 import os
 import secrets
 import threading
@@ -62,7 +63,8 @@ def host_http_server() -> Iterator[int]:
 
 
 def test_no_http_to_host(sandbox: Sandbox, host_http_server: int, docker_client: docker.DockerClient) -> None:
-    gateway = docker_client.networks.get("bridge").attrs["IPAM"]["Config"][0]["Gateway"]
+    ipam = docker_client.networks.get("bridge").attrs["IPAM"]["Config"][0]
+    gateway = ipam.get("Gateway") or str(next(ipaddress.ip_network(ipam["Subnet"]).hosts()))
     code = (
         "import socket\n"
         f"for host in ['{gateway}', '127.0.0.1', '10.0.2.2']:\n"

@@ -159,7 +159,9 @@ def test_orphans_are_reaped_but_live_owners_are_not(
         try:
             with Sandbox(client=docker_client, image=sandbox_image, pool={}):
                 pass
-            left = {c.id for c in docker_client.containers.list(all=True, filters={"label": LABEL})}
+            left = {
+                c.id for c in docker_client.containers.list(all=True, sparse=True, filters={"label": LABEL})
+            }
             assert made["dead"].id not in left
             assert made["reused-pid"].id not in left
             assert made["live"].id in left
@@ -179,12 +181,17 @@ def test_warm_pool_refills_and_close_removes_all(
     docker_client: docker.DockerClient, sandbox_image: str
 ) -> None:
     mine = {"label": [LABEL, f"{LABEL_PID}={os.getpid()}"]}
+
+    def ids() -> set[str]:
+        return {c.id for c in docker_client.containers.list(all=True, sparse=True, filters=mine)}
+
+    others = ids()  # e.g. the module's shared sandbox: not this test's business
     with Sandbox(client=docker_client, image=sandbox_image, pool={"exec": 3}) as sandbox:
         assert sandbox.warm_up(["exec"], wait=True)
-        assert len(docker_client.containers.list(filters=mine)) == 3
-        ids_before = {c.id for c in docker_client.containers.list(filters=mine)}
+        warm = ids() - others
+        assert len(warm) == 3
         assert sandbox.run("print(1)").stdout == "1\n"
         assert sandbox.warm_up(["exec"], wait=True)
-        ids_after = {c.id for c in docker_client.containers.list(all=True, filters=mine)}
-        assert len(ids_before - ids_after) == 1, "the used container must be destroyed"
-    assert docker_client.containers.list(all=True, filters=mine) == []
+        after = ids() - others
+        assert len(after) == 3 and len(warm - after) == 1, "the used container must be destroyed"
+    assert ids() - others == set()
