@@ -104,6 +104,11 @@ def _supervise(
             os.close(stdin_fd)
             stdin_fd = -1
     exited_at: float | None = None
+    # A pidfd turns "the child exited" into a readable fd, so select wakes at exit, not a slice later.
+    try:
+        pidfd = os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        pidfd = -1
 
     while True:
         now = time.monotonic()
@@ -123,9 +128,12 @@ def _supervise(
             _, status = os.waitpid(pid, 0)
             exited_at = time.monotonic()
             continue
-        wait = min(0.05, max(0.0, deadline - now))
+        wait = min(0.05 if pidfd >= 0 else 0.005, max(0.0, deadline - now))
+        if status is not None:
+            wait = min(wait, PIPE_GRACE_S / 4)
         writers = [stdin_fd] if stdin_fd >= 0 else []
-        readable, writable, _ = select.select(list(open_fds), writers, [], wait)
+        watched = [*open_fds, pidfd] if pidfd >= 0 and status is None else list(open_fds)
+        readable, writable, _ = select.select(watched, writers, [], wait)
         for fd in writable:
             try:
                 sent = os.write(fd, pending[:65536])
@@ -136,6 +144,8 @@ def _supervise(
                 os.close(stdin_fd)
                 stdin_fd = -1
         for fd in readable:
+            if fd == pidfd:
+                continue
             chunk = os.read(fd, 65536)
             if not chunk:
                 open_fds.discard(fd)
@@ -146,7 +156,7 @@ def _supervise(
             if room > 0:
                 buffers[fd] += chunk[:room]
     duration = time.monotonic() - start
-    for fd in (out_fd, err_fd, stdin_fd):
+    for fd in (out_fd, err_fd, stdin_fd, pidfd):
         if fd >= 0:
             try:
                 os.close(fd)
