@@ -8,7 +8,7 @@ from types import FrameType
 
 import typer
 
-from . import cli_sandbox, doctor
+from . import cli_sandbox, cli_serve, doctor
 
 app = typer.Typer(
     help="VisCodex: from a picture to code that was run and checked.",
@@ -17,6 +17,7 @@ app = typer.Typer(
 )
 app.add_typer(cli_sandbox.app, name="sandbox")
 app.command(name="doctor")(doctor.doctor)
+app.command(name="serve")(cli_serve.serve)
 
 
 def _interrupt_on_sigterm(signum: int, frame: FrameType | None) -> None:

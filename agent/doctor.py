@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from viscodex.model.errors import ModelError
+from viscodex.model.settings import ModelSettings
 from viscodex.sandbox import ImageRecipe, Sandbox, SandboxError, Viewport
 from viscodex.sandbox.image import docker_client, image_exists
 
@@ -26,6 +31,8 @@ class Check:
     ok: bool
     detail: str
     fix: str = ""
+    warn: bool = False
+    """Not working, but not required for what was asked: shown, does not fail the doctor."""
 
 
 def _timed(fn: Callable[[], str]) -> tuple[bool, str]:
@@ -37,9 +44,21 @@ def _timed(fn: Callable[[], str]) -> tuple[bool, str]:
     return True, f"{detail} ({time.monotonic() - start:.2f} s)"
 
 
-def run_checks() -> list[Check]:
+def model_check(settings: ModelSettings) -> Check:
+    """The model is optional for the sandbox checks; it fails the doctor only when one was configured."""
+    from viscodex.model.select import probe  # LangChain is slow to import: only when checked
+
+    configured = settings.model_url is not None or settings.model_path is not None
+    try:
+        backend, detail = asyncio.run(probe(settings))
+    except ModelError as exc:
+        return Check("model", not configured, str(exc), "", warn=not configured)
+    return Check("model", True, f"{backend}: {detail}")
+
+
+def run_checks(settings: ModelSettings | None = None) -> list[Check]:
     """Each check runs only if the ones it depends on passed; later ones are reported as skipped."""
-    checks: list[Check] = []
+    checks: list[Check] = [model_check(settings or ModelSettings())]
     try:
         client = docker_client()
         version = client.version().get("Version", "?")
@@ -77,12 +96,23 @@ def run_checks() -> list[Check]:
     return checks
 
 
-def doctor() -> None:
-    """Check Docker, the sandbox image and rendering; exit 3 if something required is missing."""
-    checks = run_checks()
+def doctor(
+    model_url: Annotated[str | None, typer.Option(help="OpenAI-compatible server URL.")] = None,
+    model_name: Annotated[str | None, typer.Option(help="Model name on that server.")] = None,
+    model_path: Annotated[Path | None, typer.Option(help="Local checkpoint (embedded backend).")] = None,
+) -> None:
+    """Check the model, Docker, the sandbox image and rendering; exit 3 if something required fails."""
+    settings = ModelSettings.from_flags(model_url=model_url, model_name=model_name, model_path=model_path)
+    checks = run_checks(settings)
     table = Table("check", "status", "detail", "how to fix", title="viscodex doctor")
     for check in checks:
-        status = "[green]ok[/green]" if check.ok else "[red]FAIL[/red]"
+        status = (
+            "[yellow]missing[/yellow]"
+            if check.warn
+            else "[green]ok[/green]"
+            if check.ok
+            else "[red]FAIL[/red]"
+        )
         table.add_row(check.name, status, check.detail, check.fix)
     Console().print(table)
     if not all(c.ok for c in checks):

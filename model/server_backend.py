@@ -10,7 +10,6 @@ to do, and reads the token ids that vLLM reports (``return_tokens_as_token_ids``
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -148,60 +147,101 @@ class ServerBackend:
             async with httpx.AsyncClient(timeout=self.settings.connect_timeout_s) as client:
                 response = await client.get(f"{root}/version")
             return response.status_code == 200 and "version" in response.json()
-        except (httpx.HTTPError, ValueError):
+        except (httpx.HTTPError, ValueError, TypeError):
             return False
 
     def _down_message(self, exc: BaseException) -> str:
         return (
-            f"no model server answers at {self.url} ({type(exc).__name__}); start one with "
+            f"no model server answers at {self.url} ({_describe(exc)}); start one with "
             "`viscodex-agent serve --model PATH` or point --model-url at a running one"
         )
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[Chunk]:
         messages = to_langchain(list(request.messages), self.budget)
+        if self._token_ids is None:
+            self._token_ids = await self._is_vllm()
         llm = self._llm(request)
         received = ""
         finished = False
+        anything = False
+        # The deadline bounds the whole call but is applied only while waiting on the server: an
+        # ``asyncio.timeout`` around the ``yield`` would fire while the consumer holds this generator
+        # suspended and cancel the consumer's own work with a bare CancelledError.
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.deadline_s
+        pieces = llm.astream(messages)
         try:
-            async with asyncio.timeout(self.settings.deadline_s):
-                async for piece in llm.astream(messages):
-                    text = piece.content if isinstance(piece.content, str) else ""
-                    meta = dict(piece.response_metadata or {})
-                    finish = meta.get("finish_reason")
-                    finished = finished or finish is not None
-                    received += text
-                    chunk = Chunk(text, _token_ids(meta), finish)
-                    if chunk.text or chunk.token_ids or chunk.finish_reason:
-                        yield chunk
+            while True:
+                if loop.time() >= deadline:  # a buffered piece would come back without suspending
+                    raise TimeoutError
+                try:
+                    async with asyncio.timeout_at(deadline):
+                        piece = await anext(pieces)
+                except StopAsyncIteration:
+                    break
+                text = piece.content if isinstance(piece.content, str) else ""
+                meta = dict(piece.response_metadata or {})
+                finish = meta.get("finish_reason")
+                finished = finished or finish is not None
+                received += text
+                chunk = Chunk(text, _token_ids(meta), finish)
+                if chunk.text or chunk.token_ids or chunk.finish_reason:
+                    anything = True
+                    yield chunk
         except TimeoutError:
             raise ModelTimeout(
-                f"the model at {self.url} did not finish within {self.settings.deadline_s:.0f} s"
+                f"the model at {self.url} did not finish within {self.settings.deadline_s:g} s "
+                "(deadline_s); raise it with VISCODEX_DEADLINE_S or in config.toml, or ask for fewer tokens"
             ) from None
         except ModelError:
             raise
-        except (openai.OpenAIError, httpx.HTTPError, json.JSONDecodeError) as exc:
-            raise self._translate(exc, received) from exc
+        except (openai.OpenAIError, httpx.HTTPError, ValueError) as exc:
+            # ValueError: JSON that does not parse, a chunk that does not validate, or LangChain's
+            # "No generation chunks were returned" for a body with no events at all.
+            raise self._translate(exc, received, anything) from exc
+        finally:
+            close = getattr(pieces, "aclose", None)  # typed as an AsyncIterator; it is a generator
+            if close is not None:
+                await close()
+        if not anything:
+            raise ModelProtocolError(
+                f"the model server at {self.url} answered without any content (no choices, no finish "
+                "reason); check that --model-url is an OpenAI-compatible /v1 endpoint and the server's log"
+            )
         if not finished:
             raise ModelStreamError(
                 f"the stream from {self.url} ended without a finish reason", partial=received
             )
 
-    def _translate(self, exc: Exception, received: str) -> ModelError:
+    def _translate(self, exc: Exception, received: str, anything: bool = False) -> ModelError:
         where = f"the model server at {self.url}"
+        cause = _root_cause(exc)
         if isinstance(exc, openai.APITimeoutError):
+            if not anything and _is_connect_failure(cause):
+                return ModelUnavailable(self._down_message(cause))
             return ModelTimeout(
-                f"{where} sent nothing for {self.settings.idle_timeout_s:.0f} s (idle timeout)"
+                f"{where} sent nothing for {self.settings.idle_timeout_s:g} s (idle_timeout_s); check "
+                "that it is not overloaded, or raise idle_timeout_s (VISCODEX_IDLE_TIMEOUT_S)"
             )
         if isinstance(exc, openai.APIConnectionError):
-            if received:
-                return ModelStreamError(f"{where} broke the stream midway: {exc}", partial=received)
-            return ModelUnavailable(self._down_message(exc))
+            if received or anything or not _is_connect_failure(cause):
+                return ModelStreamError(
+                    f"{where} broke the stream midway ({_describe(cause)}); check the server's log",
+                    partial=received,
+                )
+            return ModelUnavailable(self._down_message(cause))
         if isinstance(exc, openai.NotFoundError):
+            if "model" not in _error_text(exc).lower():
+                return ModelHTTPError(
+                    f"{where} has no {self.url}/chat/completions (HTTP 404: {_error_text(exc)}); "
+                    "--model-url should be the server's OpenAI base URL, usually ending in /v1",
+                    404,
+                )
             return ModelNotFound(
                 f"{where} does not know the model {self.model!r}: {_error_text(exc)} "
                 "(check --model-name / VISCODEX_MODEL_NAME)"
             )
-        if isinstance(exc, openai.BadRequestError) and _mentions_images(exc):
+        if isinstance(exc, openai.BadRequestError) and _refuses_images(exc):
             return ImagesNotSupported(
                 f"{where} refused an image for model {self.model!r}: {_error_text(exc)}. Pick a model "
                 "that takes images (VisCodex or another vision-language model) with --model-name"
@@ -210,13 +250,21 @@ class ServerBackend:
             return ModelHTTPError(
                 f"{where} answered HTTP {exc.status_code}: {_error_text(exc)}", exc.status_code
             )
-        if isinstance(exc, openai.APIResponseValidationError | json.JSONDecodeError):
-            return ModelProtocolError(f"{where} sent a response that is not a chat completion: {exc}")
+        if isinstance(exc, openai.APIResponseValidationError | ValueError):
+            if not anything and "No generation chunks" in str(exc):
+                return ModelProtocolError(
+                    f"{where} answered without any chat completion chunk (an empty stream, or a body "
+                    "that is not an event stream); check that --model-url is an OpenAI-compatible /v1 "
+                    "endpoint"
+                )
+            return ModelProtocolError(
+                f"{where} sent a response that is not a chat completion: {_describe(exc)}"
+            )
         if isinstance(exc, httpx.HTTPError):
-            if received:
+            if received or anything:
                 return ModelStreamError(f"{where} broke the stream midway: {exc}", partial=received)
             return ModelUnavailable(self._down_message(exc))
-        return ModelProtocolError(f"{where} failed: {type(exc).__name__}: {exc}")
+        return ModelProtocolError(f"{where} failed: {_describe(exc)}")
 
     async def aclose(self) -> None:
         return None
@@ -231,6 +279,32 @@ def _error_text(exc: openai.APIStatusError) -> str:
     return str(exc)[:300]
 
 
-def _mentions_images(exc: openai.APIStatusError) -> bool:
+def _refuses_images(exc: openai.APIStatusError) -> bool:
+    """Whether a 400 says the model takes no images, not merely that an image is too big or too many."""
     text = _error_text(exc).lower()
-    return any(word in text for word in ("image", "multimodal", "vision", "image_url"))
+    if "multimodal" in text:  # vLLM: "... is not a multimodal model"
+        return True
+    return any(word in text for word in ("image", "vision")) and any(
+        no in text for no in ("not support", "unsupported", "only supported", "not accept", "not enabled")
+    )
+
+
+def _root_cause(exc: BaseException) -> BaseException:
+    """The innermost ``__cause__``: LangChain wraps the openai error, which wraps the transport's."""
+    seen = {id(exc)}
+    while exc.__cause__ is not None and id(exc.__cause__) not in seen:
+        exc = exc.__cause__
+        seen.add(id(exc))
+    return exc
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text[:200]}" if text else type(exc).__name__
+
+
+def _is_connect_failure(exc: BaseException) -> bool:
+    """Nothing could be sent: refused, unreachable, or connecting timed out (the server is down).
+
+    By name: ``openai`` talks through ``httpx2``, whose exception classes are not ``httpx``'s."""
+    return isinstance(exc, OSError) or type(exc).__name__ in {"ConnectError", "ConnectTimeout"}

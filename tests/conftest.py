@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import docker
 import pytest
@@ -66,3 +67,12 @@ def sandbox(docker_client: docker.DockerClient, sandbox_image: str) -> Iterator[
     with Sandbox(client=docker_client, image=sandbox_image) as shared:
         yield shared
     assert own_containers(docker_client, shared) == []
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The three tiny checkpoints (vlm, code, base), built once per session: seconds, no download."""
+    from viscodex.training.tiny import build_tiny_models
+
+    out = tmp_path_factory.mktemp("tiny")
+    return dict(build_tiny_models(out, seed=0))
