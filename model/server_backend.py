@@ -158,9 +158,6 @@ class ServerBackend:
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[Chunk]:
         messages = to_langchain(list(request.messages), self.budget)
-        if self._token_ids is None:
-            self._token_ids = await self._is_vllm()
-        llm = self._llm(request)
         received = ""
         finished = False
         anything = False
@@ -169,6 +166,13 @@ class ServerBackend:
         # suspended and cancel the consumer's own work with a bare CancelledError.
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.settings.deadline_s
+        if self._token_ids is None:
+            try:  # the probe counts against the deadline too
+                async with asyncio.timeout_at(deadline):
+                    self._token_ids = await self._is_vllm()
+            except TimeoutError:
+                self._token_ids = False
+        llm = self._llm(request)
         pieces = llm.astream(messages)
         try:
             while True:
@@ -203,6 +207,9 @@ class ServerBackend:
             close = getattr(pieces, "aclose", None)  # typed as an AsyncIterator; it is a generator
             if close is not None:
                 await close()
+            # Close the HTTP client this call made, inside this event loop; left to the garbage
+            # collector it would try to close itself on a loop that may be gone by then.
+            await llm.root_async_client.close()
         if not anything:
             raise ModelProtocolError(
                 f"the model server at {self.url} answered without any content (no choices, no finish "
