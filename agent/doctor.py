@@ -19,6 +19,7 @@ from viscodex.model.settings import ModelSettings
 from viscodex.sandbox import ImageRecipe, Sandbox, SandboxError, Viewport
 from viscodex.sandbox.image import docker_client, image_exists
 
+from .cli_errors import expected_failures
 from .exit_codes import ExitCode
 
 CHART = "import matplotlib.pyplot as plt\nplt.bar(['a', 'b'], [1, 2])\n"
@@ -102,7 +103,8 @@ def doctor(
     model_path: Annotated[Path | None, typer.Option(help="Local checkpoint (embedded backend).")] = None,
 ) -> None:
     """Check the model, Docker, the sandbox image and rendering; exit 3 if something required fails."""
-    settings = ModelSettings.from_flags(model_url=model_url, model_name=model_name, model_path=model_path)
+    with expected_failures():
+        settings = ModelSettings.from_flags(model_url=model_url, model_name=model_name, model_path=model_path)
     checks = run_checks(settings)
     table = Table("check", "status", "detail", "how to fix", title="viscodex doctor")
     for check in checks:
