@@ -1,0 +1,155 @@
+"""Merge methods as small registered classes, each a pure function of float32 tensors.
+
+Every method sees one block of rows of one tensor at a time: the base's, and each model's (VLM first,
+then code), with one weight per model. Methods that need a whole tensor (TIES: its magnitude threshold
+is per tensor) say so and get whole tensors.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import ClassVar
+
+import torch
+
+from .recipe import MergeParameters
+
+
+@dataclass(frozen=True)
+class BlockContext:
+    """Where a block sits, for methods that draw random numbers (DARE): same place, same draw."""
+
+    tensor: str
+    row_start: int
+    seed: int
+
+    def generator(self, model_index: int) -> torch.Generator:
+        key = f"{self.seed}:{self.tensor}:{self.row_start}:{model_index}".encode()
+        return torch.Generator().manual_seed(int.from_bytes(hashlib.sha256(key).digest()[:8], "little"))
+
+
+class MergeMethod(ABC):
+    name: ClassVar[str]
+    whole_tensors: ClassVar[bool] = False
+
+    def __init__(self, params: MergeParameters) -> None:
+        self.params = params
+
+    @abstractmethod
+    def merge(
+        self, base: torch.Tensor, models: Sequence[torch.Tensor], weights: Sequence[float], ctx: BlockContext
+    ) -> torch.Tensor: ...
+
+
+METHODS: dict[str, type[MergeMethod]] = {}
+
+
+def register(cls: type[MergeMethod]) -> type[MergeMethod]:
+    METHODS[cls.name] = cls
+    return cls
+
+
+@register
+class TaskArithmetic(MergeMethod):
+    """theta = base + sum_i w_i (theta_i - base). With weights (lam, 1 - lam) this is the VisCodex rule
+    theta_base + lam (theta_vlm - theta_base) + (1 - lam) (theta_code - theta_base), in that order."""
+
+    name = "task_arithmetic"
+
+    def merge(
+        self, base: torch.Tensor, models: Sequence[torch.Tensor], weights: Sequence[float], ctx: BlockContext
+    ) -> torch.Tensor:
+        out = base.clone()
+        for model, weight in zip(models, weights, strict=True):
+            out += weight * (model - base)
+        return out
+
+
+@register
+class Linear(MergeMethod):
+    """theta = sum_i w_i theta_i / sum_i w_i: a weighted average that ignores the base."""
+
+    name = "linear"
+
+    def merge(
+        self, base: torch.Tensor, models: Sequence[torch.Tensor], weights: Sequence[float], ctx: BlockContext
+    ) -> torch.Tensor:
+        total = sum(weights)
+        if total == 0:
+            raise ValueError("linear merge weights sum to zero")
+        out = torch.zeros_like(base)
+        for model, weight in zip(models, weights, strict=True):
+            out += (weight / total) * model
+        return out
+
+
+def _trim(delta: torch.Tensor, density: float) -> torch.Tensor:
+    """Keep the ``density`` fraction of entries with the largest magnitude (TIES' trim step)."""
+    if density >= 1.0:
+        return delta
+    k = int(delta.numel() * density)
+    if k <= 0:
+        return torch.zeros_like(delta)
+    threshold = delta.abs().flatten().kthvalue(delta.numel() - k + 1).values
+    return torch.where(delta.abs() >= threshold, delta, torch.zeros_like(delta))
+
+
+def _sign_consensus(deltas: list[torch.Tensor], weights: Sequence[float]) -> torch.Tensor:
+    """TIES' disjoint merge: average only the entries whose sign agrees with the elected sign."""
+    weighted = [w * d for d, w in zip(deltas, weights, strict=True)]
+    elected = torch.sign(torch.stack(weighted).sum(dim=0))
+    agree = [(torch.sign(d) == elected) & (d != 0) for d in deltas]
+    numerator = sum(
+        (w * d * a for w, d, a in zip(weights, deltas, agree, strict=True)), torch.zeros_like(deltas[0])
+    )
+    denominator = sum(
+        (w * a.float() for w, a in zip(weights, agree, strict=True)), torch.zeros_like(deltas[0])
+    )
+    return torch.where(
+        denominator != 0, numerator / denominator.clamp_min(1e-12), torch.zeros_like(numerator)
+    )
+
+
+@register
+class Ties(MergeMethod):
+    """TIES-merging (Yadav et al. 2023): trim each task vector to ``density``, elect a sign per entry,
+    average the agreeing entries, scale by ``scale``. Needs whole tensors for the magnitude threshold."""
+
+    name = "ties"
+    whole_tensors = True
+
+    def merge(
+        self, base: torch.Tensor, models: Sequence[torch.Tensor], weights: Sequence[float], ctx: BlockContext
+    ) -> torch.Tensor:
+        deltas = [_trim(model - base, self.params.density) for model in models]
+        return base + self.params.scale * _sign_consensus(deltas, weights)
+
+
+@register
+class Dare(MergeMethod):
+    """DARE (Yu et al. 2024): drop each task-vector entry with probability 1 - ``density`` (seeded, so a
+    recipe is reproducible), rescale the rest by 1 / density, then add them as task arithmetic, or with
+    TIES' sign consensus when ``sign_consensus`` is set (dare_ties)."""
+
+    name = "dare"
+
+    def merge(
+        self, base: torch.Tensor, models: Sequence[torch.Tensor], weights: Sequence[float], ctx: BlockContext
+    ) -> torch.Tensor:
+        density = self.params.density
+        deltas = []
+        for index, model in enumerate(models):
+            delta = model - base
+            if density < 1.0:
+                keep = torch.rand(delta.shape, generator=ctx.generator(index)) < density
+                delta = torch.where(keep, delta / density, torch.zeros_like(delta))
+            deltas.append(delta)
+        if self.params.sign_consensus:
+            return base + self.params.scale * _sign_consensus(deltas, weights)
+        out = base.clone()
+        for delta, weight in zip(deltas, weights, strict=True):
+            out += weight * delta
+        return out
