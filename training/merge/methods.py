@@ -54,17 +54,22 @@ def register(cls: type[MergeMethod]) -> type[MergeMethod]:
 
 @register
 class TaskArithmetic(MergeMethod):
-    """theta = base + sum_i w_i (theta_i - base). With weights (lam, 1 - lam) this is the VisCodex rule
-    theta_base + lam (theta_vlm - theta_base) + (1 - lam) (theta_code - theta_base), in that order."""
+    """theta = base + sum_i w_i (theta_i - base); with weights (lam, 1 - lam) the VisCodex rule
+    theta_base + lam (theta_vlm - theta_base) + (1 - lam) (theta_code - theta_base).
+
+    Computed in the expanded form (1 - sum_i w_i) base + sum_i w_i theta_i, which is the same sum but
+    exact at the ends: lam = 1 gives the VLM's tensor bit for bit (0 * base + 1 * vlm + 0 * code), where
+    base + (vlm - base) would round. The unexpanded form agrees to float32 rounding (tested).
+    """
 
     name = "task_arithmetic"
 
     def merge(
         self, base: torch.Tensor, models: Sequence[torch.Tensor], weights: Sequence[float], ctx: BlockContext
     ) -> torch.Tensor:
-        out = base.clone()
+        out = (1.0 - sum(weights)) * base
         for model, weight in zip(models, weights, strict=True):
-            out += weight * (model - base)
+            out += weight * model
         return out
 
 

@@ -1,0 +1,43 @@
+"""The merged checkpoint is a model vLLM serves: the merge's real consumer, end to end."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+from pathlib import Path
+
+import pytest
+from conftest import missing_service
+from PIL import Image
+
+from viscodex.model.chat import ChatRequest, complete
+from viscodex.model.embedded_backend import EmbeddedBackend
+from viscodex.model.serve import ServeOptions, VllmServer
+from viscodex.model.server_backend import ServerBackend
+from viscodex.model.settings import ModelSettings
+from viscodex.training.merge.engine import run_merge
+from viscodex.training.merge.recipe import MergeRecipe
+
+pytestmark = [pytest.mark.xdist_group("vllm"), pytest.mark.slow]
+
+
+def test_merged_model_answers_through_vllm(
+    tiny_models: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if importlib.util.find_spec("vllm") is None:
+        missing_service("vLLM is not installed (python -m viscodex.model.vllm_install)")
+    recipe = MergeRecipe(
+        vlm=str(tiny_models["vlm"]), code=str(tiny_models["code"]), base=str(tiny_models["base"])
+    )
+    out = tmp_path / "merged"
+    run_merge(recipe, tiny_models["vlm"], tiny_models["code"], tiny_models["base"], out)
+    monkeypatch.setenv("VLLM_CPU_KVCACHE_SPACE", "1")
+    from test_model_vllm import free_port
+
+    opts = ServeOptions(model=str(out), port=free_port(), max_model_len=2048, dtype="float32")
+    request = ChatRequest.single("Chart to code:", [Image.new("RGB", (200, 120), "orange")], max_tokens=8)
+    with VllmServer(opts, log_path=tmp_path / "vllm.log", gpu=False) as server:
+        served = asyncio.run(complete(ServerBackend(ModelSettings(model_url=server.url)), request))
+    local = asyncio.run(complete(EmbeddedBackend(ModelSettings(model_path=out)), request))
+    assert len(served.token_ids) == 8 and served.finish_reason == "length"
+    assert served.token_ids == local.token_ids
