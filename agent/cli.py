@@ -8,7 +8,7 @@ from types import FrameType
 
 import typer
 
-from . import cli_sandbox, cli_serve, doctor
+from . import cli_sandbox, cli_serve, cli_solve, doctor
 
 app = typer.Typer(
     help="VisCodex: from a picture to code that was run and checked.",
@@ -18,6 +18,7 @@ app = typer.Typer(
 app.add_typer(cli_sandbox.app, name="sandbox")
 app.command(name="doctor")(doctor.doctor)
 app.command(name="serve")(cli_serve.serve)
+app.command(name="solve")(cli_solve.solve)
 
 
 def _interrupt_on_sigterm(signum: int, frame: FrameType | None) -> None:

@@ -27,9 +27,7 @@ from .exit_codes import ExitCode
 app = typer.Typer(help="Run and render untrusted code in the hardened sandbox.", no_args_is_help=True)
 err = Console(stderr=True)
 
-PolicyOpt = Annotated[
-    Path | None, typer.Option("--policy", help="Limits as YAML or TOML (see SandboxPolicy).")
-]
+PolicyOpt = Annotated[Path | None, typer.Option("--policy", help="Limits as YAML or TOML (see SandboxPolicy).")]
 
 
 def _read_text(path: Path) -> str:

@@ -40,13 +40,10 @@ def serve(
     try:
         server.start()
         with err.status(f"starting vLLM for {model} (log: {server.log_path})") as status:
-            server.wait_healthy(
-                startup_timeout, lambda s: status.update(f"starting vLLM for {model}: {s:.0f} s")
-            )
+            server.wait_healthy(startup_timeout, lambda s: status.update(f"starting vLLM for {model}: {s:.0f} s"))
         print(server.url, flush=True)
         err.print(
-            f"serving {served_model_name} at {server.url} (device: {'GPU' if server.gpu else 'CPU'}); "
-            "Ctrl-C stops it"
+            f"serving {served_model_name} at {server.url} (device: {'GPU' if server.gpu else 'CPU'}); Ctrl-C stops it"
         )
         assert server.proc is not None
         code = server.proc.wait()

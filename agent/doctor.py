@@ -108,13 +108,7 @@ def doctor(
     checks = run_checks(settings)
     table = Table("check", "status", "detail", "how to fix", title="viscodex doctor")
     for check in checks:
-        status = (
-            "[yellow]missing[/yellow]"
-            if check.warn
-            else "[green]ok[/green]"
-            if check.ok
-            else "[red]FAIL[/red]"
-        )
+        status = "[yellow]missing[/yellow]" if check.warn else "[green]ok[/green]" if check.ok else "[red]FAIL[/red]"
         table.add_row(check.name, status, check.detail, check.fix)
     Console().print(table)
     if not all(c.ok for c in checks):

@@ -23,9 +23,7 @@ from viscodex.sandbox.limits import Limits
 PRINT_1 = "print(1)"
 PAGE = "<!doctype html><h1>Pricing</h1><p>A small page.</p><button>Buy</button>"
 CHART = (
-    "import matplotlib.pyplot as plt\n"
-    "plt.bar(['a', 'b', 'c', 'd'], [3, 5, 2, 4], color='#2b6cb0')\n"
-    "plt.title('Bars')\n"
+    "import matplotlib.pyplot as plt\nplt.bar(['a', 'b', 'c', 'd'], [3, 5, 2, 4], color='#2b6cb0')\nplt.title('Bars')\n"
 )
 TARGETS = {
     "warm_run / docker_exec": 1.5,
@@ -85,9 +83,7 @@ def main() -> int:
         )
 
         small = Viewport(width=800, height=600)
-        medians["warm_render_html"] = median_time(
-            lambda: sandbox.render_html(PAGE, small), runs, warm("html")
-        )
+        medians["warm_render_html"] = median_time(lambda: sandbox.render_html(PAGE, small), runs, warm("html"))
         medians["warm_render_chart"] = median_time(lambda: sandbox.render_chart(CHART), runs, warm("chart"))
         chart_script = CHART + "plt.savefig('/tmp/out.png')\n"
         medians["cold_docker_run_chart"] = median_time(

@@ -38,9 +38,7 @@ def parse_data_url(url: str, max_bytes: int) -> tuple[str, bytes]:
         raise ImageInputError(f"data URL has media type {mime!r}, not an image")
     payload = url[match.end() :]
     if len(payload) * 3 // 4 > max_bytes:
-        raise ImageInputError(
-            f"data URL holds about {len(payload) * 3 // 4:,} bytes, more than {max_bytes:,}"
-        )
+        raise ImageInputError(f"data URL holds about {len(payload) * 3 // 4:,} bytes, more than {max_bytes:,}")
     try:
         raw = _WHITESPACE.sub(b"", payload.encode("ascii"))
         raw += b"=" * (-len(raw) % 4)

@@ -104,9 +104,7 @@ def _icc_to_srgb(image: Image.Image, notes: list[str]) -> Image.Image:
         if image.mode != "CMYK" and "srgb" in description.lower():
             return image
         output_mode = "RGBA" if image.mode == "RGBA" else "RGB"
-        converted = ImageCms.profileToProfile(
-            image, source, ImageCms.createProfile("sRGB"), outputMode=output_mode
-        )
+        converted = ImageCms.profileToProfile(image, source, ImageCms.createProfile("sRGB"), outputMode=output_mode)
     except (ImageCms.PyCMSError, OSError, ValueError, TypeError) as exc:
         notes.append(f"ignored an unusable ICC colour profile ({exc})")
         return image

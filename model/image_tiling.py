@@ -124,9 +124,7 @@ def tile_image(
     to right for a wide image), and a caller sends them as consecutive images of one message.
     """
     rgb = image if image.mode == "RGB" else to_rgb(image)[0]
-    boxes = plan_tiles(
-        rgb.width, rgb.height, budget, max_tiles=max_tiles, min_scale=min_scale, overlap=overlap
-    )
+    boxes = plan_tiles(rgb.width, rgb.height, budget, max_tiles=max_tiles, min_scale=min_scale, overlap=overlap)
     tiles = []
     for index, box in enumerate(boxes):
         strip = rgb if len(boxes) == 1 else rgb.crop(box)

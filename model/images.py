@@ -279,9 +279,7 @@ def _read_file(path: str, limits: ImageLimits) -> bytes:
         with Path(path).expanduser().open("rb") as handle:
             info = os.fstat(handle.fileno())
             if not stat.S_ISREG(info.st_mode):
-                kind = (
-                    "a directory, not an image file" if stat.S_ISDIR(info.st_mode) else "not a regular file"
-                )
+                kind = "a directory, not an image file" if stat.S_ISDIR(info.st_mode) else "not a regular file"
                 raise ImageInputError(f"{path!r} is {kind}")
             data = handle.read(limits.max_bytes + 1)
     except FileNotFoundError:
@@ -320,8 +318,7 @@ def _unidentified(data: bytes, limits: ImageLimits, what: str) -> ImageInputErro
     if looks_like in limits.allowed_formats:
         return ImageInputError(f"{what} looks like {looks_like} but its header is corrupt or truncated")
     return ImageInputError(
-        f"{what} is in {looks_like} format, which is not accepted (accepted: {_accepted(limits)}); "
-        "convert it to PNG"
+        f"{what} is in {looks_like} format, which is not accepted (accepted: {_accepted(limits)}); convert it to PNG"
     )
 
 
@@ -351,15 +348,11 @@ def _from_bytes(data: bytes, limits: ImageLimits, what: str) -> DecodedImage:
         raise _unidentified(data, limits, what) from None
     except _DECODE_ERRORS as exc:
         kind = _sniff(data) or "an image"
-        raise ImageInputError(
-            f"{what} looks like {kind} but its header is corrupt or truncated ({exc})"
-        ) from None
+        raise ImageInputError(f"{what} looks like {kind} but its header is corrupt or truncated ({exc})") from None
     with image:
         fmt = _FORMAT_ALIASES.get(image.format or "", image.format)
         if fmt not in limits.allowed_formats:  # an aliased container of a refused format
-            raise ImageInputError(
-                f"{what} is in {fmt} format, which is not accepted (accepted: {_accepted(limits)})"
-            )
+            raise ImageInputError(f"{what} is in {fmt} format, which is not accepted (accepted: {_accepted(limits)})")
         width, height = image.size
         if width <= 0 or height <= 0:
             raise ImageInputError(f"{what} has no pixels ({width}x{height})")

@@ -99,9 +99,7 @@ class VllmServer:
                 start_new_session=True,
             )
 
-    def wait_healthy(
-        self, timeout_s: float = 900.0, progress: Callable[[float], None] = lambda _s: None
-    ) -> None:
+    def wait_healthy(self, timeout_s: float = 900.0, progress: Callable[[float], None] = lambda _s: None) -> None:
         """Poll /health until it answers; fail early, with the log's tail, if the process dies."""
         assert self.proc is not None, "start() first"
         health = self.url.removesuffix("/v1") + "/health"

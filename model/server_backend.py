@@ -41,9 +41,7 @@ def budget_for(settings: ModelSettings) -> PixelBudget:
     return PixelBudget(max_pixels=settings.max_image_tokens * 28 * 28)
 
 
-def to_langchain(
-    messages: list[ChatMessage] | tuple[ChatMessage, ...], budget: PixelBudget
-) -> list[BaseMessage]:
+def to_langchain(messages: list[ChatMessage] | tuple[ChatMessage, ...], budget: PixelBudget) -> list[BaseMessage]:
     """OpenAI-style messages: each image normalised and sent as a PNG data URL, before the text."""
     out: list[BaseMessage] = []
     for message in messages:
@@ -216,9 +214,7 @@ class ServerBackend:
                 "reason); check that --model-url is an OpenAI-compatible /v1 endpoint and the server's log"
             )
         if not finished:
-            raise ModelStreamError(
-                f"the stream from {self.url} ended without a finish reason", partial=received
-            )
+            raise ModelStreamError(f"the stream from {self.url} ended without a finish reason", partial=received)
 
     def _translate(self, exc: Exception, received: str, anything: bool = False) -> ModelError:
         where = f"the model server at {self.url}"
@@ -254,9 +250,7 @@ class ServerBackend:
                 "that takes images (VisCodex or another vision-language model) with --model-name"
             )
         if isinstance(exc, openai.APIStatusError):
-            return ModelHTTPError(
-                f"{where} answered HTTP {exc.status_code}: {_error_text(exc)}", exc.status_code
-            )
+            return ModelHTTPError(f"{where} answered HTTP {exc.status_code}: {_error_text(exc)}", exc.status_code)
         if isinstance(exc, openai.APIResponseValidationError | ValueError):
             if not anything and "No generation chunks" in str(exc):
                 return ModelProtocolError(
@@ -264,9 +258,7 @@ class ServerBackend:
                     "that is not an event stream); check that --model-url is an OpenAI-compatible /v1 "
                     "endpoint"
                 )
-            return ModelProtocolError(
-                f"{where} sent a response that is not a chat completion: {_describe(exc)}"
-            )
+            return ModelProtocolError(f"{where} sent a response that is not a chat completion: {_describe(exc)}")
         if isinstance(exc, httpx.HTTPError):
             if received or anything:
                 return ModelStreamError(f"{where} broke the stream midway: {exc}", partial=received)

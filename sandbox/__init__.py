@@ -8,10 +8,13 @@ from .errors import RenderError, RunCancelled, SandboxError, SandboxUnavailable
 from .image import ImageRecipe, ensure_image
 from .languages import LANGUAGES, Language, language_for_path
 from .limits import Limits, SandboxPolicy
-from .results import RunResult, Viewport
+from .results import DomBlock, DomWord, HtmlRender, RunResult, Viewport
 
 __all__ = [
     "LANGUAGES",
+    "DomBlock",
+    "DomWord",
+    "HtmlRender",
     "ImageRecipe",
     "Language",
     "Limits",

@@ -28,7 +28,7 @@ from .languages import Language, program_for
 from .limits import Limits, SandboxPolicy
 from .owners import LABEL_INSTANCE, reap_orphans
 from .pool import WarmPool
-from .results import RunResult, Viewport
+from .results import DomBlock, HtmlRender, RunResult, Viewport
 
 log = logging.getLogger(__name__)
 
@@ -166,17 +166,22 @@ class Sandbox:
         files: Mapping[str, str | bytes] | None = None,
         size: tuple[int, int] | None = None,
         timeout_s: float | None = None,
+        trace: bool = False,
         cancel: threading.Event | None = None,
     ) -> RunResult:
         """Run a matplotlib script; ``result.png`` holds the figure it drew (savefig, show or neither).
 
         ``size`` (width, height in pixels) resizes the figure before it is saved, to compare it with a
-        target picture of that size.
+        target picture of that size. With ``trace``, ``result.trace`` describes what the figure is made
+        of (chart types and series per axes, texts with their boxes in pixels of ``result.png``), read
+        from the drawn artists in the same run.
         """
         limits = self.policy.chart.merged(timeout_s=timeout_s)
         job: dict[str, Any] = {"code": code, "files": _encode_files(dict(files or {}))}
         if size is not None:
             job["width"], job["height"] = size
+        if trace:
+            job["trace"] = True
         return self._execute("chart", limits, job, cancel)
 
     def render_chart(self, code: str, **kwargs: Any) -> bytes:
@@ -196,18 +201,63 @@ class Sandbox:
         cancel: threading.Event | None = None,
     ) -> bytes:
         """A PNG screenshot of ``html`` at ``viewport`` (full page by default), network off."""
+        result, _ = self._render_html(html, viewport, full_page, timeout_s, cancel, blocks=False)
+        assert result.png is not None
+        return result.png
+
+    def render_html_blocks(
+        self,
+        html: str,
+        viewport: Viewport | None = None,
+        *,
+        full_page: bool = True,
+        timeout_s: float | None = None,
+        cancel: threading.Event | None = None,
+    ) -> HtmlRender:
+        """``render_html`` plus the page's visible text as laid out: words grouped into one block per
+        line of each block-level element, with boxes in pixels of the PNG and computed colours.
+
+        Both come from the same page load, so the boxes describe exactly the pixels returned.
+        """
+        result, extra = self._render_html(html, viewport, full_page, timeout_s, cancel, blocks=True)
+        assert result.png is not None
+        collected = extra.get("text_blocks") or {}
+        try:
+            blocks = tuple(DomBlock.model_validate(b) for b in collected.get("blocks", []))
+        except ValueError as exc:
+            raise SandboxError(f"malformed text blocks from the sandbox: {exc}") from exc
+        error = collected.get("error") if collected else "the sandbox returned no text blocks"
+        return HtmlRender(
+            png=result.png,
+            blocks=blocks,
+            truncated=bool(collected.get("truncated")),
+            error=str(error) if error else None,
+        )
+
+    def _render_html(
+        self,
+        html: str,
+        viewport: Viewport | None,
+        full_page: bool,
+        timeout_s: float | None,
+        cancel: threading.Event | None,
+        *,
+        blocks: bool,
+    ) -> tuple[RunResult, dict[str, Any]]:
         viewport = viewport or Viewport()
         limits = self.policy.html.merged(timeout_s=timeout_s)
-        job = {
+        job: dict[str, Any] = {
             "html": html,
             "width": viewport.width,
             "height": viewport.height,
             "full_page": full_page,
         }
-        result = self._execute("html", limits, job, cancel)
+        if blocks:
+            job["blocks"] = True
+        result, extra = self._execute_with_extras("html", limits, job, cancel)
         if result.png is None:
             raise RenderError(f"the page did not render: {result.summary()}", result)
-        return result.png
+        return result, extra
 
     async def arun(self, code: str | bytes | None = None, **kwargs: Any) -> RunResult:
         """``run`` for asyncio callers: cancelling the task stops the run and removes its container."""
@@ -222,9 +272,13 @@ class Sandbox:
 
     # --- the one path every call takes --------------------------------------------------------
 
-    def _execute(
+    def _execute(self, role: Role, limits: Limits, job: dict[str, Any], cancel: threading.Event | None) -> RunResult:
+        return self._execute_with_extras(role, limits, job, cancel)[0]
+
+    def _execute_with_extras(
         self, role: Role, limits: Limits, job: dict[str, Any], cancel: threading.Event | None
-    ) -> RunResult:
+    ) -> tuple[RunResult, dict[str, Any]]:
+        """Run one job; also return what the reply carried besides the run result (e.g. text blocks)."""
         pool = self._pool(role, limits)
         job = {**job, "timeout_s": limits.timeout_s, "output_bytes": limits.output_bytes}
         started = time.monotonic()
@@ -240,7 +294,7 @@ class Sandbox:
                 oom_killed=False,
                 truncated=False,
                 duration_s=time.monotonic() - started,
-            )
+            ), {}
         except SandboxError:
             if _was_oom_killed(container):
                 return RunResult(
@@ -251,12 +305,19 @@ class Sandbox:
                     oom_killed=True,
                     truncated=False,
                     duration_s=time.monotonic() - started,
-                )
+                ), {}
             raise
         finally:
             pool.release(container)
         png = reply.pop("png", None)
-        return RunResult(**reply, png=base64.b64decode(png) if png else None)
+        trace = reply.pop("chart_trace", None)
+        fields = {name: reply.pop(name) for name in list(reply) if name in RunResult.model_fields}
+        result = RunResult(
+            **fields,
+            png=base64.b64decode(png) if png else None,
+            trace=trace if isinstance(trace, dict) else None,
+        )
+        return result, reply
 
 
 def _was_oom_killed(container: WarmContainer) -> bool:

@@ -40,9 +40,7 @@ class Deadline(Exception):
     """The host-side deadline passed: the shim did not answer in time."""
 
 
-def container_spec(
-    image: str, role: Role, limits: Limits, labels: dict[str, str] | None = None
-) -> dict[str, Any]:
+def container_spec(image: str, role: Role, limits: Limits, labels: dict[str, str] | None = None) -> dict[str, Any]:
     """The keyword arguments for ``containers.create``: the whole security policy in one place."""
     tmpfs_opts = "rw,nosuid,nodev,mode=1777"
     return {
@@ -161,9 +159,7 @@ class WarmContainer:
         try:
             reply = self._reply(time.monotonic() + timeout_s, cancel)
         except Deadline:
-            raise SandboxError(
-                f"sandbox container ({self.role}) was not ready within {timeout_s:.0f} s"
-            ) from None
+            raise SandboxError(f"sandbox container ({self.role}) was not ready within {timeout_s:.0f} s") from None
         if not reply.get("ready"):
             raise SandboxError(f"sandbox container ({self.role}) failed to start: {reply.get('error')}")
         self.preload_s = reply.get("preload_s")
@@ -188,6 +184,16 @@ class WarmContainer:
         if not isinstance(reply, dict):
             raise SandboxError(f"malformed reply from the sandbox shim: {line[:200]!r}")
         return reply
+
+    def kill(self) -> None:
+        """Remove the container but leave the socket to the thread reading it: it sees EOF and stops."""
+        try:
+            self.container.remove(force=True)
+        except docker.errors.NotFound:
+            pass
+        except docker.errors.APIError as exc:
+            if "already in progress" not in str(exc):
+                raise
 
     def destroy(self) -> None:
         """Kill and remove the container. Idempotent; never raises for an already-gone container."""

@@ -36,6 +36,8 @@ DEFAULT_PACKAGES = (
     "python3-matplotlib",
     "python3-seaborn",
     "python3-pil",
+    "python3-pytest",
+    "patch",
     "nodejs",
     "chromium",
     "fonts-dejavu-core",
@@ -101,16 +103,12 @@ class ImageRecipe(BaseModel):
         return f"{self.repository}:{self.recipe_hash()}"
 
     def layer_dockerfile(self) -> str:
-        return LAYER_TEMPLATE.format(
-            base=self.base_tag, playwright=self.playwright, recipe_hash=self.recipe_hash()
-        )
+        return LAYER_TEMPLATE.format(base=self.base_tag, playwright=self.playwright, recipe_hash=self.recipe_hash())
 
     def registry_dockerfile(self) -> str:
         if not self.registry_base:
             raise ValueError("registry_dockerfile needs registry_base")
-        return REGISTRY_BASE_TEMPLATE.format(
-            registry_base=self.registry_base, packages=" ".join(sorted(self.packages))
-        )
+        return REGISTRY_BASE_TEMPLATE.format(registry_base=self.registry_base, packages=" ".join(sorted(self.packages)))
 
 
 def _digest(data: object) -> str:
@@ -179,9 +177,7 @@ def _build_base(client: docker.DockerClient, recipe: ImageRecipe, progress: Prog
         _docker_build(client, recipe.registry_dockerfile(), {}, recipe.base_tag, progress)
         return
     if shutil.which("mmdebstrap") is None:
-        raise SandboxUnavailable(
-            "mmdebstrap is not installed; `apt-get install mmdebstrap` (or set registry_base)"
-        )
+        raise SandboxUnavailable("mmdebstrap is not installed; `apt-get install mmdebstrap` (or set registry_base)")
     with tempfile.TemporaryDirectory(prefix="viscodex-image-", dir="/var/tmp") as tmp:
         tar = Path(tmp) / "rootfs.tar"
         progress(f"mmdebstrap {recipe.suite}: {len(recipe.packages)} packages (about 2 minutes)")
@@ -251,9 +247,7 @@ def _docker_build(
 
 
 def _build_log(client: docker.DockerClient, context: io.BytesIO, tag: str) -> Iterator[str]:
-    stream = client.api.build(
-        fileobj=context, custom_context=True, tag=tag, rm=True, forcerm=True, decode=True
-    )
+    stream = client.api.build(fileobj=context, custom_context=True, tag=tag, rm=True, forcerm=True, decode=True)
     for chunk in stream:
         if "error" in chunk:
             raise SandboxError(f"docker build of {tag} failed: {chunk['error'].strip()}")

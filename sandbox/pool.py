@@ -15,6 +15,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import docker
 
 from .container import Role, WarmContainer
+from .errors import SandboxError
 from .limits import Limits
 
 log = logging.getLogger(__name__)
@@ -47,24 +48,39 @@ class WarmPool:
         self._cond = threading.Condition()
         self._closed = False
         self._jobs: set[Future[None]] = set()
+        self._in_use: set[WarmContainer] = set()
         self.last_error: BaseException | None = None
 
     def acquire(self, cancel: threading.Event | None = None) -> WarmContainer:
         """A ready container: a warm one if there is one, else one started now (a cold start)."""
         with self._cond:
+            if self._closed:
+                raise SandboxError("this sandbox is closed")
             container = self._ready.pop(0) if self._ready else None
-        if container is not None:
-            return container  # refilled on release, so the start-up does not compete with this run
+            if container is not None:
+                self._in_use.add(container)
+                return container  # refilled on release, so the start-up does not compete with this run
         container = WarmContainer(self._client, self._image, self.role, self._limits, self._labels)
+        with self._cond:
+            self._in_use.add(container)
         try:
             container.wait_ready(self._ready_timeout_s, cancel)
         except BaseException:
-            container.destroy()
+            self.release(container)
             raise
         return container
 
     def release(self, container: WarmContainer) -> None:
-        """Destroy a used container in the background (``close`` waits for it) and start its successor."""
+        """Destroy a used container in the background (``close`` waits for it) and start its successor.
+
+        After ``close`` the executor may be gone, so the container is destroyed right here instead.
+        """
+        with self._cond:
+            self._in_use.discard(container)
+            closed = self._closed
+        if closed:
+            container.destroy()
+            return
         self._submit(container.destroy)
         self.refill()
 
@@ -130,8 +146,11 @@ class WarmPool:
         with self._cond:
             self._closed = True
             ready, self._ready = self._ready, []
+            in_use = list(self._in_use)
         for container in ready:
             self._submit(container.destroy)
+        for container in in_use:  # a run still going (e.g. on Ctrl-C): kill it, its caller sees an error
+            container.kill()
         with self._cond:
             while self._jobs or self._starting:
                 self._cond.wait(1.0)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field
 
 CONTRACT_FIELDS = (
@@ -28,6 +30,9 @@ class RunResult(BaseModel):
     truncated: bool
     duration_s: float
     png: bytes | None = Field(None, exclude=True, repr=False)
+    trace: dict[str, Any] | None = Field(None, exclude=True, repr=False)
+    """For ``run_chart(trace=True)``: what the figure is made of (chart types, series, texts with
+    their boxes in pixels of ``png``); ``{"error": ...}`` if tracing failed. Not part of the contract."""
 
     @property
     def ok(self) -> bool:
@@ -56,3 +61,46 @@ class Viewport(BaseModel):
 
     width: int = Field(1280, ge=16, le=8192)
     height: int = Field(800, ge=16, le=16384)
+
+
+Box = tuple[float, float, float, float]
+"""``(x0, y0, x1, y1)`` in pixels of the screenshot, y down."""
+
+
+class DomWord(BaseModel):
+    """One visible word of a rendered page: its text (after ``text-transform``), box and style."""
+
+    model_config = ConfigDict(frozen=True)
+
+    text: str
+    box: Box
+    color: tuple[int, int, int] | None = None
+    """The computed CSS colour; None when transparent (e.g. text filled by a background)."""
+    font_size: float = 0.0
+
+
+class DomBlock(BaseModel):
+    """The words of one line of one block-level element (``tag``), in reading order."""
+
+    model_config = ConfigDict(frozen=True)
+
+    text: str
+    box: Box
+    color: tuple[int, int, int] | None = None
+    """The colour of the block's largest word."""
+    font_size: float = 0.0
+    tag: str = ""
+    words: tuple[DomWord, ...] = ()
+
+
+class HtmlRender(BaseModel):
+    """A page's screenshot and the text the browser laid out on it, from one render."""
+
+    model_config = ConfigDict(frozen=True)
+
+    png: bytes = Field(repr=False)
+    blocks: tuple[DomBlock, ...]
+    truncated: bool = False
+    """True when the page had more words than the sandbox collects (the first ones are kept)."""
+    error: str | None = None
+    """Why the blocks could not be collected (the screenshot is still valid); None when they were."""

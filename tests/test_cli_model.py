@@ -12,9 +12,7 @@ AGENT = str(Path(sys.executable).parent / "viscodex-agent")
 
 
 def run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [AGENT, *args], capture_output=True, text=True, timeout=120, env={**os.environ, **env}
-    )
+    return subprocess.run([AGENT, *args], capture_output=True, text=True, timeout=120, env={**os.environ, **env})
 
 
 def test_broken_config_file_is_a_usage_error(tmp_path: Path) -> None:

@@ -22,9 +22,7 @@ BIN = Path(sys.executable).parent
 AGENT = str(BIN / "viscodex-agent")
 
 
-def cli(
-    *args: str, env: dict[str, str] | None = None, timeout: float = 120
-) -> subprocess.CompletedProcess[str]:
+def cli(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [AGENT, *args],
         capture_output=True,
@@ -132,9 +130,7 @@ def test_render_html_and_chart(tmp_path: Path, sandbox_image: str) -> None:
 
 
 @pytest.mark.docker
-def test_ctrl_c_leaves_no_container(
-    tmp_path: Path, docker_client: docker.DockerClient, sandbox_image: str
-) -> None:
+def test_ctrl_c_leaves_no_container(tmp_path: Path, docker_client: docker.DockerClient, sandbox_image: str) -> None:
     prog = tmp_path / "slow.py"
     prog.write_text("import time\ntime.sleep(60)")
     proc = subprocess.Popen(

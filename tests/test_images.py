@@ -61,9 +61,7 @@ def png_header_only(width: int, height: int) -> bytes:
     """A tiny, well-formed PNG whose IHDR claims ``width`` x ``height`` 1-bit pixels (a bomb's shape)."""
     ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
     idat = zlib.compress(b"\0" * 1024)
-    return (
-        b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr) + png_chunk(b"IDAT", idat) + png_chunk(b"IEND", b"")
-    )
+    return b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr) + png_chunk(b"IDAT", idat) + png_chunk(b"IEND", b"")
 
 
 def bmp_header_only(width: int, height: int) -> bytes:
@@ -572,8 +570,6 @@ def test_to_data_url_round_trips_losslessly() -> None:
     assert to_data_url(image, "jpeg").startswith("data:image/jpeg;base64,")
     webp = to_data_url(image, "WEBP")
     assert load_image(webp).tobytes() == image.tobytes()
-    assert to_data_url(Image.new("RGBA", (4, 4), (0, 0, 0, 0))) == to_data_url(
-        Image.new("RGB", (4, 4), "white")
-    )
+    assert to_data_url(Image.new("RGBA", (4, 4), (0, 0, 0, 0))) == to_data_url(Image.new("RGB", (4, 4), "white"))
     with pytest.raises(ValueError, match="PNG, JPEG or WEBP"):
         to_data_url(image, "GIF")

@@ -118,9 +118,7 @@ def test_lam_one_gives_the_vlm_and_zero_the_code(tiny_models: dict[str, Path], t
 
 
 @pytest.mark.parametrize("method", sorted(METHODS))
-def test_vision_is_byte_equal_for_every_method(
-    tiny_models: dict[str, Path], tmp_path: Path, method: str
-) -> None:
+def test_vision_is_byte_equal_for_every_method(tiny_models: dict[str, Path], tmp_path: Path, method: str) -> None:
     out = merge(tiny_models, tmp_path / "m", method=method, parameters=MergeParameters(density=0.6))
     with (
         safe_open(str(out / "model.safetensors"), "pt") as merged,
@@ -195,8 +193,7 @@ def test_tied_code_embeddings_stand_in_for_lm_head(tiny_models: dict[str, Path],
 def test_smaller_vocabulary_rows_come_from_the_vlm(tiny_models: dict[str, Path], tmp_path: Path) -> None:
     def shrink(t: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         return {
-            k: (v[:1000].clone() if k in ("lm_head.weight", "model.embed_tokens.weight") else v)
-            for k, v in t.items()
+            k: (v[:1000].clone() if k in ("lm_head.weight", "model.embed_tokens.weight") else v) for k, v in t.items()
         }
 
     code = variant(tiny_models["code"], tmp_path / "code", shrink)
@@ -208,13 +205,9 @@ def test_smaller_vocabulary_rows_come_from_the_vlm(tiny_models: dict[str, Path],
         assert not torch.equal(merged[name][:1000], v[name][:1000])
 
 
-def test_dare_and_ties_are_seeded_and_reduce_to_task_arithmetic(
-    tiny_models: dict[str, Path], tmp_path: Path
-) -> None:
+def test_dare_and_ties_are_seeded_and_reduce_to_task_arithmetic(tiny_models: dict[str, Path], tmp_path: Path) -> None:
     def run(name: str, method: str, **params: object) -> dict[str, torch.Tensor]:
-        return load_dir(
-            merge(tiny_models, tmp_path / name, method=method, parameters=MergeParameters(**params))
-        )  # type: ignore[arg-type]
+        return load_dir(merge(tiny_models, tmp_path / name, method=method, parameters=MergeParameters(**params)))  # type: ignore[arg-type]
 
     a, b, c = (
         run("a", "dare", density=0.5, seed=1),
@@ -271,9 +264,7 @@ BAD_INPUTS = {
     ),
     "shape mismatch": (
         "base",
-        lambda t: {
-            k: (v[:, :100] if k == "model.layers.0.mlp.gate_proj.weight" else v) for k, v in t.items()
-        },
+        lambda t: {k: (v[:, :100] if k == "model.layers.0.mlp.gate_proj.weight" else v) for k, v in t.items()},
         None,
         "shape mismatch for model.layers.0.mlp.gate_proj.weight",
     ),
@@ -325,9 +316,7 @@ def test_cli_merge_flags_config_and_refusals(tiny_models: dict[str, Path], tmp_p
         str(tiny_models["base"]),
     ]
     out = tmp_path / "cli"
-    proc = subprocess.run(
-        [TRAIN, "merge", *args, "--lam", "0.7", "--out", str(out)], capture_output=True, text=True
-    )
+    proc = subprocess.run([TRAIN, "merge", *args, "--lam", "0.7", "--out", str(out)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     ref = reference(tiny_models["vlm"], tiny_models["code"], tiny_models["base"], 0.7)
     merged = load_dir(out)

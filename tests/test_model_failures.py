@@ -70,9 +70,7 @@ class Reply:
         self.writer.write(data)
         await self.writer.drain()
 
-    async def respond(
-        self, status: int, body: object, content_type: str = "application/json", **headers: str
-    ) -> None:
+    async def respond(self, status: int, body: object, content_type: str = "application/json", **headers: str) -> None:
         data = body if isinstance(body, bytes) else str(body).encode()
         if not isinstance(body, bytes | str):
             data = json.dumps(body).encode()

@@ -169,9 +169,7 @@ def test_unknown_names_are_ignored(config: Path, monkeypatch: pytest.MonkeyPatch
     assert ModelSettings().model_name == "from-file"
 
 
-def test_config_dir_follows_xdg_config_home(
-    config: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def test_config_dir_follows_xdg_config_home(config: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     assert config_dir() == tmp_path / "config" / "viscodex"
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     for unset in (None, ""):

@@ -147,9 +147,7 @@ def test_selection_prefers_a_live_server(vllm_url: str, tiny_models: dict[str, P
     assert backend.name == "server"
 
 
-def test_selection_falls_back_to_embedded(
-    tiny_models: dict[str, Path], caplog: pytest.LogCaptureFixture
-) -> None:
+def test_selection_falls_back_to_embedded(tiny_models: dict[str, Path], caplog: pytest.LogCaptureFixture) -> None:
     down = f"http://127.0.0.1:{free_port()}/v1"
     settings = ModelSettings(model_url=down, model_path=tiny_models["vlm"], connect_timeout_s=1)
     with caplog.at_level("INFO"):
@@ -187,3 +185,41 @@ def test_serve_missing_model_exits_3(tmp_path: Path) -> None:
     )
     assert proc.returncode == 3, proc.stderr
     assert "Traceback" not in proc.stderr and "config.json" in proc.stderr
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize("kind", ["chart", "algorithm"])
+def test_solve_end_to_end_with_the_tiny_model(vllm_url: str, sandbox_image: str, tmp_path: Path, kind: str) -> None:
+    """The whole path with the real server: the tiny model writes nonsense, so the run must end as
+    best effort (exit 1) with the right events, never as a crash."""
+    from viscodex.agent.events import parse_event
+
+    image = {"chart": "examples/chart/quarterly_sales.png", "algorithm": "examples/algorithm/pair_sum.png"}[kind]
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.run(
+        [
+            AGENT,
+            "solve",
+            str(root / image),
+            "--kind",
+            kind,
+            "--model-url",
+            vllm_url,
+            "--json",
+            "--max-iters",
+            "2",
+            "--run-dir",
+            str(tmp_path / "run"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "VISCODEX_MAX_TOKENS": "256"},
+    )
+    assert proc.returncode == 1, proc.stderr
+    events = [parse_event(line) for line in proc.stdout.splitlines()]
+    kinds = [e.type for e in events]
+    assert kinds[0] == "started" and kinds[-1] == "done" and "candidate" in kinds
+    assert events[0].backend == "server" and events[0].model == "viscodex"
+    assert not events[-1].verified
+    assert (tmp_path / "run" / "report.json").is_file()

@@ -297,3 +297,32 @@ def test_env_does_not_leak_host_secrets(sandbox: Sandbox, monkeypatch: pytest.Mo
     result = sandbox.run("import os\nprint('VISCODEX_TEST_SECRET' in os.environ)")
     assert result.stdout.strip() == "False"
     assert os.environ["VISCODEX_TEST_SECRET"] == "hunter2"
+
+
+def test_close_during_a_run_kills_it_and_leaves_nothing(docker_client: docker.DockerClient, sandbox_image: str) -> None:
+    from conftest import own_containers
+
+    from viscodex.sandbox import SandboxError
+
+    box = Sandbox(client=docker_client, image=sandbox_image, pool={})
+    errors: list[BaseException] = []
+
+    def long_run() -> None:
+        try:
+            box.run("import time\ntime.sleep(60)\n", timeout_s=60)
+        except SandboxError as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=long_run)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not own_containers(docker_client, box):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    time.sleep(0.5)
+    start = time.monotonic()
+    box.close()
+    thread.join(timeout=20)
+    assert not thread.is_alive() and time.monotonic() - start < 20
+    assert len(errors) == 1
+    assert own_containers(docker_client, box) == []

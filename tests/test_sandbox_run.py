@@ -138,9 +138,7 @@ def _dead_owner() -> Owner:
     return owner
 
 
-def test_orphans_are_reaped_but_live_owners_are_not(
-    docker_client: docker.DockerClient, sandbox_image: str
-) -> None:
+def test_orphans_are_reaped_but_live_owners_are_not(docker_client: docker.DockerClient, sandbox_image: str) -> None:
     alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         live_owner = Owner(os.uname().nodename, alive.pid, process_start(alive.pid) or "")
@@ -151,17 +149,13 @@ def test_orphans_are_reaped_but_live_owners_are_not(
             "reused-pid": Owner(os.uname().nodename, alive.pid, "12345"),
         }
         made = {
-            name: docker_client.containers.create(
-                sandbox_image, ["true"], labels=owner.labels(), network_mode="none"
-            )
+            name: docker_client.containers.create(sandbox_image, ["true"], labels=owner.labels(), network_mode="none")
             for name, owner in owners.items()
         }
         try:
             with Sandbox(client=docker_client, image=sandbox_image, pool={}):
                 pass
-            left = {
-                c.id for c in docker_client.containers.list(all=True, sparse=True, filters={"label": LABEL})
-            }
+            left = {c.id for c in docker_client.containers.list(all=True, sparse=True, filters={"label": LABEL})}
             assert made["dead"].id not in left
             assert made["reused-pid"].id not in left
             assert made["live"].id in left
@@ -177,9 +171,7 @@ def test_orphans_are_reaped_but_live_owners_are_not(
         alive.wait()
 
 
-def test_warm_pool_refills_and_close_removes_all(
-    docker_client: docker.DockerClient, sandbox_image: str
-) -> None:
+def test_warm_pool_refills_and_close_removes_all(docker_client: docker.DockerClient, sandbox_image: str) -> None:
     mine = {"label": [LABEL, f"{LABEL_PID}={os.getpid()}"]}
 
     def ids() -> set[str]:

@@ -15,9 +15,7 @@ import viscodex
 if TYPE_CHECKING:
     from .merge.recipe import MergeRecipe
 
-app = typer.Typer(
-    help="Make and score VisCodex models.", no_args_is_help=True, pretty_exceptions_enable=False
-)
+app = typer.Typer(help="Make and score VisCodex models.", no_args_is_help=True, pretty_exceptions_enable=False)
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -95,9 +93,7 @@ def _recipe(
         try:
             data = MergeRecipe.load(config).model_dump()
         except (OSError, ValueError) as exc:
-            raise fail(
-                f"cannot read recipe {config}: {' '.join(str(exc).split())[:300]}", EXIT_USAGE
-            ) from None
+            raise fail(f"cannot read recipe {config}: {' '.join(str(exc).split())[:300]}", EXIT_USAGE) from None
     data.update({k: v for k, v in overrides.items() if v is not None})
     params = dict(data.get("parameters") or {})  # type: ignore[call-overload]
     params.update({k: v for k, v in parameters.items() if v is not None})
@@ -148,12 +144,8 @@ def _progress_merge(recipe: MergeRecipe, out: Path, force: bool, download: bool)
 
 @app.command()
 def merge(
-    out: Annotated[
-        Path | None, typer.Option("--out", help="Output folder (default for --preset: the cache).")
-    ] = None,
-    vlm: Annotated[
-        str | None, typer.Option("--vlm", help="Qwen2.5-VL checkpoint (folder or hub id).")
-    ] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Output folder (default for --preset: the cache).")] = None,
+    vlm: Annotated[str | None, typer.Option("--vlm", help="Qwen2.5-VL checkpoint (folder or hub id).")] = None,
     code: Annotated[str | None, typer.Option("--code", help="Coding LLM (a fine-tune of --base).")] = None,
     base: Annotated[str | None, typer.Option("--base", help="The LLM both were fine-tuned from.")] = None,
     lam: Annotated[float | None, typer.Option("--lam", help="Weight of the VLM's task vector (0.7).")] = None,
@@ -191,9 +183,7 @@ def merge_sweep(
     base: Annotated[str | None, typer.Option("--base")] = None,
     config: RecipeOpt = None,
     preset: PresetOpt = None,
-    eval_suite: Annotated[
-        str | None, typer.Option("--eval", help="Score each merge (evaluation harness).")
-    ] = None,
+    eval_suite: Annotated[str | None, typer.Option("--eval", help="Score each merge (evaluation harness).")] = None,
     force: Annotated[bool, typer.Option(help="Replace existing merges.")] = False,
     download: Annotated[bool | None, typer.Option(help="Fetch hub ids (default: only for --preset).")] = None,
 ) -> None:
@@ -212,9 +202,7 @@ def merge_sweep(
         raise fail("--lams is empty", EXIT_USAGE)
     for value in values:
         recipe = _recipe(config, preset, {"vlm": vlm, "code": code, "base": base}, {"lam": value})
-        _progress_merge(
-            recipe, out / f"lam-{value:.2f}", force, preset is not None if download is None else download
-        )
+        _progress_merge(recipe, out / f"lam-{value:.2f}", force, preset is not None if download is None else download)
 
 
 def main() -> None:

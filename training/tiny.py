@@ -457,9 +457,7 @@ def write_tiny_models(directory: Path, seed: int = 0, spec: TinySpec | None = No
     return paths
 
 
-def build_tiny_models(
-    out: Path, seed: int = 0, spec: TinySpec | None = None, force: bool = False
-) -> TinyModels:
+def build_tiny_models(out: Path, seed: int = 0, spec: TinySpec | None = None, force: bool = False) -> TinyModels:
     """Write the tiny models to `out/vlm`, `out/code` and `out/base`; return their paths.
 
     They are built in a temporary folder inside `out` and moved into place only when all three are

@@ -69,8 +69,7 @@ def read_header(path: Path) -> dict[str, Any]:
     ends = [int(v["data_offsets"][1]) for k, v in header.items() if k != "__metadata__"]
     if ends and max(ends) > data_len:
         raise CheckpointError(
-            f"{path} is truncated or corrupt: its header needs {max(ends)} data bytes, "
-            f"the file has {data_len}"
+            f"{path} is truncated or corrupt: its header needs {max(ends)} data bytes, the file has {data_len}"
         )
     return header
 

@@ -97,9 +97,7 @@ def build_plan(recipe: MergeRecipe, vlm: Checkpoint, code: Checkpoint, base: Che
     ):
         kind = _model_type(ckpt.config())
         if kind not in allowed:
-            problems.append(
-                f"--{label} {ckpt.path} is a {kind!r} model; expected {' or '.join(sorted(allowed))}"
-            )
+            problems.append(f"--{label} {ckpt.path} is a {kind!r} model; expected {' or '.join(sorted(allowed))}")
     if problems:
         raise MergeError("; ".join(problems))
     try:
@@ -119,11 +117,7 @@ def build_plan(recipe: MergeRecipe, vlm: Checkpoint, code: Checkpoint, base: Che
         names: dict[str, str] = {}
         for label, ckpt in (("code", code), ("base", base)):
             name = role.llm_name
-            if (
-                name not in ckpt.tensors
-                and name == "lm_head.weight"
-                and "model.embed_tokens.weight" in ckpt.tensors
-            ):
+            if name not in ckpt.tensors and name == "lm_head.weight" and "model.embed_tokens.weight" in ckpt.tensors:
                 name = "model.embed_tokens.weight"
                 notes.append(f"{label} ties its embeddings: its embed_tokens stands in for lm_head")
             if name not in ckpt.tensors:
@@ -146,8 +140,7 @@ def build_plan(recipe: MergeRecipe, vlm: Checkpoint, code: Checkpoint, base: Che
             continue
         if info.shape and rows < info.shape[0]:
             notes.append(
-                f"{role.name}: rows {rows}..{info.shape[0] - 1} (vocabulary only the VLM has) "
-                "copied from the VLM"
+                f"{role.name}: rows {rows}..{info.shape[0] - 1} (vocabulary only the VLM has) copied from the VLM"
             )
         jobs.append(Job(out, role.name, names["code"], names["base"], rows))
     for label, ckpt in (("code", code), ("base", base)):
@@ -310,9 +303,7 @@ def _write_shards(
                 job = by_name[out_tensor.name]
                 shape = vlm.tensors[job.vlm_name].shape
                 for start, stop in _row_blocks(job, shape, method.whole_tensors):
-                    block = _compute(
-                        job, start, stop, method, weights, recipe.parameters.seed, vlm, code, base
-                    )
+                    block = _compute(job, start, stop, method, weights, recipe.parameters.seed, vlm, code, base)
                     writer.write(out_tensor.name, block)
                     done += block.numel() * block.element_size()
                     progress(done, total)
@@ -326,11 +317,7 @@ def _write_shards(
 def _copy_side_files(vlm_dir: Path, staging: Path) -> None:
     """Config, generation config, tokenizer, processor and chat template: the VLM's, unchanged."""
     for path in vlm_dir.iterdir():
-        if (
-            path.is_file()
-            and not path.name.endswith(".safetensors")
-            and path.name not in {INDEX, "README.md"}
-        ):
+        if path.is_file() and not path.name.endswith(".safetensors") and path.name not in {INDEX, "README.md"}:
             shutil.copy2(path, staging / path.name)
 
 
@@ -338,8 +325,7 @@ def _write_card(staging: Path, recipe: MergeRecipe, report: MergeReport, inputs:
     (staging / "viscodex_merge.yaml").write_text(recipe.to_yaml())
     lam_vlm, lam_code = recipe.parameters.model_weights()
     hashes = "\n".join(
-        f"- {label} `{inputs[label]}`:\n"
-        + "\n".join(f"  - `{name}` {digest}" for name, digest in files.items())
+        f"- {label} `{inputs[label]}`:\n" + "\n".join(f"  - `{name}` {digest}" for name, digest in files.items())
         for label, files in report.input_hashes.items()
     )
     notes = "\n".join(f"- {note}" for note in report.notes) or "- none"

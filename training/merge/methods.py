@@ -107,15 +107,9 @@ def _sign_consensus(deltas: list[torch.Tensor], weights: Sequence[float]) -> tor
     weighted = [w * d for d, w in zip(deltas, weights, strict=True)]
     elected = torch.sign(torch.stack(weighted).sum(dim=0))
     agree = [(torch.sign(d) == elected) & (d != 0) for d in deltas]
-    numerator = sum(
-        (w * d * a for w, d, a in zip(weights, deltas, agree, strict=True)), torch.zeros_like(deltas[0])
-    )
-    denominator = sum(
-        (w * a.float() for w, a in zip(weights, agree, strict=True)), torch.zeros_like(deltas[0])
-    )
-    return torch.where(
-        denominator != 0, numerator / denominator.clamp_min(1e-12), torch.zeros_like(numerator)
-    )
+    numerator = sum((w * d * a for w, d, a in zip(weights, deltas, agree, strict=True)), torch.zeros_like(deltas[0]))
+    denominator = sum((w * a.float() for w, a in zip(weights, agree, strict=True)), torch.zeros_like(deltas[0]))
+    return torch.where(denominator != 0, numerator / denominator.clamp_min(1e-12), torch.zeros_like(numerator))
 
 
 @register

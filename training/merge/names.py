@@ -85,7 +85,5 @@ def plan_roles(names: Iterable[str]) -> list[TensorRole]:
         except NameMappingError:
             bad.append(name)
     if bad:
-        raise NameMappingError(
-            f"{len(bad)} tensors fit no rule of the {layout.name} layout: {', '.join(bad[:10])}"
-        )
+        raise NameMappingError(f"{len(bad)} tensors fit no rule of the {layout.name} layout: {', '.join(bad[:10])}")
     return roles

@@ -14,9 +14,7 @@ class MergeParameters(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     lam: float = Field(0.7, ge=0.0, le=1.0, description="Weight of the VLM's task vector (paper: 0.7).")
-    weights: tuple[float, float] | None = Field(
-        None, description="(vlm, code) weights; default (lam, 1 - lam)."
-    )
+    weights: tuple[float, float] | None = Field(None, description="(vlm, code) weights; default (lam, 1 - lam).")
     density: float = Field(0.5, gt=0.0, le=1.0, description="TIES/DARE: fraction of entries kept.")
     scale: float = Field(1.0, description="TIES/DARE: scale of the merged task vector.")
     sign_consensus: bool = Field(False, description="DARE: TIES' sign election (dare_ties).")

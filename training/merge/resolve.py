@@ -22,9 +22,7 @@ def resolve_input(ref: str, *, allow_download: bool) -> Path:
             raise MergeError(f"no checkpoint folder at {path}")
         return path
     if not allow_download:
-        raise MergeError(
-            f"{ref} is not a local folder; pass --download to fetch it from the Hugging Face hub"
-        )
+        raise MergeError(f"{ref} is not a local folder; pass --download to fetch it from the Hugging Face hub")
     if os.environ.get("HF_HUB_OFFLINE") == "1":
         raise MergeError(f"cannot download {ref}: HF_HUB_OFFLINE=1 is set")
     from huggingface_hub import snapshot_download

@@ -1,0 +1,424 @@
+"""The score in words, for the model: what is missing, wrong, misplaced or mis-coloured, most costly
+first. Every sentence names the text or colour concerned and says what the target has instead, with
+coordinates in pixels of the target picture (x, y of the block's top-left corner), so the model can act
+on it without seeing the numbers behind it.
+
+Impact is the score a finding costs: the component's weight times the share of the component the item
+accounts for, so the list order follows the overall score.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .blocks import TextBlock
+from .colors import delta_e, parse_hex, to_hex
+from .palette import PaletteColor
+from .trace import TraceSeries
+from .visual import BlockPair, ChartScore, VisualScore
+
+MAX_FINDINGS = 8
+MAX_CHARS = 1600
+MAX_QUOTE = 60
+POSITION_TOLERANCE_PX = 3.0
+"""Displacements smaller than this (or a quarter of the text's height) are measurement noise."""
+COLOR_TOLERANCE = 5.0
+"""Text colours closer than this ΔE00 are not reported (2 is just noticeable; 5 is clear)."""
+SIZE_TOLERANCE = 0.15
+"""Relative difference of the ink height of a text under which its font size is not questioned."""
+PALETTE_TOLERANCE = 8.0
+PERCEPTUAL_TOLERANCE = 0.9
+
+ROLE_NAMES = {
+    "title": "the title",
+    "suptitle": "the figure title",
+    "xlabel": "the x-axis label",
+    "ylabel": "the y-axis label",
+    "xtick": "an x tick label",
+    "ytick": "a y tick label",
+    "legend": "a legend entry",
+    "legend_title": "the legend title",
+    "text": "an annotation",
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing to fix: what it costs the score, its kind and the sentence for the model."""
+
+    impact: float
+    kind: str
+    message: str
+
+
+def quote(text: str, limit: int = MAX_QUOTE) -> str:
+    """``'text'`` (``"text"`` if it holds an apostrophe), shortened with an ellipsis when long; the
+    text itself is never altered, so the model can copy it."""
+    text = " ".join(text.split())
+    if len(text) > limit:
+        text = text[: limit - 1].rstrip() + "…"
+    return f'"{text}"' if "'" in text else f"'{text}'"
+
+
+def _at(block: TextBlock) -> str:
+    return f"x={round(block.box[0])}, y={round(block.box[1])}"
+
+
+def _offset_words(dx: float, dy: float, tolerance: float) -> str:
+    parts = []
+    if abs(dx) >= tolerance:
+        parts.append(f"{round(abs(dx))} px too far {'right' if dx > 0 else 'left'}")
+    if abs(dy) >= tolerance:
+        parts.append(f"{round(abs(dy))} px too {'low' if dy > 0 else 'high'}")
+    return " and ".join(parts)
+
+
+def _role(block: TextBlock, chart: bool) -> str:
+    if not chart or block.role is None:
+        return ""
+    name = ROLE_NAMES.get(block.role)
+    return f" ({name})" if name else ""
+
+
+def _guess_target_role(block: TextBlock, size: tuple[int, int]) -> str:
+    width, height = size
+    if block.box[1] < 0.12 * height and abs(block.center[0] - width / 2) < 0.25 * width:
+        return ", likely the title"
+    return ""
+
+
+def _text_findings(score: VisualScore | ChartScore, weight_missing: float, chart: bool) -> list[Finding]:
+    """Missing, extra, wrong, misplaced and mis-coloured texts."""
+    out: list[Finding] = []
+    w = score.weights
+    size_of = (lambda b: float(len(b.text))) if chart else (lambda b: b.area)
+    total = math.fsum(
+        [size_of(p.target) for p in score.pairs]
+        + [size_of(p.candidate) for p in score.pairs]
+        + [size_of(b) for b in score.missing]
+        + [size_of(b) for b in score.extra]
+    )
+    total = max(total, 1e-9)
+    for block in score.missing:
+        role = _guess_target_role(block, score.target_size) if chart else ""
+        out.append(
+            Finding(
+                weight_missing * 2 * size_of(block) / total,
+                "missing",
+                f"Missing text: {quote(block.text)} (target at {_at(block)}{role})",
+            )
+        )
+    for block in score.extra:
+        if chart and len(block.text.strip()) <= 1:
+            continue  # OCR rarely reads a lone character (the "0" tick) on the target: likely a miss
+        out.append(
+            Finding(
+                weight_missing * size_of(block) / total,
+                "extra",
+                f"Extra text not in the target: {quote(block.text)}{_role(block, chart)} (at {_at(block)})",
+            )
+        )
+    pair_total = max(math.fsum(p.weight for p in score.pairs), 1e-9)
+    for p in score.pairs:
+        if p.text_similarity < 1.0:
+            out.append(
+                Finding(
+                    w.text * (p.weight / pair_total) * (1 - p.text_similarity) + 1e-6,
+                    "text",
+                    f"Text {quote(p.candidate.text)}{_role(p.candidate, chart)} should read {quote(p.target.text)}",
+                )
+            )
+    out.extend(_position_findings(score.pairs, w.position, pair_total, chart))
+    for p in score.pairs:
+        t_h, c_h = p.target.height, p.candidate.height
+        ratio = c_h / max(t_h, 1.0)
+        if p.text_similarity < 0.9 or abs(ratio - 1) < SIZE_TOLERANCE or abs(c_h - t_h) < 2:
+            continue
+        how = f"about {abs(ratio - 1):.0%} {'larger' if ratio > 1 else 'smaller'}"
+        out.append(
+            Finding(
+                w.position * (p.weight / pair_total) * min(1.0, abs(ratio - 1)) * 0.5 + 1e-6,
+                "font",
+                f"Text {quote(p.candidate.text)}{_role(p.candidate, chart)} is drawn {how} than in the target "
+                f"(letters {round(c_h)} px tall, target {round(t_h)} px): check its font size",
+            )
+        )
+    if not chart:
+        for p in score.pairs:
+            if p.delta_e is None or p.delta_e < COLOR_TOLERANCE or p.color is None:
+                continue
+            assert p.candidate.color is not None and p.target.color is not None
+            out.append(
+                Finding(
+                    w.color * (p.weight / pair_total) * (1 - p.color) + 1e-6,
+                    "color",
+                    f"Colour of {quote(p.candidate.text)} is {to_hex(p.candidate.color)}, "
+                    f"target {to_hex(p.target.color)}",
+                )
+            )
+    return out
+
+
+def _position_findings(pairs: Sequence[BlockPair], weight: float, pair_total: float, chart: bool) -> list[Finding]:
+    """Displaced texts; a shift shared by most texts is reported once, and the rest relative to it."""
+    out: list[Finding] = []
+    base_dx = base_dy = 0.0
+    if len(pairs) >= 3:
+        mdx = statistics.median(p.dx for p in pairs)
+        mdy = statistics.median(p.dy for p in pairs)
+        near = [
+            p for p in pairs if math.hypot(p.dx - mdx, p.dy - mdy) < max(POSITION_TOLERANCE_PX, 0.25 * p.target.height)
+        ]
+        if math.hypot(mdx, mdy) >= POSITION_TOLERANCE_PX and len(near) >= 0.6 * len(pairs):
+            base_dx, base_dy = mdx, mdy
+            share = math.fsum(p.weight * (1 - p.position) for p in near) / pair_total
+            out.append(
+                Finding(
+                    weight * share + 1e-6,
+                    "position",
+                    f"Everything is shifted: text sits {_offset_words(mdx, mdy, POSITION_TOLERANCE_PX)} "
+                    "(check margins, padding and sizes above it)",
+                )
+            )
+    for p in pairs:
+        tolerance = max(POSITION_TOLERANCE_PX, 0.25 * p.target.height)
+        dx, dy = p.dx - base_dx, p.dy - base_dy
+        if math.hypot(dx, dy) < tolerance:
+            continue
+        relative = " relative to the rest" if (base_dx or base_dy) else ""
+        out.append(
+            Finding(
+                weight * (p.weight / pair_total) * (1 - p.position) + 1e-6,
+                "position",
+                f"Text {quote(p.candidate.text)}{_role(p.candidate, chart)} is "
+                f"{_offset_words(dx, dy, tolerance)}{relative} (target at {_at(p.target)})",
+            )
+        )
+    return out
+
+
+def _look_findings(score: VisualScore | ChartScore, weight: float) -> list[Finding]:
+    out: list[Finding] = []
+    (tw, th), (cw, ch) = score.target_size, score.candidate_size
+    if abs(cw - tw) > 0.02 * tw or abs(ch - th) > 0.02 * th:
+        rel = abs(cw * ch - tw * th) / max(tw * th, 1)
+        out.append(
+            Finding(
+                weight * min(1.0, rel) * 0.5,
+                "size",
+                f"The render is {cw}x{ch} px, the target {tw}x{th} px",
+            )
+        )
+    if score.perceptual < PERCEPTUAL_TOLERANCE:
+        out.append(
+            Finding(
+                weight * (1 - score.perceptual) * 0.5,
+                "perceptual",
+                f"The overall look differs (perceptual similarity {score.perceptual:.2f}): compare layout, "
+                "spacing, sizes, backgrounds, borders and images",
+            )
+        )
+    return out
+
+
+def _ui_palette_findings(score: VisualScore) -> list[Finding]:
+    """Large colour areas (backgrounds, panels, buttons) of the target the candidate does not have."""
+    out: list[Finding] = []
+    for colour in score.target_palette:
+        if colour.share < 0.03:
+            continue
+        near = _nearest(colour, score.candidate_palette)
+        if near is not None and delta_e(colour.rgb, near.rgb) < COLOR_TOLERANCE:
+            continue
+        instead = f"; the candidate's nearest large colour is {to_hex(near.rgb)}" if near else ""
+        out.append(
+            Finding(
+                score.weights.perceptual * colour.share * 0.5,
+                "palette",
+                f"The target's colour {to_hex(colour.rgb)} covers {colour.share:.0%} of the picture "
+                f"(background or large areas) but is missing from the candidate{instead}",
+            )
+        )
+    return out
+
+
+def _nearest(colour: PaletteColor, palette: Sequence[PaletteColor]) -> PaletteColor | None:
+    if not palette:
+        return None
+    return min(palette, key=lambda c: delta_e(colour.rgb, c.rgb))
+
+
+def _nearest_share(rgb: tuple[int, int, int], palette: Sequence[PaletteColor]) -> float:
+    """The share of the palette colour nearest to ``rgb`` (how much of the chart it colours)."""
+    if not palette:
+        return 0.0
+    return min(palette, key=lambda c: delta_e(rgb, c.rgb)).share
+
+
+def _hexes(palette: Sequence[PaletteColor]) -> str:
+    return ", ".join(to_hex(c.rgb) for c in palette) or "no coloured marks"
+
+
+def _series_named(rgb: tuple[int, int, int], series: Sequence[TraceSeries]) -> str:
+    best: tuple[float, str] | None = None
+    for s in series:
+        label = s.shown_label
+        if not label:
+            continue
+        for c in s.colors:
+            d = delta_e(rgb, parse_hex(c))
+            if d < PALETTE_TOLERANCE * 2 and (best is None or d < best[0]):
+                best = (d, label)
+    return f"Series {quote(best[1])}" if best else "Colour"
+
+
+def _chart_findings(score: ChartScore) -> list[Finding]:
+    out: list[Finding] = []
+    w = score.weights
+    if score.trace_error:
+        out.append(Finding(0.0, "trace", f"(The candidate's chart could not be traced: {score.trace_error})"))
+    if score.chart_type is not None and score.chart_type < 1.0:
+        drawn = ", ".join(score.candidate_types) or "nothing"
+        out.append(
+            Finding(
+                w.chart_type * (1 - score.chart_type) + 1e-3,
+                "chart_type",
+                f"Chart type: candidate draws {drawn}, target looks like {', '.join(score.target_types)}",
+            )
+        )
+    n_t, n_c = len(score.target_palette), len(score.candidate_palette)
+    if n_t != n_c:
+        drawn = ""
+        if score.trace_error is None and len(score.candidate_series) != n_c:
+            drawn = f"; the candidate draws {len(score.candidate_series)} series"
+        out.append(
+            Finding(
+                w.series * (1 - score.series) + 1e-3,
+                "series",
+                f"Series count: candidate {n_c} ({_hexes(score.candidate_palette)}), target {n_t} "
+                f"({_hexes(score.target_palette)}), counted by distinct series colours{drawn}",
+            )
+        )
+    paired_t = {i for i, _, _ in score.palette_pairs}
+    paired_c = {j for _, j, _ in score.palette_pairs}
+    said: list[tuple[int, int, int]] = []  # candidate colours already named with their legend colour
+    for sc in score.series_colors:
+        if sc.delta_e is None or sc.delta_e < PALETTE_TOLERANCE:
+            continue
+        assert sc.candidate is not None and sc.target is not None
+        said.append(sc.candidate)
+        near = _nearest_share(sc.target, score.target_palette)
+        out.append(
+            Finding(
+                w.color * near * min(1.0, sc.delta_e / 50) + 1e-3,
+                "color",
+                f"Series {quote(sc.label)} is {to_hex(sc.candidate)}, target {to_hex(sc.target)} (legend)",
+            )
+        )
+    for i, j, de in score.palette_pairs:
+        if de < PALETTE_TOLERANCE:
+            continue
+        t, c = score.target_palette[i], score.candidate_palette[j]
+        if any(delta_e(c.rgb, rgb) < PALETTE_TOLERANCE for rgb in said):
+            continue
+        name = _series_named(c.rgb, score.candidate_series)
+        out.append(
+            Finding(
+                w.color * t.share * min(1.0, de / 50),
+                "color",
+                f"{name} is {to_hex(c.rgb)}, target colour looks like {to_hex(t.rgb)}",
+            )
+        )
+    said_target = [sc.target for sc in score.series_colors if sc.target is not None]
+    for i, t in enumerate(score.target_palette):
+        if i not in paired_t and not any(delta_e(t.rgb, rgb) < PALETTE_TOLERANCE for rgb in said_target):
+            out.append(
+                Finding(
+                    w.color * t.share * 0.5,
+                    "color",
+                    f"The target also uses {to_hex(t.rgb)} ({t.share:.0%} of the coloured area), "
+                    "which the candidate lacks",
+                )
+            )
+    for j, c in enumerate(score.candidate_palette):
+        if j not in paired_c:
+            name = _series_named(c.rgb, score.candidate_series)
+            subject = f"{name} ({to_hex(c.rgb)})" if name != "Colour" else to_hex(c.rgb)
+            out.append(
+                Finding(
+                    w.color * c.share * 0.5,
+                    "color",
+                    f"The candidate uses {subject}, a colour the target does not have",
+                )
+            )
+    return out
+
+
+KIND_CAPS = {"missing": 5, "extra": 3, "text": 3, "position": 3, "color": 4, "font": 3}
+"""At most this many findings of one kind are spelled out; the rest are summed up in one sentence."""
+_MORE = {
+    "missing": "more target texts are missing",
+    "extra": "more texts are not in the target",
+    "text": "more texts read differently",
+    "position": "more texts are displaced",
+    "color": "more colours differ",
+    "font": "more texts have a different size",
+}
+
+
+def findings(score: VisualScore | ChartScore) -> list[Finding]:
+    """Every finding, most costly first, with long runs of one kind summed up."""
+    if isinstance(score, ChartScore):
+        found = _chart_findings(score) + _text_findings(score, score.weights.text, chart=True)
+    else:
+        found = _text_findings(score, score.weights.block, chart=False) + _ui_palette_findings(score)
+    found += _look_findings(score, score.weights.perceptual)
+    found.sort(key=lambda f: -f.impact)
+    kept: list[Finding] = []
+    overflow: dict[str, list[Finding]] = {}
+    for f in found:
+        cap = KIND_CAPS.get(f.kind)
+        if cap is not None and sum(k.kind == f.kind for k in kept) >= cap:
+            overflow.setdefault(f.kind, []).append(f)
+        else:
+            kept.append(f)
+    for kind, rest in overflow.items():
+        last = max(i for i, f in enumerate(kept) if f.kind == kind)
+        impact = min(kept[last].impact, math.fsum(f.impact for f in rest))
+        kept.insert(last + 1, Finding(impact, kind, f"... and {len(rest)} {_MORE[kind]}"))
+    return kept
+
+
+def critique(score: VisualScore | ChartScore, *, limit: int = MAX_FINDINGS) -> list[str]:
+    """Up to ``limit`` sentences, most costly first; empty when nothing worth saying differs."""
+    return [f.message for f in findings(score)[:limit]]
+
+
+def summary_line(score: VisualScore | ChartScore) -> str:
+    """One line with the overall score and each component."""
+    parts = [
+        f"{name.replace('_', ' ').replace('color', 'colour')} {value:.2f}"
+        for name, value in score.components().items()
+        if value is not None
+    ]
+    label = "Chart score" if isinstance(score, ChartScore) else "Visual score"
+    return f"{label} {score.overall:.2f} ({', '.join(parts)})"
+
+
+def render_critique(score: VisualScore | ChartScore, *, limit: int = MAX_FINDINGS, max_chars: int = MAX_CHARS) -> str:
+    """The critique as text for the model's next prompt: a summary line, then one bullet per finding,
+    cut to ``max_chars``."""
+    lines = critique(score, limit=limit)
+    head = summary_line(score)
+    if not lines:
+        return f"{head}\nNo differences worth fixing were found."
+    text = head + "\nDifferences from the target, most important first:"
+    for line in lines:
+        bullet = f"\n- {line}"
+        if len(text) + len(bullet) > max_chars:
+            break
+        text += bullet
+    return text

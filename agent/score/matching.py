@@ -1,0 +1,174 @@
+"""Which target block is which candidate block: text similarity, then an optimal one-to-one assignment.
+
+As in Design2Code, blocks are paired by what they say, not where they are (position is what we then
+measure), with the Hungarian algorithm maximising the total similarity; pairs less similar than a
+threshold are not pairs. Among equally similar candidates (repeated texts) the nearest one wins.
+Text is compared after folding the characters OCR confuses (l/I/| and 1, O and 0), so a target read as
+"Ql" still pairs with and equals "Q1"; a real difference between those characters goes unnoticed.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from .blocks import TextBlock
+
+MIN_SIMILARITY = 0.5
+"""Pairs whose (case-insensitive) text similarity is below this are not considered the same block."""
+MAX_BLOCKS = 400
+"""Only the largest blocks of each side are matched (the assignment is cubic in the block count)."""
+
+_TRANSLATE = str.maketrans(
+    {
+        "\u2018": "'",
+        "\u2019": "'",
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u2013": "-",
+        "\u2014": "-",
+        "\u2212": "-",
+        "\u2026": "...",
+        "\u00a0": " ",
+    }
+)
+_CONFUSABLE = str.maketrans({"l": "1", "I": "1", "|": "1", "O": "0"})
+
+
+def normalize_text(text: str) -> str:
+    """NFKC, straight quotes and dashes, single spaces, OCR-confusable characters folded."""
+    text = unicodedata.normalize("NFKC", text).translate(_TRANSLATE)
+    return " ".join(text.split()).translate(_CONFUSABLE)
+
+
+def text_similarity(a: str, b: str, *, case: bool = True) -> float:
+    """difflib's ratio of the normalised texts, in [0, 1]; exactly 1.0 when they normalise equal."""
+    na, nb = normalize_text(a), normalize_text(b)
+    if not case:
+        na, nb = na.casefold(), nb.casefold()
+    if na == nb:
+        return 1.0
+    if not na or not nb:
+        return 0.0
+    return difflib.SequenceMatcher(None, na, nb, autojunk=False).ratio()
+
+
+def assign(cost: npt.ArrayLike) -> list[tuple[int, int]]:
+    """Minimum-cost assignment of rows to distinct columns (Hungarian algorithm, Jonker-Volgenant
+    shortest augmenting paths); rectangular matrices assign min(rows, cols) pairs. Sorted by row."""
+    matrix = np.asarray(cost, dtype=np.float64)
+    if matrix.ndim != 2:
+        raise ValueError("cost must be a 2-D matrix")
+    if matrix.size == 0:
+        return []
+    if not np.all(np.isfinite(matrix)):
+        raise ValueError("cost must be finite")
+    transposed = matrix.shape[0] > matrix.shape[1]
+    if transposed:
+        matrix = matrix.T
+    n, m = matrix.shape
+    u = np.zeros(n + 1)
+    v = np.zeros(m + 1)
+    owner = np.zeros(m + 1, dtype=np.int64)  # owner[j]: row (1-based) holding column j; 0 = free
+    way = np.zeros(m + 1, dtype=np.int64)
+    for i in range(1, n + 1):
+        owner[0] = i
+        j0 = 0
+        minv = np.full(m + 1, np.inf)
+        used = np.zeros(m + 1, dtype=bool)
+        while True:
+            used[j0] = True
+            i0 = owner[j0]
+            free = ~used[1:]
+            reduced = matrix[i0 - 1] - u[i0] - v[1:]
+            better = free & (reduced < minv[1:])
+            minv[1:][better] = reduced[better]
+            way[1:][better] = j0
+            candidates = np.where(free, minv[1:], np.inf)
+            j1 = int(np.argmin(candidates)) + 1
+            delta = candidates[j1 - 1]
+            used_cols = np.flatnonzero(used)
+            u[owner[used_cols]] += delta
+            v[used_cols] -= delta
+            minv[1:][free] -= delta
+            j0 = j1
+            if owner[j0] == 0:
+                break
+        while j0:
+            j1 = int(way[j0])
+            owner[j0] = owner[j1]
+            j0 = j1
+    pairs = [(int(owner[j]) - 1, j - 1) for j in range(1, m + 1) if owner[j] != 0]
+    if transposed:
+        pairs = [(c, r) for r, c in pairs]
+    return sorted(pairs)
+
+
+@dataclass(frozen=True)
+class Matching:
+    """Index pairs (target, candidate) and the indices left over on each side."""
+
+    pairs: tuple[tuple[int, int], ...]
+    missing: tuple[int, ...]
+    """Target blocks without a candidate: text the candidate lacks (or changed beyond recognition)."""
+    extra: tuple[int, ...]
+    """Candidate blocks without a target: text the target does not have."""
+
+
+def _largest(blocks: Sequence[TextBlock], limit: int) -> list[int]:
+    order = sorted(range(len(blocks)), key=lambda i: -blocks[i].area)
+    return sorted(order[:limit])
+
+
+def match_blocks(
+    target: Sequence[TextBlock],
+    candidate: Sequence[TextBlock],
+    min_similarity: float = MIN_SIMILARITY,
+    max_blocks: int = MAX_BLOCKS,
+) -> Matching:
+    """Pair target and candidate blocks by text (case-insensitive), one to one, maximising similarity."""
+    ti = _largest(target, max_blocks)
+    ci = _largest(candidate, max_blocks)
+    sim = np.zeros((len(ti), len(ci)))
+    norm_t = [normalize_text(target[i].text).casefold() for i in ti]
+    norm_c = [normalize_text(candidate[j].text).casefold() for j in ci]
+    for r, a in enumerate(norm_t):
+        for c, b in enumerate(norm_c):
+            if a == b:
+                sim[r, c] = 1.0
+                continue
+            if not a or not b:
+                continue
+            matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
+            if matcher.real_quick_ratio() < min_similarity or matcher.quick_ratio() < min_similarity:
+                continue
+            sim[r, c] = matcher.ratio()
+    pairs: list[tuple[int, int]] = []
+    if sim.size:
+        diag = max(
+            1.0,
+            math.hypot(
+                max([b.box[2] for b in [*target, *candidate]], default=1.0),
+                max([b.box[3] for b in [*target, *candidate]], default=1.0),
+            ),
+        )
+        tc = np.array([target[i].center for i in ti])
+        cc = np.array([candidate[j].center for j in ci])
+        dist = np.hypot(tc[:, None, 0] - cc[None, :, 0], tc[:, None, 1] - cc[None, :, 1]) / diag
+        cost = -sim + 1e-3 * dist  # similarity first; distance only breaks ties
+        for r, c in assign(cost):
+            if sim[r, c] >= min_similarity:
+                pairs.append((ti[r], ci[c]))
+    paired_t = {p[0] for p in pairs}
+    paired_c = {p[1] for p in pairs}
+    return Matching(
+        pairs=tuple(sorted(pairs)),
+        missing=tuple(i for i in range(len(target)) if i not in paired_t),
+        extra=tuple(j for j in range(len(candidate)) if j not in paired_c),
+    )

@@ -1,0 +1,129 @@
+"""The dominant colours of a picture, and how alike two palettes are.
+
+For charts the target's series colours can only be read from its pixels, so both pictures are read the
+same way: colours quantised, anti-aliasing tints (blends of a colour with the background) folded into
+their colour, near-identical colours merged (ΔE00 below ``MERGE_DELTA_E``), small ones dropped. With
+``chromatic_only`` greys, white and black (text, axes, backgrounds) are ignored: what is left is, for a
+chart, one colour per series (or per bar/wedge when those are coloured individually).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+from PIL import Image
+from pydantic import BaseModel, ConfigDict
+
+from .colors import RGB, ciede2000, rgb_to_lab, rgb_tuple, similarity_from_delta_e
+from .matching import assign
+from .perceptual import background_color
+from .raster import RgbArray
+
+SIDE = 320
+"""Pictures are sampled down (nearest neighbour, so no new blended colours) to this longest side."""
+MIN_CHROMA = 18.0
+"""CIELAB chroma below which a colour counts as grey."""
+MERGE_DELTA_E = 10.0
+TINT_RESIDUAL = 14.0
+"""RGB distance from the colour-to-background segment within which a colour is a tint (an edge blend)."""
+
+
+class PaletteColor(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    rgb: RGB
+    share: float
+    """Share of the counted pixels (all pixels, or the chromatic ones with ``chromatic_only``)."""
+
+
+def _sample(rgb: RgbArray, side: int) -> RgbArray:
+    h, w = rgb.shape[:2]
+    factor = side / max(h, w)
+    if factor >= 1:
+        return rgb
+    size = (max(1, round(w * factor)), max(1, round(h * factor)))
+    return np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.NEAREST), dtype=np.uint8)
+
+
+def _is_tint(colour: np.ndarray, of: np.ndarray, background: np.ndarray) -> bool:
+    direction = of - background
+    norm = float(direction @ direction)
+    if norm == 0:
+        return False
+    t = float((colour - background) @ direction) / norm
+    if not 0.0 < t < 1.0:
+        return False
+    residual = colour - (background + t * direction)
+    return math.sqrt(float(residual @ residual)) <= TINT_RESIDUAL
+
+
+def dominant_colors(
+    rgb: RgbArray,
+    *,
+    chromatic_only: bool = True,
+    max_colors: int = 8,
+    min_share: float = 0.02,
+    merge_delta_e: float = MERGE_DELTA_E,
+    side: int = SIDE,
+) -> tuple[PaletteColor, ...]:
+    """Up to ``max_colors`` dominant colours with their shares, largest first.
+
+    ``merge_delta_e`` is the ΔE00 under which colours count as one: 10 suits chart series; page
+    backgrounds need less (a white card on a #f1f5f9 page is a ΔE of about 3).
+    """
+    pixels = _sample(rgb, side).reshape(-1, 3)
+    background = np.array(background_color(rgb), dtype=np.float64)
+    if chromatic_only:
+        lab = rgb_to_lab(pixels)
+        pixels = pixels[np.hypot(lab[:, 1], lab[:, 2]) >= MIN_CHROMA]
+    total = len(pixels)
+    if total == 0:
+        return ()
+    q = (pixels // 8).astype(np.int64)
+    keys = (q[:, 0] << 10) | (q[:, 1] << 5) | q[:, 2]
+    _, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
+    means = np.stack([np.bincount(inverse, weights=pixels[:, c].astype(np.float64)) / counts for c in range(3)], axis=1)
+    order = np.argsort(-counts, kind="stable")[:512]
+    clusters: list[tuple[np.ndarray, np.ndarray, int]] = []  # (rgb, lab, count)
+    for k in order:
+        colour = means[k]
+        lab_k = rgb_to_lab(colour)
+        for idx, (c_rgb, c_lab, c_count) in enumerate(clusters):
+            close = float(ciede2000(lab_k, c_lab)) < merge_delta_e
+            if close or _is_tint(colour, c_rgb, background):
+                clusters[idx] = (c_rgb, c_lab, c_count + int(counts[k]))
+                break
+        else:
+            clusters.append((colour, lab_k, int(counts[k])))
+    clusters.sort(key=lambda c: -c[2])
+    out = [PaletteColor(rgb=rgb_tuple(c[0]), share=c[2] / total) for c in clusters if c[2] / total >= min_share]
+    return tuple(out[:max_colors])
+
+
+def palette_similarity(
+    a: Sequence[PaletteColor], b: Sequence[PaletteColor], scale: float
+) -> tuple[float, list[tuple[int, int, float]]]:
+    """How alike two palettes are, in [0, 1], and the colour pairs (index in a, index in b, ΔE00).
+
+    Colours are paired one to one (minimum total ΔE00); each side's share-weighted mean similarity of
+    its colours (0 for a colour left unpaired) is taken, and the two sides averaged, so both missing
+    and extra colours cost. Two empty palettes are alike (1.0); one empty one is not (0.0).
+    """
+    if not a and not b:
+        return 1.0, []
+    if not a or not b:
+        return 0.0, []
+    de = ciede2000(rgb_to_lab([c.rgb for c in a])[:, None, :], rgb_to_lab([c.rgb for c in b])[None, :, :])
+    pairs = [(i, j, 0.0 if a[i].rgb == b[j].rgb else float(de[i, j])) for i, j in assign(de)]
+    sim_a = [0.0] * len(a)
+    sim_b = [0.0] * len(b)
+    for i, j, d in pairs:
+        s = similarity_from_delta_e(d, scale)
+        sim_a[i] = sim_b[j] = s
+    share_a = math.fsum(c.share for c in a)
+    share_b = math.fsum(c.share for c in b)
+    side_a = math.fsum(c.share * s for c, s in zip(a, sim_a, strict=True)) / share_a
+    side_b = math.fsum(c.share * s for c, s in zip(b, sim_b, strict=True)) / share_b
+    return min(1.0, (side_a + side_b) / 2), pairs

@@ -1,0 +1,442 @@
+"""How much a rendered candidate looks like the target picture: a score made of named components,
+cheap enough (tens of milliseconds once the target's OCR is cached) to run on every iteration.
+
+UIs (``score_ui``), after Design2Code (Si et al. 2024), whose five measures are kept and averaged:
+
+- ``block``: how much text area is matched: (area of matched target and candidate blocks) / (area of
+  all blocks on both sides), so missing and extra text both cost;
+- ``text``: text similarity (difflib ratio) of matched blocks, weighted by target block area;
+- ``position``: 1 - centre distance / (``ScoreScales.position`` x target diagonal), per matched block;
+- ``color``: 1 - CIEDE2000 / ``ScoreScales.color`` between the drawn text colours of matched blocks;
+- ``perceptual``: mean of SSIM and colour-histogram similarity of the whole pictures (Design2Code uses
+  CLIP here; these need no model and catch layout, backgrounds and images the text blocks miss).
+
+Charts (``score_chart``), after ChartMimic's low-level measures (text, layout, type, colour) plus the
+same perceptual term. The target is only a picture, so its texts come from OCR and its colours from its
+pixels; the candidate's texts come from the trace of its matplotlib artists, measured on its own PNG:
+
+- ``text``: character-weighted similarity of matched texts over all texts of both sides (a missing
+  title and an extra label both cost);
+- ``position``: as for UIs, over matched texts (the layout of titles, ticks and legends);
+- ``color``: similarity of the chromatic palettes of the two pictures (series colours);
+- ``series``: 1 - |difference| / max of the number of series colours in each picture;
+- ``chart_type``: agreement of the trace's chart types with ``target_hint`` (None without a hint, and
+  then left out of the overall score rather than guessed);
+- ``perceptual``: as for UIs.
+
+Identical inputs score exactly 1.0 on every component (sums are taken with ``math.fsum``, so the same
+numbers in another order give the same total). Blocks of both sides must come from the same pipeline
+(``words.py``): OCR blocks for the target, DOM or trace blocks for the candidate, each measured on its
+own picture. Optionally pass the candidate's own OCR (``candidate_ocr``): candidate texts that OCR cannot
+see on the candidate either (tiny, faint, overlapping marks) are then not held against it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from .blocks import TextBlock, intersection_area
+from .charttype import normalize_types, type_agreement
+from .colors import delta_e, similarity_from_delta_e
+from .legend import SeriesColor, legend_colors
+from .matching import MIN_SIMILARITY, Matching, match_blocks, text_similarity
+from .palette import PaletteColor, dominant_colors, palette_similarity
+from .perceptual import perceptual_similarity
+from .raster import RgbArray, load_rgb
+from .trace import ChartTrace, TraceSeries, trace_blocks
+
+UI_MERGE_DELTA_E = 2.5
+"""UI palettes keep near-white backgrounds apart (a white card on a light-grey page matters)."""
+
+
+class ScoreWeights(BaseModel):
+    """Weights of a UI's components in its overall score (normalised by their sum).
+
+    Equal by default, as Design2Code averages its five measures: each catches a different failure
+    (lost text, wrong words, wrong place, wrong colour, wrong overall look), none subsumes another,
+    and we have no preference data yet that would justify favouring one. A caller that cares more
+    about, say, layout raises ``position``; a weight of 0 turns a component off.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    block: float = Field(0.2, ge=0)
+    text: float = Field(0.2, ge=0)
+    position: float = Field(0.2, ge=0)
+    color: float = Field(0.2, ge=0)
+    perceptual: float = Field(0.2, ge=0)
+
+    @model_validator(mode="after")
+    def _some_weight(self) -> ScoreWeights:
+        if math.fsum(self.model_dump().values()) <= 0:
+            raise ValueError("at least one weight must be positive")
+        return self
+
+
+class ChartWeights(BaseModel):
+    """Weights of a chart's components in its overall score (normalised over those that are scored).
+
+    Text, colour, type and the perceptual term 0.2 each: ChartMimic weighs its text, type and colour
+    measures equally, and a wrong chart type is as visible as wrong colours. Layout (``position``)
+    and ``series`` 0.1 each: series count is partly counted by colour already, and OCR boxes of small
+    chart texts are noisier than those of UI text. ``chart_type`` is dropped (and the rest
+    renormalised) when there is no hint of the target's type.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    text: float = Field(0.2, ge=0)
+    position: float = Field(0.1, ge=0)
+    color: float = Field(0.2, ge=0)
+    series: float = Field(0.1, ge=0)
+    chart_type: float = Field(0.2, ge=0)
+    perceptual: float = Field(0.2, ge=0)
+
+    @model_validator(mode="after")
+    def _some_weight(self) -> ChartWeights:
+        if math.fsum(self.model_dump().values()) <= 0:
+            raise ValueError("at least one weight must be positive")
+        return self
+
+
+class ScoreScales(BaseModel):
+    """Where each per-item measure reaches 0, i.e. how strict the components are."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    position: float = Field(0.25, gt=0)
+    """Share of the target's diagonal at which a block's displacement scores 0 (a 40 px move on a
+    1280x800 page scores about 0.89)."""
+    color: float = Field(50.0, gt=0)
+    """CIEDE2000 difference at which a colour scores 0 (about the distance from blue to red); a
+    just-noticeable difference (~2) costs 4%."""
+    min_text_similarity: float = Field(MIN_SIMILARITY, ge=0, le=1)
+    """Blocks less similar in text than this are not paired (as in Design2Code)."""
+
+
+class BlockPair(BaseModel):
+    """A target block and the candidate block paired with it, and how they differ."""
+
+    model_config = ConfigDict(frozen=True)
+
+    target: TextBlock
+    candidate: TextBlock
+    text_similarity: float
+    dx: float
+    """Candidate centre minus target centre, pixels (positive: too far right)."""
+    dy: float
+    """Positive: too low."""
+    position: float
+    delta_e: float | None
+    color: float | None
+    weight: float
+    """How much this pair counts in the text, position and colour components."""
+
+
+class VisualScore(BaseModel):
+    """A UI candidate's score against its target: overall and per component, all in [0, 1]."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["ui"] = "ui"
+    overall: float
+    block: float
+    text: float
+    position: float
+    color: float
+    perceptual: float
+    ssim: float
+    histogram: float
+    pairs: tuple[BlockPair, ...] = ()
+    missing: tuple[TextBlock, ...] = ()
+    """Target blocks with no counterpart in the candidate."""
+    extra: tuple[TextBlock, ...] = ()
+    """Candidate blocks with no counterpart in the target."""
+    target_size: tuple[int, int]
+    candidate_size: tuple[int, int]
+    target_palette: tuple[PaletteColor, ...] = ()
+    candidate_palette: tuple[PaletteColor, ...] = ()
+    weights: ScoreWeights = ScoreWeights()
+
+    def components(self) -> dict[str, float]:
+        return {
+            "block": self.block,
+            "text": self.text,
+            "position": self.position,
+            "color": self.color,
+            "perceptual": self.perceptual,
+        }
+
+
+class ChartScore(BaseModel):
+    """A chart candidate's score against its target; ``chart_type`` is None without a type hint."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["chart"] = "chart"
+    overall: float
+    text: float
+    position: float
+    color: float
+    series: float
+    chart_type: float | None
+    perceptual: float
+    ssim: float
+    histogram: float
+    pairs: tuple[BlockPair, ...] = ()
+    missing: tuple[TextBlock, ...] = ()
+    extra: tuple[TextBlock, ...] = ()
+    target_size: tuple[int, int]
+    candidate_size: tuple[int, int]
+    target_palette: tuple[PaletteColor, ...] = ()
+    """Chromatic dominant colours of the target: its series colours, largest first."""
+    candidate_palette: tuple[PaletteColor, ...] = ()
+    palette_pairs: tuple[tuple[int, int, float], ...] = ()
+    """(index in target_palette, index in candidate_palette, ΔE00) of the paired colours."""
+    target_types: tuple[str, ...] = ()
+    candidate_types: tuple[str, ...] = ()
+    candidate_series: tuple[TraceSeries, ...] = ()
+    series_colors: tuple[SeriesColor, ...] = ()
+    """Per labelled candidate series: its colour and the target legend's colour for that label."""
+    trace_error: str | None = None
+    weights: ChartWeights = ChartWeights()
+
+    def components(self) -> dict[str, float | None]:
+        return {
+            "text": self.text,
+            "position": self.position,
+            "color": self.color,
+            "series": self.series,
+            "chart_type": self.chart_type,
+            "perceptual": self.perceptual,
+        }
+
+
+# --- shared pieces -------------------------------------------------------------------------------
+
+
+def _size(rgb: RgbArray) -> tuple[int, int]:
+    return (int(rgb.shape[1]), int(rgb.shape[0]))
+
+
+def _ratio(num: Sequence[float], den: Sequence[float], empty: float) -> float:
+    total = math.fsum(den)
+    if total <= 0:
+        return empty
+    return max(0.0, min(1.0, math.fsum(num) / total))
+
+
+def weighted_overall(components: Mapping[str, float | None], weights: Mapping[str, float]) -> float:
+    """Weighted mean of the scored components (None ones left out); exactly 1.0 if all are 1.0."""
+    used = [(weights[k], v) for k, v in components.items() if v is not None and weights[k] > 0]
+    if not used:
+        return 0.0
+    return _ratio([w * v for w, v in used], [w for w, _ in used], 0.0)
+
+
+def visible_to_ocr(blocks: Sequence[TextBlock], ocr: Sequence[TextBlock]) -> list[TextBlock]:
+    """The blocks OCR found something at (a third of the smaller box overlapping)."""
+    return [b for b in blocks if any(intersection_area(b.box, o.box) >= 0.3 * min(b.area, o.area) > 0 for o in ocr)]
+
+
+def _pairs(
+    target: Sequence[TextBlock],
+    candidate: Sequence[TextBlock],
+    matching: Matching,
+    diagonal: float,
+    scales: ScoreScales,
+    weight: Callable[[TextBlock], float],
+) -> list[BlockPair]:
+    out: list[BlockPair] = []
+    for i, j in matching.pairs:
+        t, c = target[i], candidate[j]
+        dx = c.center[0] - t.center[0]
+        dy = c.center[1] - t.center[1]
+        distance = math.hypot(dx, dy)
+        position = max(0.0, 1.0 - distance / (scales.position * diagonal)) if distance else 1.0
+        de: float | None = None
+        colour: float | None = None
+        if t.color is not None and c.color is not None:
+            de = delta_e(t.color, c.color)
+            colour = similarity_from_delta_e(de, scales.color)
+        out.append(
+            BlockPair(
+                target=t,
+                candidate=c,
+                text_similarity=text_similarity(t.text, c.text),
+                dx=dx,
+                dy=dy,
+                position=position,
+                delta_e=de,
+                color=colour,
+                weight=max(weight(t), 1e-9),
+            )
+        )
+    return out
+
+
+def _pair_means(pairs: Sequence[BlockPair], any_blocks: bool) -> tuple[float, float, float]:
+    """(text, position, colour) means over pairs, weighted; no pairs: 1.0 if no blocks at all, else 0."""
+    if not pairs:
+        empty = 0.0 if any_blocks else 1.0
+        return empty, empty, empty
+    w = [p.weight for p in pairs]
+    text = _ratio([p.weight * p.text_similarity for p in pairs], w, 1.0)
+    position = _ratio([p.weight * p.position for p in pairs], w, 1.0)
+    coloured = [p for p in pairs if p.color is not None]
+    colour = _ratio([p.weight * (p.color or 0.0) for p in coloured], [p.weight for p in coloured], 1.0)
+    return text, position, colour
+
+
+def _rgb(png: bytes | RgbArray) -> RgbArray:
+    return load_rgb(png) if isinstance(png, bytes) else png
+
+
+# --- UIs -----------------------------------------------------------------------------------------
+
+
+def score_ui(
+    target_png: bytes | RgbArray,
+    target_blocks: Sequence[TextBlock],
+    candidate_png: bytes | RgbArray,
+    candidate_blocks: Sequence[TextBlock],
+    *,
+    weights: ScoreWeights | None = None,
+    scales: ScoreScales | None = None,
+    candidate_ocr: Sequence[TextBlock] | None = None,
+) -> VisualScore:
+    """Score a rendered page against the target picture.
+
+    ``target_blocks``: ``ocr_blocks(target_png)``; ``candidate_blocks``: ``dom_blocks(render)`` (or
+    OCR blocks of the candidate). Pure: no OCR, no sandbox, no randomness.
+    """
+    weights = weights or ScoreWeights()
+    scales = scales or ScoreScales()
+    t_rgb, c_rgb = _rgb(target_png), _rgb(candidate_png)
+    target = list(target_blocks)
+    candidate = list(candidate_blocks)
+    if candidate_ocr is not None:
+        candidate = visible_to_ocr(candidate, candidate_ocr)
+    matching = match_blocks(target, candidate, scales.min_text_similarity)
+    diagonal = max(1.0, math.hypot(t_rgb.shape[1], t_rgb.shape[0]))
+    pairs = _pairs(target, candidate, matching, diagonal, scales, lambda b: b.area)
+    block = _ratio(
+        [p.target.area for p in pairs] + [p.candidate.area for p in pairs],
+        [b.area for b in target] + [b.area for b in candidate],
+        1.0 if not target and not candidate else 0.0,
+    )
+    text, position, colour = _pair_means(pairs, bool(target or candidate))
+    look = perceptual_similarity(t_rgb, c_rgb)
+    components = {
+        "block": block,
+        "text": text,
+        "position": position,
+        "color": colour,
+        "perceptual": look.combined,
+    }
+    return VisualScore(
+        overall=weighted_overall(components, weights.model_dump()),
+        block=block,
+        text=text,
+        position=position,
+        color=colour,
+        perceptual=look.combined,
+        ssim=look.ssim,
+        histogram=look.histogram,
+        pairs=tuple(pairs),
+        missing=tuple(target[i] for i in matching.missing),
+        extra=tuple(candidate[j] for j in matching.extra),
+        target_size=_size(t_rgb),
+        candidate_size=_size(c_rgb),
+        target_palette=dominant_colors(t_rgb, chromatic_only=False, merge_delta_e=UI_MERGE_DELTA_E),
+        candidate_palette=dominant_colors(c_rgb, chromatic_only=False, merge_delta_e=UI_MERGE_DELTA_E),
+        weights=weights,
+    )
+
+
+# --- charts --------------------------------------------------------------------------------------
+
+
+def score_chart(
+    target_png: bytes | RgbArray,
+    target_blocks: Sequence[TextBlock],
+    candidate_png: bytes | RgbArray,
+    candidate_trace: ChartTrace | Mapping[str, Any] | None,
+    *,
+    target_hint: str | Sequence[str] | None = None,
+    weights: ChartWeights | None = None,
+    scales: ScoreScales | None = None,
+    candidate_ocr: Sequence[TextBlock] | None = None,
+) -> ChartScore:
+    """Score a rendered chart against the target picture.
+
+    ``target_blocks``: ``ocr_blocks(target_png)``; ``candidate_trace``: ``RunResult.trace`` of
+    ``run_chart(..., trace=True)``. ``target_hint``: the chart type(s) the target is believed to be
+    ("bar", "line + scatter", ["pie"]...). If the trace failed, the candidate's texts come from
+    ``candidate_ocr`` when given (else the candidate has none).
+    """
+    weights = weights or ChartWeights()
+    scales = scales or ScoreScales()
+    t_rgb, c_rgb = _rgb(target_png), _rgb(candidate_png)
+    trace = candidate_trace if isinstance(candidate_trace, ChartTrace) else ChartTrace.parse(candidate_trace)
+    target = list(target_blocks)
+    if trace.error is None:
+        candidate = trace_blocks(trace, c_rgb)
+        if candidate_ocr is not None:
+            candidate = visible_to_ocr(candidate, candidate_ocr)
+    else:
+        candidate = list(candidate_ocr or [])
+    matching = match_blocks(target, candidate, scales.min_text_similarity)
+    diagonal = max(1.0, math.hypot(t_rgb.shape[1], t_rgb.shape[0]))
+    pairs = _pairs(target, candidate, matching, diagonal, scales, lambda b: float(len(b.text)))
+    text = _ratio(
+        [p.text_similarity * (len(p.target.text) + len(p.candidate.text)) for p in pairs],
+        [float(len(b.text)) for b in target] + [float(len(b.text)) for b in candidate],
+        1.0 if not target and not candidate else 0.0,
+    )
+    _, position, _ = _pair_means(pairs, bool(target or candidate))
+    t_palette = dominant_colors(t_rgb, chromatic_only=True)
+    c_palette = dominant_colors(c_rgb, chromatic_only=True)
+    colour, palette_pairs = palette_similarity(t_palette, c_palette, scales.color)
+    n_t, n_c = len(t_palette), len(c_palette)
+    series = 1.0 if n_t == n_c else 1.0 - abs(n_t - n_c) / max(n_t, n_c)
+    target_types = normalize_types(target_hint)
+    chart_type = type_agreement(trace.types, target_types)
+    look = perceptual_similarity(t_rgb, c_rgb)
+    components: dict[str, float | None] = {
+        "text": text,
+        "position": position,
+        "color": colour,
+        "series": series,
+        "chart_type": chart_type,
+        "perceptual": look.combined,
+    }
+    return ChartScore(
+        overall=weighted_overall(components, weights.model_dump()),
+        text=text,
+        position=position,
+        color=colour,
+        series=series,
+        chart_type=chart_type,
+        perceptual=look.combined,
+        ssim=look.ssim,
+        histogram=look.histogram,
+        pairs=tuple(pairs),
+        missing=tuple(target[i] for i in matching.missing),
+        extra=tuple(candidate[j] for j in matching.extra),
+        target_size=_size(t_rgb),
+        candidate_size=_size(c_rgb),
+        target_palette=t_palette,
+        candidate_palette=c_palette,
+        palette_pairs=tuple(palette_pairs),
+        target_types=target_types,
+        candidate_types=trace.types,
+        candidate_series=trace.series,
+        series_colors=legend_colors(t_rgb, target, trace.series),
+        trace_error=trace.error,
+        weights=weights,
+    )

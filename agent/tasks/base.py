@@ -1,0 +1,83 @@
+"""What every task gives the loop: prompts, the language of its code, and a verification."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, Protocol
+
+from viscodex.model.chat import ChatBackend, ChatMessage
+from viscodex.sandbox import RunResult, Sandbox
+
+from ..extract import CodeLanguage
+
+Kind = Literal["ui", "chart", "algorithm", "fix"]
+KINDS: tuple[Kind, ...] = ("ui", "chart", "algorithm", "fix")
+
+
+@dataclass(frozen=True)
+class SolveRequest:
+    images: tuple[Path, ...]
+    kind: Kind | Literal["auto"] = "auto"
+    instruction: str = ""
+    context_files: tuple[Path, ...] = ()
+    repo: Path | None = None
+    test_cmd: str | None = None
+    stack: Literal["html", "tailwind"] = "html"
+    max_iters: int = 3
+    candidates: int = 1
+    threshold: float = 0.9
+    """Visual tasks: the score at which a render counts as verified."""
+    patience: int = 2
+    """Stop after this many rounds without a better score."""
+    time_budget_s: float = 900.0
+    timeout_s: float | None = None
+    """Sandbox time limit per run; None: the sandbox policy's."""
+
+
+@dataclass
+class Verification:
+    """How well one candidate did, and what to tell the model about it."""
+
+    score: float
+    passed: bool
+    components: dict[str, float] = field(default_factory=dict)
+    critique: list[str] = field(default_factory=list)
+    run: RunResult | None = None
+    render: bytes | None = None
+    """For visual tasks, the candidate's picture; shown to the model next to the target."""
+    sandbox_s: float = 0.0
+    """Wall time spent in sandbox calls (acquire, run, reply): what the loop does not count as its own."""
+
+
+class Task(Protocol):
+    kind: Kind
+    language: CodeLanguage
+    """The code's language: for extraction, the syntax check and the file suffix."""
+    suffix: str
+
+    async def prepare(self, request: SolveRequest, model: ChatBackend, sandbox: Sandbox) -> None:
+        """Work done once per run: read the target (OCR), extract sample tests, collect repo files."""
+        ...
+
+    def first_messages(self, request: SolveRequest) -> list[ChatMessage]: ...
+
+    def feedback(self, request: SolveRequest, verification: Verification) -> ChatMessage: ...
+
+    def verify(self, code: str, sandbox: Sandbox) -> Verification:
+        """Run and measure one candidate (blocking: the loop calls it in a worker thread)."""
+        ...
+
+
+def context_text(paths: tuple[Path, ...], limit: int = 20_000) -> str:
+    """Files the user gave as context, fenced, within a character budget."""
+    parts, used = [], 0
+    for path in paths:
+        text = path.read_text(encoding="utf-8", errors="replace")
+        if used + len(text) > limit:
+            text = text[: max(0, limit - used)] + "\n... (cut)"
+        used += len(text)
+        parts.append(
+            f"\n\nExisting file {path.name} (keep what is there unless the picture asks otherwise):\n```\n{text}\n```"
+        )
+    return "".join(parts)

@@ -1,0 +1,89 @@
+"""A chart picture -> a matplotlib script, verified by running it in the sandbox, capturing its figure
+at the picture's size, tracing what it drew, and scoring both against the picture."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+
+from viscodex.model.chat import ChatBackend, ChatMessage, ChatRequest, complete
+from viscodex.sandbox import Sandbox
+
+from .. import prompts
+from ..extract import CodeLanguage
+from ..score.charttype import normalize_types
+from ..score.critique import critique
+from ..score.visual import score_chart
+from .base import Kind, SolveRequest, Verification, context_text
+from .visual_common import Target, components_of, load_target
+
+
+@dataclass
+class ChartTask:
+    kind: Kind = "chart"
+    language: CodeLanguage = "python"
+    suffix: str = ".py"
+    target: Target | None = None
+    threshold: float = 0.9
+    timeout_s: float | None = None
+    notes: list[str] = field(default_factory=list)
+    chart_types: tuple[str, ...] = ()
+
+    async def prepare(self, request: SolveRequest, model: ChatBackend, sandbox: Sandbox) -> None:
+        self.target = await asyncio.to_thread(load_target, request.images[0])
+        self.threshold = request.threshold
+        self.timeout_s = request.timeout_s
+        # The picture alone does not say bars from histogram reliably; the model's reading of it is the
+        # hint the chart-type component is scored against (none if its answer names no type).
+        ask = ChatRequest.single(prompts.render("chart", "type"), request.images[:1], max_tokens=16)
+        self.chart_types = normalize_types((await complete(model, ask)).text)
+        if not self.chart_types:
+            self.notes.append("the model named no chart type; chart type is not scored")
+
+    def first_messages(self, request: SolveRequest) -> list[ChatMessage]:
+        assert self.target is not None
+        text = prompts.render(
+            "chart",
+            "first",
+            instruction=request.instruction,
+            width=self.target.width,
+            height=self.target.height,
+            context=context_text(request.context_files),
+        )
+        return [ChatMessage("system", prompts.render("chart", "system")), ChatMessage("user", text, request.images)]
+
+    def feedback(self, request: SolveRequest, verification: Verification) -> ChatMessage:
+        text = prompts.render(
+            "chart",
+            "feedback",
+            score=f"{verification.score:.3f}",
+            critique="\n".join(f"- {line}" for line in verification.critique) or "- (nothing specific)",
+        )
+        images = (verification.render,) if verification.render else ()
+        return ChatMessage("user", text, images)
+
+    def verify(self, code: str, sandbox: Sandbox) -> Verification:
+        assert self.target is not None
+        started = time.monotonic()
+        result = sandbox.run_chart(
+            code, size=(self.target.width, self.target.height), trace=True, timeout_s=self.timeout_s
+        )
+        sandbox_s = time.monotonic() - started
+        if result.png is None:
+            tail = "\n".join(result.stderr.strip().splitlines()[-30:])
+            problem = f"The script did not produce a figure ({result.summary()})."
+            return Verification(0.0, False, {"ran": 0.0}, [problem, tail], result, sandbox_s=sandbox_s)
+        score = score_chart(
+            self.target.png, self.target.blocks, result.png, result.trace, target_hint=self.chart_types or None
+        )
+        components = components_of(score, ("text", "position", "color", "series", "chart_type", "perceptual"))
+        return Verification(
+            score.overall,
+            score.overall >= self.threshold,
+            components,
+            critique(score),
+            result,
+            render=result.png,
+            sandbox_s=sandbox_s,
+        )

@@ -1,0 +1,44 @@
+"""What the two visual tasks share: the target picture as PNG bytes, its size, its OCR'd text blocks."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image
+
+from viscodex.model.images import load_image
+
+from ..score.blocks import TextBlock
+from ..score.ocr import ocr_blocks
+
+MAX_SIDE = 8192
+
+
+@dataclass(frozen=True)
+class Target:
+    png: bytes
+    width: int
+    height: int
+    blocks: tuple[TextBlock, ...]
+
+
+def load_target(path: Path) -> Target:
+    """The first picture, upright RGB, re-encoded as PNG; OCR'd once per run."""
+    image: Image.Image = load_image(path)
+    if max(image.size) > MAX_SIDE:
+        image.thumbnail((MAX_SIDE, MAX_SIDE))
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
+    png = buf.getvalue()
+    return Target(png, image.width, image.height, tuple(ocr_blocks(png)))
+
+
+def components_of(score: object, names: tuple[str, ...]) -> dict[str, float]:
+    out = {"overall": float(getattr(score, "overall"))}  # noqa: B009 - one accessor for both score types
+    for name in names:
+        value = getattr(score, name, None)
+        if value is not None:
+            out[name] = float(value)
+    return out

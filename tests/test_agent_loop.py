@@ -1,0 +1,187 @@
+"""The loop's logic, through `viscodex-agent solve` as a user runs it, against the real sandbox and a
+scripted OpenAI-compatible server (a TEST DOUBLE for the model, see scripted_model.py): syntax errors and
+failing tests reach the next prompt, the best candidate is kept, budgets stop the loop, cancellation
+leaves no container."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import docker
+import pytest
+from PIL import Image, ImageDraw
+from scripted_model import ScriptedModel, serve
+
+from viscodex.agent.events import parse_event
+from viscodex.sandbox.owners import LABEL, LABEL_PID
+
+pytestmark = pytest.mark.docker
+AGENT = str(Path(sys.executable).parent / "viscodex-agent")
+
+TESTS_JSON = '```json\n{"tests": [{"input": "2 3\\n", "output": "5\\n"}, {"input": "10 -4\\n", "output": "6\\n"}]}\n```'
+SYNTAX_ERROR = "```python\ndef main(:\n    print(1)\n```"
+WRONG = "```python\na, b = map(int, input().split())\nprint(a * b)\n```"
+HALF = "```python\na, b = map(int, input().split())\nprint(5)\n```"
+RIGHT = "Here you go:\n```python\na, b = map(int, input().split())\nprint(a + b)\n```"
+
+
+@pytest.fixture
+def problem(tmp_path: Path) -> Path:
+    image = Image.new("RGB", (400, 200), "white")
+    ImageDraw.Draw(image).text((10, 10), "Read a and b. Print a + b.\nInput: 2 3\nOutput: 5", fill="black")
+    path = tmp_path / "problem.png"
+    image.save(path)
+    return path
+
+
+def solve(model: ScriptedModel, image: Path, tmp_path: Path, *args: str) -> tuple[int, list, Path]:
+    run_dir = tmp_path / "run"
+    proc = subprocess.run(
+        [AGENT, "solve", str(image), "--model-url", model.url, "--json", "--run-dir", str(run_dir), *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")},
+    )
+    events = [parse_event(line) for line in proc.stdout.splitlines() if line.strip()]
+    return proc.returncode, events, run_dir
+
+
+def types(events: list) -> list[str]:
+    return [e.type for e in events]
+
+
+def test_syntax_error_and_failing_test_reach_the_next_prompt(problem: Path, tmp_path: Path) -> None:
+    with serve(ScriptedModel([TESTS_JSON, SYNTAX_ERROR, WRONG, RIGHT])) as model:
+        code, events, run_dir = solve(model, problem, tmp_path, "--kind", "algorithm", "--max-iters", "5")
+    assert code == 0, events
+    assert types(events)[0] == "started" and types(events)[-1] == "done"
+    assert events[-1].verified and events[-1].iterations == 3 and events[-1].reason == "verified"
+    parse_errors = [e for e in events if e.type == "parse_error"]
+    assert [e.iteration for e in parse_errors] == [1]
+    assert not [e for e in events if e.type == "sandbox_result" and e.iteration == 1]
+    # request 0: extract tests; 1: first attempt; 2: after the syntax error; 3: after the failing test
+    second = "\n".join(model.user_texts(2))
+    assert "does not parse" in second and "line 1" in second
+    third = "\n".join(model.user_texts(3))
+    assert "Sample 1 failed" in third and "Expected output:\n5" in third and "Your output:\n6" in third
+    assert model.image_count(1) == 1
+    report = json.loads((run_dir / "report.json").read_text())
+    assert report["verified"] and report["best"].endswith("iter-3/cand-1/code.py")
+    assert (run_dir / "iter-1" / "cand-1" / "answer.md").read_text() == SYNTAX_ERROR
+    assert (run_dir / "target-1.png").is_file()
+
+
+def test_best_candidate_is_kept_and_patience_stops(problem: Path, tmp_path: Path) -> None:
+    with serve(ScriptedModel([TESTS_JSON, HALF, WRONG, WRONG, RIGHT])) as model:
+        code, events, _ = solve(model, problem, tmp_path, "--kind", "algorithm", "--max-iters", "5")
+    assert code == 1
+    done = events[-1]
+    assert not done.verified and done.iterations == 3 and "no improvement" in done.reason
+    assert done.score == 0.5 and done.output.endswith("iter-1/cand-1/code.py")
+    assert len(model.requests) == 4  # the RIGHT answer was never asked for
+
+
+def test_iteration_budget_stops_the_loop(problem: Path, tmp_path: Path) -> None:
+    with serve(ScriptedModel([TESTS_JSON, WRONG, RIGHT])) as model:
+        code, events, _ = solve(model, problem, tmp_path, "--kind", "algorithm", "--max-iters", "1")
+    assert code == 1 and events[-1].reason == "iteration budget" and events[-1].iterations == 1
+
+
+def test_out_gets_the_best_code(problem: Path, tmp_path: Path) -> None:
+    out = tmp_path / "solution.py"
+    with serve(ScriptedModel([TESTS_JSON, RIGHT])) as model:
+        code, _, _ = solve(model, problem, tmp_path, "--kind", "algorithm", "--out", str(out))
+    assert code == 0 and "print(a + b)" in out.read_text()
+
+
+def _repo(tmp_path: Path) -> Path:
+    repo = tmp_path / "repo"
+    (repo / "tests").mkdir(parents=True)
+    (repo / "calc.py").write_text("def add(a, b):\n    return a - b\n")
+    (repo / "tests" / "test_calc.py").write_text(
+        "import sys, os\nsys.path.insert(0, os.getcwd())\nfrom calc import add\n\n\n"
+        "def test_add():\n    assert add(2, 3) == 5\n"
+    )
+    return repo
+
+
+BAD_DIFF = "```diff\n--- a/nothere.py\n+++ b/nothere.py\n@@ -1,1 +1,1 @@\n-x\n+y\n```"
+GOOD_DIFF = (
+    "```diff\n--- a/calc.py\n+++ b/calc.py\n@@ -1,2 +1,2 @@\n def add(a, b):\n-    return a - b\n+    return a + b\n```"
+)
+
+
+def test_fix_applies_the_diff_and_runs_the_tests(problem: Path, tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    with serve(ScriptedModel([BAD_DIFF, GOOD_DIFF])) as model:
+        code, events, run_dir = solve(model, problem, tmp_path, "--repo", str(repo))
+    assert code == 0, events
+    assert events[0].kind == "fix" and events[-1].iterations == 2
+    assert "did not apply" in "\n".join(model.user_texts(1))
+    assert "calc.py" in "\n".join(model.user_texts(0)) and "python3 -m pytest" in "\n".join(model.user_texts(0))
+    assert (repo / "calc.py").read_text().endswith("a - b\n"), "the user's repository is never changed"
+    assert (run_dir / "iter-2" / "cand-1" / "code.diff").read_text().startswith("--- a/calc.py")
+
+
+def test_ctrl_c_leaves_no_container(problem: Path, tmp_path: Path) -> None:
+    slow = "```python\nimport time\ntime.sleep(120)\n```"
+    client = docker.from_env()
+    with serve(ScriptedModel([TESTS_JSON, slow])) as model:
+        proc = subprocess.Popen(
+            [
+                AGENT,
+                "solve",
+                str(problem),
+                "--model-url",
+                model.url,
+                "--kind",
+                "algorithm",
+                "--timeout",
+                "120",
+                "--run-dir",
+                str(tmp_path / "run"),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")},
+        )
+        filters = {"label": [LABEL, f"{LABEL_PID}={proc.pid}"]}
+        deadline = time.monotonic() + 60
+        while len(model.requests) < 2 or not client.containers.list(sparse=True, filters=filters):
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        time.sleep(1.0)
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 1, stderr
+    assert "Traceback" not in stderr
+    assert client.containers.list(all=True, sparse=True, filters=filters) == []
+
+
+def test_model_unavailable_exits_3(problem: Path, tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [AGENT, "solve", str(problem), "--model-url", "http://127.0.0.1:9/v1", "--kind", "algorithm"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")},
+    )
+    assert proc.returncode == 3
+    assert "viscodex-train merge --preset viscodex-8b" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("content", [b"", b"not an image", b"\x89PNG\r\n\x1a\n\x00\x00"])
+def test_bad_image_exits_2(tmp_path: Path, content: bytes) -> None:
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(content)
+    proc = subprocess.run([AGENT, "solve", str(bad)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "bad.png" in proc.stderr and "Traceback" not in proc.stderr

@@ -1,0 +1,85 @@
+"""The visual tasks end to end through `viscodex-agent solve`, against the real sandbox and a scripted
+OpenAI-compatible server (a TEST DOUBLE for the model): the target pictures are rendered from code we
+keep, so the right answer is known and the loop's verdicts can be checked."""
+
+from __future__ import annotations
+
+import base64
+import io
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from scripted_model import ScriptedModel, serve
+from test_agent_loop import solve
+
+from viscodex.sandbox import Sandbox, Viewport
+
+pytestmark = pytest.mark.docker
+
+PAGE = """<!doctype html><html><body style="margin:0;font-family:'Liberation Sans',Arial;background:#f8fafc">
+<div style="margin:30px;padding:20px;background:#fff;width:300px">
+<h1 style="color:#1e3a8a;font-size:28px;margin:0 0 12px">Team plan</h1>
+<p style="color:#334155;font-size:18px">Unlimited boards and guests</p>
+<button style="background:#dc2626;color:#fff;border:0;padding:10px 24px;font-size:18px">Buy now</button>
+</div></body></html>"""
+WRONG_PAGE = PAGE.replace("Buy now", "Order").replace("#1e3a8a", "#16a34a").replace("margin:30px", "margin:30px 200px")
+BAR = "import matplotlib.pyplot as plt\nplt.figure(figsize=(5, 4))\nplt.bar(['Mon', 'Tue', 'Wed'], [3, 7, 5], color='#2563eb')\nplt.title('Visits per day')\n"
+LINE = BAR.replace("plt.bar(", "plt.plot(")
+
+
+@pytest.fixture(scope="module")
+def targets(tmp_path_factory: pytest.TempPathFactory, sandbox_image: str) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("targets")
+    with Sandbox(pool={}) as sandbox:
+        (folder / "ui.png").write_bytes(sandbox.render_html(PAGE, Viewport(width=640, height=360), full_page=False))
+        (folder / "chart.png").write_bytes(sandbox.render_chart(BAR))
+    return {"ui": folder / "ui.png", "chart": folder / "chart.png"}
+
+
+def fenced(language: str, code: str) -> str:
+    return f"```{language}\n{code}\n```"
+
+
+def test_ui_improves_to_verified_and_critique_names_the_differences(targets: dict[str, Path], tmp_path: Path) -> None:
+    with serve(ScriptedModel([fenced("html", WRONG_PAGE), fenced("html", PAGE)])) as model:
+        code, events, run_dir = solve(model, targets["ui"], tmp_path, "--kind", "ui", "--max-iters", "3")
+    scores = [e for e in events if e.type == "score"]
+    assert [round(s.score, 3) for s in scores][0] < scores[1].score
+    assert scores[1].score >= 0.9 and code == 0, scores
+    feedback = "\n".join(model.user_texts(1))
+    assert "too far right" in feedback and "Colour of 'Team plan'" in feedback and "'Order'" in feedback, feedback
+    assert model.image_count(1) == 2, "the render goes back next to the target"
+    assert (run_dir / "iter-1" / "cand-1" / "render.png").is_file()
+
+
+def test_chart_wrong_type_is_named_and_fixed(targets: dict[str, Path], tmp_path: Path) -> None:
+    with serve(ScriptedModel(["bar", fenced("python", LINE), fenced("python", BAR)])) as model:
+        code, events, run_dir = solve(model, targets["chart"], tmp_path, "--kind", "chart", "--max-iters", "3")
+    scores = [e for e in events if e.type == "score"]
+    assert scores[0].score < scores[1].score and code == 0, scores
+    assert scores[0].components["chart_type"] < scores[1].components["chart_type"] == 1.0
+    feedback = "\n".join(model.user_texts(2)).lower()
+    assert "line" in feedback and "bar" in feedback, feedback
+    render = Image.open(run_dir / "iter-2" / "cand-1" / "render.png")
+    assert render.size == Image.open(targets["chart"]).size
+
+
+def test_auto_picks_ui_from_context_file(targets: dict[str, Path], tmp_path: Path) -> None:
+    context = tmp_path / "index.html"
+    context.write_text("<!doctype html><html><body></body></html>")
+    with serve(ScriptedModel([fenced("html", PAGE)])) as model:
+        code, events, _ = solve(model, targets["ui"], tmp_path, "--context", str(context), "--max-iters", "1")
+    assert events[0].kind == "ui"
+    assert "index.html" in "\n".join(model.user_texts(0))
+    assert code == 0
+
+
+def test_images_go_to_the_model_as_png_data_urls(targets: dict[str, Path], tmp_path: Path) -> None:
+    with serve(ScriptedModel([fenced("html", PAGE)])) as model:
+        solve(model, targets["ui"], tmp_path, "--kind", "ui", "--max-iters", "1")
+    parts = [p for m in model.requests[0]["messages"] if isinstance(m["content"], list) for p in m["content"]]
+    url = next(p["image_url"]["url"] for p in parts if p["type"] == "image_url")
+    assert url.startswith("data:image/png;base64,")
+    image = Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1])))
+    assert image.width % 28 == 0 and image.height % 28 == 0

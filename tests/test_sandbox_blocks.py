@@ -1,0 +1,171 @@
+"""What a render says about itself: DOM text blocks of an HTML render, the artist trace of a chart run."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+from PIL import Image
+
+from viscodex.sandbox import HtmlRender, Sandbox, Viewport
+
+pytestmark = pytest.mark.docker
+
+PAGE = """<body style="margin:0;font-family:'Liberation Sans',Arial,sans-serif;background:#fff">
+<h1 style="position:absolute;left:20px;top:10px;margin:0;font-size:30px;color:#dc2626">Hello world</h1>
+<p style="position:absolute;left:20px;top:70px;margin:0;font-size:16px;color:rgb(37, 99, 235)">
+  Price <b style="color:#16a34a">$19</b> per month</p>
+<div style="position:absolute;left:20px;top:110px;width:150px;font-size:16px;color:#111">
+  one two three four five six seven eight nine ten</div>
+<span style="position:absolute;left:300px;top:10px;text-transform:uppercase;color:#000">shout</span>
+<div style="display:none">hidden one</div>
+<div style="position:absolute;left:300px;top:40px;visibility:hidden">hidden two</div>
+<div style="position:absolute;left:300px;top:70px;opacity:0">hidden three</div>
+<div style="position:absolute;left:20px;top:700px">far below</div>
+<script>document.title = "not text"</script>
+</body>"""
+
+
+@pytest.fixture(scope="module")
+def page_render(sandbox: Sandbox) -> HtmlRender:
+    return sandbox.render_html_blocks(PAGE, Viewport(width=480, height=320), full_page=False)
+
+
+def _size(png: bytes) -> tuple[int, int]:
+    with Image.open(io.BytesIO(png)) as image:
+        return image.size
+
+
+def test_blocks_have_text_boxes_and_colours(page_render: HtmlRender) -> None:
+    assert _size(page_render.png) == (480, 320) and page_render.error is None
+    by_text = {b.text: b for b in page_render.blocks}
+    title = by_text["Hello world"]
+    assert title.color == (220, 38, 38) and title.tag == "h1" and title.font_size == 30
+    x0, y0, x1, y1 = title.box
+    assert 18 <= x0 <= 22 and 8 <= y0 <= 16 and x1 > x0 + 100 and 25 <= y1 - y0 <= 45
+    assert [w.text for w in title.words] == ["Hello", "world"]
+    # An inline element's words join its block's line; each word keeps its own colour.
+    price = by_text["Price $19 per month"]
+    assert price.tag == "p"
+    assert {w.text: w.color for w in price.words}["$19"] == (22, 163, 74)
+    assert {w.text: w.color for w in price.words}["Price"] == (37, 99, 235)
+
+
+def test_wrapped_text_is_one_block_per_line(page_render: HtmlRender) -> None:
+    lines = [b for b in page_render.blocks if b.tag == "div" and b.box[1] >= 105]
+    assert len(lines) >= 3
+    assert " ".join(b.text for b in lines) == "one two three four five six seven eight nine ten"
+    tops = [b.box[1] for b in lines]
+    assert tops == sorted(tops) and all(b.box[2] <= 20 + 150 + 1 for b in lines)
+
+
+def test_hidden_transformed_and_clipped_text(page_render: HtmlRender) -> None:
+    texts = [b.text for b in page_render.blocks]
+    assert "SHOUT" in texts  # text-transform applies: the text as drawn, not as written
+    assert not any("hidden" in t for t in texts)
+    assert "not text" not in texts
+    assert "far below" not in texts  # outside the viewport screenshot
+
+
+def test_full_page_keeps_text_below_the_fold(sandbox: Sandbox) -> None:
+    render = sandbox.render_html_blocks(PAGE, Viewport(width=480, height=320))
+    below = [b for b in render.blocks if b.text == "far below"]
+    assert below and _size(render.png)[1] >= below[0].box[3]
+
+
+def test_page_scripts_cannot_change_what_is_collected(sandbox: Sandbox) -> None:
+    sabotage = """<p style="color:#dc2626">Real text</p><script>
+    Range.prototype.getClientRects = () => [];
+    Range.prototype.getBoundingClientRect = () => ({left: 0, top: 0, right: 0, bottom: 0, width: 0, height: 0});
+    window.getComputedStyle = () => ({display: "none", visibility: "hidden", opacity: "0", color: "#fff"});
+    Array.prototype.push = function () { return 0; };
+    </script>"""
+    render = sandbox.render_html_blocks(sabotage, Viewport(width=300, height=100))
+    assert render.error is None
+    assert [(b.text, b.color) for b in render.blocks] == [("Real text", (220, 38, 38))]
+
+
+def test_render_html_is_unchanged(sandbox: Sandbox) -> None:
+    png = sandbox.render_html("<p>plain</p>", Viewport(width=200, height=100))
+    assert isinstance(png, bytes) and _size(png) == (200, 100)
+
+
+BAR_CHART = """
+import matplotlib.pyplot as plt
+fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+ax.bar([0, 1, 2], [3, 5, 2], label="North", color="#2b6cb0")
+ax.bar([0.4, 1.4, 2.4], [2, 4, 1], label="South", color="#dd6b20", width=0.4)
+ax.set_xticks([0, 1, 2], ["Q1", "Q2", "Q3"])
+ax.set_title("Sales by region")
+ax.set_xlabel("Quarter")
+ax.set_ylabel("Sales")
+ax.legend()
+fig.suptitle("Report")
+"""
+
+
+def test_chart_trace_describes_the_figure(sandbox: Sandbox) -> None:
+    result = sandbox.run_chart(BAR_CHART, trace=True)
+    assert result.ok and result.png is not None and result.trace is not None
+    trace = result.trace
+    assert (trace["width"], trace["height"]) == _size(result.png) == (600, 400)
+    (ax,) = trace["axes"]
+    assert ax["types"] == ["bar"]
+    assert [(s["label"], s["colors"], s["n"]) for s in ax["series"]] == [
+        ("North", ["#2b6cb0"], 3),
+        ("South", ["#dd6b20"], 3),
+    ]
+    assert (ax["title"], ax["xlabel"], ax["ylabel"]) == ("Sales by region", "Quarter", "Sales")
+    assert ax["xticklabels"] == ["Q1", "Q2", "Q3"] and ax["legend"] == ["North", "South"]
+    roles = {t["text"]: t for t in trace["texts"]}
+    assert roles["Report"]["role"] == "suptitle" and roles["Sales by region"]["role"] == "title"
+    assert roles["Sales"]["rotation"] == 90.0 and roles["North"]["role"] == "legend"
+    for t in trace["texts"]:
+        x0, y0, x1, y1 = t["box"]
+        assert 0 <= x0 < x1 <= 600 and 0 <= y0 < y1 <= 400, t
+    # Pixel boxes, y down: the suptitle is above the axes title, the x label at the bottom.
+    assert roles["Report"]["box"][1] < roles["Sales by region"]["box"][1] < roles["Quarter"]["box"][1]
+    assert roles["Quarter"]["box"][3] > 350
+    # The trace is not part of the `sandbox run --json` contract.
+    assert "trace" not in json.loads(result.contract_json())
+
+
+KINDS = """
+import matplotlib.pyplot as plt
+import numpy as np
+fig, axs = plt.subplots(2, 3, figsize=(9, 5))
+axs[0, 0].plot([1, 2, 3], [1, 4, 9], label="sq")
+axs[0, 0].axhline(2, color="grey")
+axs[0, 1].scatter([1, 2, 3], [3, 1, 2])
+axs[0, 2].pie([1, 2, 3])
+axs[1, 0].hist(np.arange(100) % 7, bins=7)
+axs[1, 1].fill_between([0, 1, 2], [1, 2, 1])
+axs[1, 2].barh(["a", "b"], [1, 2])
+plt.savefig("out.png")
+"""
+
+
+def test_chart_trace_tells_kinds_apart(sandbox: Sandbox) -> None:
+    result = sandbox.run_chart(KINDS, trace=True)
+    assert result.ok and result.trace is not None, result.stderr
+    types = [ax["types"] for ax in result.trace["axes"]]
+    assert types == [["line"], ["scatter"], ["pie"], ["hist"], ["area"], ["barh"]]
+    line_axes = result.trace["axes"][0]
+    assert len(line_axes["series"]) == 1 and line_axes["series"][0]["label"] == "sq"  # axhline is not data
+    assert result.trace["axes"][2]["series"][0]["n"] == 3
+
+
+def test_chart_trace_follows_size_and_savefig_dpi(sandbox: Sandbox) -> None:
+    code = "import matplotlib.pyplot as plt\nplt.rcParams['savefig.dpi'] = 200\nplt.plot([1, 2])\nplt.title('T')"
+    result = sandbox.run_chart(code, size=(500, 300), trace=True)
+    assert result.ok and result.png is not None and result.trace is not None
+    width, height = _size(result.png)
+    assert (result.trace["width"], result.trace["height"]) == (width, height)
+    (title,) = [t for t in result.trace["texts"] if t["role"] == "title"]
+    assert title["box"][2] <= width and title["box"][1] < height / 5
+
+
+def test_chart_without_trace_has_none(sandbox: Sandbox) -> None:
+    result = sandbox.run_chart("import matplotlib.pyplot as plt\nplt.plot([1, 2])")
+    assert result.ok and result.png is not None and result.trace is None

@@ -1,0 +1,346 @@
+"""The visual score's parts on their own, without Docker: colour science, assignment, grouping, ink,
+palettes, SSIM, OCR plumbing, and the scores and critique on synthetic pictures."""
+
+from __future__ import annotations
+
+import io
+import itertools
+import shutil
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+from viscodex.agent.score import (
+    ChartTrace,
+    OcrSettings,
+    OcrUnavailable,
+    ScoreWeights,
+    TextBlock,
+    critique,
+    normalize_types,
+    ocr_blocks,
+    render_critique,
+    score_chart,
+    score_ui,
+    type_agreement,
+)
+from viscodex.agent.score import ocr as ocr_module
+from viscodex.agent.score.colors import ciede2000, delta_e, parse_hex, rgb_to_lab, to_hex
+from viscodex.agent.score.ink import measure_ink
+from viscodex.agent.score.legend import swatch_color
+from viscodex.agent.score.lines import group_lines
+from viscodex.agent.score.matching import assign, match_blocks, text_similarity
+from viscodex.agent.score.palette import dominant_colors, palette_similarity
+from viscodex.agent.score.perceptual import perceptual_similarity, ssim
+from viscodex.agent.score.raster import ImageDecodeError, load_rgb
+
+# --- colours --------------------------------------------------------------------------------------
+
+# Sharma, Wu and Dalal (2005), "The CIEDE2000 color-difference formula", test data.
+SHARMA = [
+    ((50.0, 2.6772, -79.7751), (50.0, 0.0, -82.7485), 2.0425),
+    ((50.0, 3.1571, -77.2803), (50.0, 0.0, -82.7485), 2.8615),
+    ((50.0, 2.8361, -74.0200), (50.0, 0.0, -82.7485), 3.4412),
+    ((50.0, 2.5, 0.0), (50.0, 3.1736, 0.5854), 1.0),
+    ((50.0, 2.5, 0.0), (73.0, 25.0, -18.0), 27.1492),
+    ((50.0, 2.5, 0.0), (61.0, -5.0, 29.0), 22.8977),
+    ((50.0, 2.5, 0.0), (56.0, -27.0, -3.0), 31.9030),
+    ((50.0, 2.5, 0.0), (58.0, 24.0, 15.0), 19.4535),
+    ((60.2574, -34.0099, 36.2677), (60.4626, -34.1751, 39.4387), 1.2644),
+    ((63.0109, -31.0961, -5.8663), (62.8187, -29.7946, -4.0864), 1.2630),
+    ((61.2901, 3.7196, -5.3901), (61.4292, 2.2480, -4.9620), 1.8731),
+    ((35.0831, -44.1164, 3.7933), (35.0232, -40.0716, 1.5901), 1.8645),
+    ((22.7233, 20.0904, -46.6940), (23.0331, 14.9730, -42.5619), 2.0373),
+    ((36.4612, 47.8580, 18.3852), (36.2715, 50.5065, 21.2231), 1.4146),
+    ((90.8027, -2.0831, 1.4410), (91.1528, -1.6435, 0.0447), 1.4441),
+    ((90.9257, -0.5406, -0.9208), (88.6381, -0.8985, -0.7239), 1.5381),
+    ((6.7747, -0.2908, -2.4247), (5.8714, -0.0985, -2.2286), 0.6377),
+    ((2.0776, 0.0795, -1.1350), (0.9033, -0.0636, -0.5514), 0.9082),
+]
+
+
+def test_ciede2000_matches_sharma_reference() -> None:
+    a = np.array([row[0] for row in SHARMA])
+    b = np.array([row[1] for row in SHARMA])
+    expected = np.array([row[2] for row in SHARMA])
+    np.testing.assert_allclose(ciede2000(a, b), expected, atol=1e-4)
+    np.testing.assert_allclose(ciede2000(b, a), expected, atol=1e-4)
+
+
+def test_lab_and_hex() -> None:
+    np.testing.assert_allclose(rgb_to_lab([255, 255, 255]), [100, 0, 0], atol=1e-3)
+    np.testing.assert_allclose(rgb_to_lab([0, 0, 0]), [0, 0, 0], atol=1e-9)
+    assert to_hex((37, 99, 235)) == "#2563eb" and parse_hex("#2563eb") == (37, 99, 235)
+    assert parse_hex("#fff") == (255, 255, 255)
+    with pytest.raises(ValueError):
+        parse_hex("blue")
+    assert delta_e((1, 2, 3), (1, 2, 3)) == 0.0
+    assert delta_e((37, 99, 235), (29, 78, 216)) < delta_e((37, 99, 235), (220, 38, 38))
+
+
+# --- matching -------------------------------------------------------------------------------------
+
+
+def _brute_force(cost: np.ndarray) -> float:
+    n, m = cost.shape
+    if n <= m:
+        return min(sum(cost[r, c] for r, c in enumerate(cols)) for cols in itertools.permutations(range(m), n))
+    return min(sum(cost[r, c] for c, r in enumerate(rows)) for rows in itertools.permutations(range(n), m))
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (3, 3), (4, 6), (6, 4), (5, 5)])
+def test_assign_is_optimal(shape: tuple[int, int]) -> None:
+    rng = np.random.default_rng(sum(shape))
+    for _ in range(20):
+        cost = rng.integers(0, 10, size=shape).astype(float)
+        pairs = assign(cost)
+        n, m = shape
+        assert len(pairs) == min(n, m)
+        assert len({r for r, _ in pairs}) == len({c for _, c in pairs}) == len(pairs)
+        best = _brute_force(cost)
+        assert sum(cost[r, c] for r, c in pairs) == pytest.approx(best)
+    assert assign(np.zeros((0, 3))) == []
+
+
+def test_text_similarity_folds_ocr_confusions() -> None:
+    assert text_similarity("Ql", "Q1") == 1.0
+    assert text_similarity("“Hi” — there", '"Hi" - there') == 1.0
+    assert text_similarity("Pro plan", "PRO PLAN") < 0.5 < text_similarity("Pro plan", "PRO PLAN", case=False)
+    assert 0.5 < text_similarity("Start free trial", "Start trial") < 1.0
+
+
+def _block(text: str, x: float, y: float, w: float = 60, h: float = 14, color=(0, 0, 0)) -> TextBlock:
+    return TextBlock(text=text, box=(x, y, x + w, y + h), color=color)
+
+
+def test_match_blocks_by_text_then_nearest() -> None:
+    target = [_block("Buy", 10, 10), _block("Buy", 10, 200), _block("Gone", 10, 300)]
+    candidate = [_block("Buy", 12, 205), _block("Buy", 12, 12), _block("New stuff", 300, 300)]
+    m = match_blocks(target, candidate)
+    assert m.pairs == ((0, 1), (1, 0)) and m.missing == (2,) and m.extra == (2,)
+
+
+# --- lines, ink, palettes, perceptual --------------------------------------------------------------
+
+
+def test_group_lines_joins_words_on_a_line_and_splits_columns() -> None:
+    words = [
+        _block("Pro", 10, 10, 30, 14),
+        _block("plan", 45, 11, 36, 17),  # a descender makes it taller
+        _block("Home", 300, 10, 40, 14),  # far right: another block
+        _block("next", 10, 40, 30, 14),  # next line
+    ]
+    lines = group_lines(words)
+    assert [b.text for b in lines] == ["Pro plan", "Home", "next"]
+    assert lines[0].box == (10, 10, 81, 28)
+
+
+def _text_png(text: str, color: tuple[int, int, int], bg=(255, 255, 255), size=(420, 120)) -> bytes:
+    image = Image.new("RGB", size, bg)
+    ImageDraw.Draw(image).text((20, 30), text, fill=color, font=ImageFont.load_default(size=36))
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+def test_measure_ink_reads_box_and_colour() -> None:
+    rgb = load_rgb(_text_png("Hello", (220, 38, 38)))
+    ink = measure_ink((0, 0, 420, 120), rgb)
+    assert ink is not None and ink.color == (220, 38, 38) and ink.background == (255, 255, 255)
+    x0, y0, x1, y1 = ink.box
+    assert 18 <= x0 <= 26 and 28 <= y0 <= 45 and x1 > 100 and y1 < 80
+    light_on_dark = measure_ink((0, 0, 420, 120), load_rgb(_text_png("Go", (255, 255, 255), (37, 99, 235))))
+    assert light_on_dark is not None and light_on_dark.color == (255, 255, 255)
+    assert measure_ink((0, 0, 50, 20), np.full((120, 420, 3), 255, dtype=np.uint8)) is None
+
+
+def test_dominant_colors_fold_antialiasing_and_ignore_greys() -> None:
+    image = Image.new("RGB", (300, 200), "white")
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((20, 20, 120, 180), fill="#2b6cb0")
+    draw.rectangle((150, 60, 250, 180), fill="#dd6b20")
+    draw.line((0, 190, 300, 190), fill="black", width=2)
+    image = image.resize((600, 400), Image.Resampling.BICUBIC)  # soft, blended edges
+    palette = dominant_colors(np.asarray(image))
+    assert [to_hex(c.rgb) for c in palette] == ["#2b6cb0", "#dd6b20"]
+    assert palette[0].share > palette[1].share
+    same, _ = palette_similarity(palette, palette, 50)
+    assert same == 1.0
+    other = dominant_colors(np.asarray(Image.new("RGB", (50, 50), "#16a34a")))
+    assert palette_similarity(palette, other, 50)[0] < 0.5
+    assert palette_similarity((), (), 50)[0] == 1.0 and palette_similarity(palette, (), 50)[0] == 0.0
+
+
+def test_ssim_and_perceptual() -> None:
+    rng = np.random.default_rng(0)
+    base = rng.integers(0, 256, size=(64, 64)).astype(float)
+    assert ssim(base, base) == 1.0
+    scores = [ssim(base, np.clip(base + rng.normal(0, s, base.shape), 0, 255)) for s in (5, 20, 60)]
+    assert scores[0] > scores[1] > scores[2]
+    a = load_rgb(_text_png("Hello", (0, 0, 0)))
+    taller = load_rgb(_text_png("Hello", (0, 0, 0), size=(420, 240)))
+    assert perceptual_similarity(a, a).combined == 1.0
+    # Pictures are padded, not stretched: extra empty space alone changes nothing (the critique
+    # reports the size), while moved content does.
+    assert perceptual_similarity(a, taller).combined == 1.0
+    moved = np.full_like(taller, 255)
+    moved[100:220] = a
+    shifted = perceptual_similarity(a, moved)
+    assert 0.5 < shifted.combined < 0.99 and shifted.ssim < 0.95
+
+
+def test_load_rgb_rejects_garbage_and_flattens_alpha() -> None:
+    with pytest.raises(ImageDecodeError):
+        load_rgb(b"not a png")
+    image = Image.new("RGBA", (4, 4), (0, 0, 0, 0))
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    assert load_rgb(out.getvalue())[0, 0].tolist() == [255, 255, 255]
+
+
+def test_swatch_color_left_of_a_legend_label() -> None:
+    image = Image.new("RGB", (200, 40), "white")
+    ImageDraw.Draw(image).rectangle((10, 12, 40, 24), fill="#dd6b20")
+    label = TextBlock(text="South", box=(55, 10, 95, 26))
+    assert swatch_color(np.asarray(image), label) == (221, 107, 32)
+
+
+# --- chart types ------------------------------------------------------------------------------------
+
+
+def test_chart_type_hints_and_agreement() -> None:
+    assert normalize_types("grouped bar chart") == ("bar",)
+    assert normalize_types("Line plot + scatter") == ("line", "scatter")
+    assert normalize_types(["histogram"]) == ("hist",) and normalize_types(None) == ()
+    assert type_agreement(["bar"], ["bar"]) == 1.0
+    assert type_agreement(["line"], ["bar"]) == 0.0
+    assert type_agreement(["hist"], ["bar"]) == 0.5
+    assert type_agreement(["bar"], []) is None and type_agreement([], ["bar"]) == 0.0
+
+
+# --- OCR plumbing -----------------------------------------------------------------------------------
+
+TSV = (
+    "level\tpage_num\tblock_num\tpar_num\tline_num\tword_num\tleft\ttop\twidth\theight\tconf\ttext\n"
+    "1\t1\t0\t0\t0\t0\t0\t0\t800\t600\t-1\t\n"
+    "5\t1\t1\t1\t1\t1\t100\t40\t60\t20\t96.5\tHello\n"
+    "5\t1\t1\t1\t1\t2\t170\t40\t70\t20\t30.0\tw0rld\n"
+    '5\t1\t1\t1\t1\t3\t250\t40\t20\t20\t91\t"quoted\n'
+)
+
+
+def test_parse_tsv_scales_and_filters() -> None:
+    words = ocr_module.parse_tsv(TSV, scale=2.0, min_confidence=60)
+    assert [(w.text, w.box) for w in words] == [
+        ("Hello", (50.0, 20.0, 80.0, 30.0)),
+        ('"quoted', (125.0, 20.0, 135.0, 30.0)),
+    ]
+
+
+def test_merge_passes_keeps_the_most_confident() -> None:
+    w = ocr_module.OcrWord
+    merged = ocr_module.merge_passes(
+        [
+            [w(text="120", box=(0, 0, 30, 10), confidence=96)],
+            [w(text="1204", box=(0, 0, 38, 10), confidence=70), w(text="North", box=(50, 0, 90, 10), confidence=95)],
+        ]
+    )
+    assert [m.text for m in merged] == ["120", "North"]
+
+
+def test_missing_tesseract_is_a_clear_error() -> None:
+    with pytest.raises(OcrUnavailable, match="apt-get install -y tesseract-ocr tesseract-ocr-eng"):
+        ocr_blocks(_text_png("x", (0, 0, 0)), OcrSettings(command="tesseract-not-installed-here"))
+
+
+needs_tesseract = pytest.mark.skipif(shutil.which("tesseract") is None, reason="tesseract not installed")
+
+
+@needs_tesseract
+def test_ocr_blocks_reads_text_and_colour_and_caches(monkeypatch: pytest.MonkeyPatch) -> None:
+    ocr_module.clear_cache()
+    png = _text_png("Hello world", (220, 38, 38))
+    (block,) = ocr_blocks(png)
+    assert block.text == "Hello world" and block.color == (220, 38, 38)
+    calls: list[object] = []
+    monkeypatch.setattr(ocr_module, "_run_pass", lambda *a: calls.append(a) or [])
+    assert ocr_blocks(png) == (block,) and calls == []  # the same picture is read once
+
+
+# --- scores and critique on synthetic inputs ----------------------------------------------------------
+
+
+def _canvas(blocks: list[TextBlock], size=(640, 400)) -> bytes:
+    image = Image.new("RGB", size, "white")
+    draw = ImageDraw.Draw(image)
+    for b in blocks:
+        draw.rectangle(b.box, fill=b.color)
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+TARGET = [
+    _block("Pricing that scales", 40, 30, 240, 28, (15, 23, 42)),
+    _block("Pro plan", 40, 100, 90, 20, (30, 41, 59)),
+    _block("Buy", 40, 150, 50, 18, (220, 38, 38)),
+    _block("Cancel anytime", 300, 320, 120, 14, (100, 116, 139)),
+]
+
+
+def test_identical_inputs_score_exactly_one() -> None:
+    png = _canvas(TARGET)
+    score = score_ui(png, TARGET, png, TARGET)
+    assert score.overall == 1.0 and set(score.components().values()) == {1.0}
+    assert critique(score) == [] and "No differences" in render_critique(score)
+
+
+def test_ui_critique_names_the_damage() -> None:
+    candidate = [
+        TARGET[0],
+        TARGET[1].model_copy(update={"box": (80, 100, 170, 120)}),  # 40 px right
+        TARGET[2].model_copy(update={"color": (37, 99, 235)}),  # blue instead of red
+        # "Cancel anytime" missing; something extra instead
+        _block("Sign up", 500, 20, 70, 16),
+    ]
+    score = score_ui(_canvas(TARGET), TARGET, _canvas(candidate), candidate)
+    assert score.position < 1 and score.color < 1 and score.block < 1 and score.text == 1.0
+    lines = critique(score)
+    assert "Missing text: 'Cancel anytime' (target at x=300, y=320)" in lines
+    assert "Text 'Pro plan' is 40 px too far right (target at x=40, y=100)" in lines
+    assert "Colour of 'Buy' is #2563eb, target #dc2626" in lines
+    assert any(line.startswith("Extra text not in the target: 'Sign up'") for line in lines)
+    text = render_critique(score, max_chars=300)
+    assert text.startswith("Visual score ") and len(text) <= 300
+
+
+def test_weights_change_the_overall_only() -> None:
+    candidate = [b.model_copy(update={"box": (b.box[0] + 30, *b.box[1:])}) for b in TARGET[:1]] + TARGET[1:]
+    canvas = _canvas(TARGET)
+    even = score_ui(canvas, TARGET, canvas, candidate)
+    layout = score_ui(
+        canvas, TARGET, canvas, candidate, weights=ScoreWeights(position=1, block=0, text=0, color=0, perceptual=0)
+    )
+    assert layout.position == even.position and layout.overall == layout.position < even.overall
+    with pytest.raises(ValueError):
+        ScoreWeights(block=0, text=0, position=0, color=0, perceptual=0)
+
+
+def test_chart_score_without_hint_leaves_type_out() -> None:
+    png = _canvas(TARGET)
+    trace = ChartTrace(width=640, height=400)
+    score = score_chart(png, [], png, trace)
+    assert score.chart_type is None and score.overall == 1.0
+    broken = score_chart(png, TARGET, png, {"error": "boom"}, target_hint="bar")
+    assert broken.trace_error == "boom" and broken.chart_type == 0.0 and broken.text == 0.0
+    assert any("could not be traced" in line for line in critique(broken, limit=20))
+
+
+def test_critique_flags_font_size_and_keeps_apostrophes() -> None:
+    target = [_block("Don't wait", 40, 30, 200, 30), _block("Small print", 40, 200, 120, 12)]
+    candidate = [_block("Don't wait", 40, 30, 140, 20), target[1]]
+    score = score_ui(_canvas(target), target, _canvas(candidate), candidate)
+    lines = critique(score)
+    assert any(line.startswith('Text "Don\'t wait" is drawn about 33% smaller than in the target') for line in lines)
+    assert not any("Small print" in line for line in lines)
