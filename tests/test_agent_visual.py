@@ -24,7 +24,10 @@ PAGE = """<!doctype html><html><body style="margin:0;font-family:'Liberation San
 <button style="background:#dc2626;color:#fff;border:0;padding:10px 24px;font-size:18px">Buy now</button>
 </div></body></html>"""
 WRONG_PAGE = PAGE.replace("Buy now", "Order").replace("#1e3a8a", "#16a34a").replace("margin:30px", "margin:30px 200px")
-BAR = "import matplotlib.pyplot as plt\nplt.figure(figsize=(5, 4))\nplt.bar(['Mon', 'Tue', 'Wed'], [3, 7, 5], color='#2563eb')\nplt.title('Visits per day')\n"
+BAR = (
+    "import matplotlib.pyplot as plt\nplt.figure(figsize=(5, 4))\n"
+    "plt.bar(['Mon', 'Tue', 'Wed'], [3, 7, 5], color='#2563eb')\nplt.title('Visits per day')\n"
+)
 LINE = BAR.replace("plt.bar(", "plt.plot(")
 
 
@@ -45,7 +48,7 @@ def test_ui_improves_to_verified_and_critique_names_the_differences(targets: dic
     with serve(ScriptedModel([fenced("html", WRONG_PAGE), fenced("html", PAGE)])) as model:
         code, events, run_dir = solve(model, targets["ui"], tmp_path, "--kind", "ui", "--max-iters", "3")
     scores = [e for e in events if e.type == "score"]
-    assert [round(s.score, 3) for s in scores][0] < scores[1].score
+    assert scores[0].score < scores[1].score
     assert scores[1].score >= 0.9 and code == 0, scores
     feedback = "\n".join(model.user_texts(1))
     assert "too far right" in feedback and "Colour of 'Team plan'" in feedback and "'Order'" in feedback, feedback
