@@ -33,6 +33,7 @@ _REASONING_CLOSE: Final = re.compile(r"</(?:think|thinking|reasoning)\s*>", re.I
 _HTML_START: Final = re.compile(r"<!doctype\s+html|<html[\s>]", re.IGNORECASE)
 _HTML_END: Final = re.compile(r"</html\s*>", re.IGNORECASE)
 _DIFF_START: Final = re.compile(r"^(?:diff --git |--- \S.*\n\+\+\+ |@@ -\d)", re.MULTILINE)
+_DIFF_LINE_STARTS: Final = frozenset({"+", "-", " ", "@", "\\"})
 _JSON_STARTS: Final = re.compile(r"[\[{]")
 _MAX_JSON_TRIES: Final = 2000
 """Bracket positions tried by ``extract_json``'s scan: an answer full of code has many that fail fast."""
@@ -91,7 +92,7 @@ def extract_code(answer: str, language: CodeLanguage) -> Extracted:
         elif len(tagged) > 1:
             notes.append(f"{len(tagged)} ```{language} blocks; took the longest (line {block.line})")
         if not block.closed:
-            notes.append(f"the fence opened at line {block.line} is never closed (answer cut off?); took the rest")
+            notes.append(f"the fence at line {block.line} is never closed (answer cut off?); took the rest")
         return Extracted(_finish(block.code, language), language, "fenced", notes)
     span = _unfenced(text, language, notes)
     if span is not None:
@@ -168,7 +169,8 @@ def fenced_blocks(text: str) -> list[FencedBlock]:
 
     A fence is three or more backticks or tildes, indented by any amount (models indent blocks in
     lists; that indentation is removed from the content). It closes at a line of the same character,
-    at least as long, and nothing else. A fence never closed runs to the end of the text; if its last
+    at least as long, and nothing else, indented at most 3 more than the opening fence (a docstring's
+    indented fence stays code). A fence never closed runs to the end of the text; if its last
     line ends with the fence (``</html>```), that is taken as the close.
     """
     lines = text.split("\n")
@@ -187,7 +189,9 @@ def fenced_blocks(text: str) -> list[FencedBlock]:
         closed = False
         while j < len(lines):
             stripped = lines[j].strip()
-            if len(stripped) >= len(fence) and stripped == fence[0] * len(stripped):
+            closing_indent = len(lines[j]) - len(lines[j].lstrip())
+            is_fence = len(stripped) >= len(fence) and stripped == fence[0] * len(stripped)
+            if is_fence and closing_indent <= indent + 3:
                 closed = True
                 break
             body.append(_dedent(lines[j], indent))
@@ -233,7 +237,7 @@ def _unfenced(text: str, language: CodeLanguage, notes: list[str]) -> str | None
             return None
         lines = text[start.start() :].split("\n")
         last = max(
-            (i for i, line in enumerate(lines) if line[:1] in ("+", "-", " ", "@", "\\") or line.startswith("diff ")),
+            (i for i, line in enumerate(lines) if line[:1] in _DIFF_LINE_STARTS or line.startswith("diff ")),
             default=0,
         )
         return "\n".join(lines[: last + 1])

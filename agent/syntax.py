@@ -64,8 +64,7 @@ _GRAMMAR_FOR: Final[dict[str, str]] = {"jsx": "javascript"}
 """Languages parsed with another one's grammar: tree-sitter-javascript parses JSX."""
 
 _HTML_QUERY: Final = """
-(start_tag (tag_name) @open)
-(self_closing_tag (tag_name) @self_closing)
+(element) @element
 (erroneous_end_tag) @stray
 (script_element) @script
 (style_element) @style
@@ -73,7 +72,8 @@ _HTML_QUERY: Final = """
 
 # https://html.spec.whatwg.org/multipage/syntax.html#void-elements (plus obsolete ones browsers still know)
 VOID_ELEMENTS: Final = frozenset(
-    ("area base br col embed hr img input link meta param source track wbr basefont bgsound frame keygen").split()
+    "area base br col embed hr img input link meta param source track wbr".split()
+    + "basefont bgsound frame keygen".split()
 )
 # https://html.spec.whatwg.org/multipage/syntax.html#optional-tags: these may be left open.
 OPTIONAL_END_ELEMENTS: Final = frozenset(
@@ -89,7 +89,9 @@ _MAY_STAY_OPEN: Final = frozenset(name.encode() for name in VOID_ELEMENTS | OPTI
 _JS_SCRIPT_TYPES: Final = frozenset(
     {"", "module", "text/javascript", "application/javascript", "text/ecmascript", "text/babel", "text/jsx"}
 )
-_JSON_SCRIPT_TYPES: Final = frozenset({"application/json", "application/ld+json", "importmap", "speculationrules"})
+_JSON_SCRIPT_TYPES: Final = frozenset(
+    {"application/json", "application/ld+json", "importmap", "speculationrules"},
+)
 
 _PY2_STATEMENT: Final = re.compile(r"^[ \t]*(?:print|exec)[ \t]+[\"'\w]", re.MULTILINE)
 """Python 2 statements: tree-sitter-python parses them (its grammar keeps them), CPython 3 does not."""
@@ -170,7 +172,8 @@ def check_syntax(code: str, language: str, *, max_errors: int = MAX_ERRORS) -> S
         else:
             found = _tree_issues(_GRAMMAR_FOR.get(lang, lang), source.data, 0, deadline)
     except _GaveUp as exc:
-        found = [(0, f"gave up checking after {exc.seconds:.1f} s: the code is too long or too deeply nested")]
+        message = f"gave up checking after {exc.seconds:.1f} s: the code is too long or too deeply nested"
+        found = [(0, message)]
     found.sort(key=lambda issue: issue[0])
     issues = [source.issue(offset, message) for offset, message in found[: max(max_errors, 0)]]
     return SyntaxReport(ok=not found, errors=issues, language=lang, truncated=len(found) > len(issues))
@@ -268,7 +271,13 @@ def _parse(name: str, data: bytes, deadline: float) -> Node:
         raise _GaveUp(time.monotonic() - started) from exc
 
 
-def _tree_issues(name: str, data: bytes, base: int, deadline: float, root: Node | None = None) -> list[_Found]:
+def _tree_issues(
+    name: str,
+    data: bytes,
+    base: int,
+    deadline: float,
+    root: Node | None = None,
+) -> list[_Found]:
     """ERROR and MISSING nodes of ``data`` parsed as ``name``, offset by ``base`` bytes.
 
     Found by walking down only the subtrees that hold an error (``has_error``), not with the query
@@ -433,15 +442,8 @@ def _check_html(source: _Source, deadline: float) -> list[_Found]:
     found = _tree_issues("html", data, 0, deadline, root)
     for capture, nodes in QueryCursor(_html_query()).captures(root).items():
         for node in nodes:
-            if capture == "open":  # bytes and one set lookup: this runs for every element of the page
-                raw_name = data[node.start_byte : node.end_byte].lower()
-                if raw_name not in _MAY_STAY_OPEN:
-                    found.extend(_unclosed(node, raw_name.decode("utf-8", "replace")))
-            elif capture == "self_closing":
-                tag = _text(node, data).lower()
-                tag_start = node.parent.start_byte if node.parent is not None else node.start_byte
-                if tag in _NOT_SELF_CLOSING:
-                    found.append((tag_start, f"<{tag}/> does not close in HTML; write <{tag}></{tag}>"))
+            if capture == "element":
+                found.extend(_element_issues(node, data))
             elif capture == "stray":
                 end_name = next((c for c in node.children if c.type == "erroneous_end_tag_name"), None)
                 tag = _text(end_name, data).lower() if end_name is not None else "?"
@@ -451,16 +453,29 @@ def _check_html(source: _Source, deadline: float) -> list[_Found]:
     return found
 
 
-def _unclosed(tag_name: Node, tag: str) -> list[_Found]:
-    """An element that must be closed and was not: its last child is no end tag."""
-    start_tag = tag_name.parent
-    element = start_tag.parent if start_tag is not None else None
-    if start_tag is None or element is None or element.type != "element":  # script, style: ERROR if open
+def _element_issues(element: Node, data: bytes) -> list[_Found]:
+    """An element that must be closed and is not (its last child is no end tag), or `<div/>`.
+
+    This runs for every element of a page, so it sticks to cheap calls: ``Node.parent`` is not one
+    (tree-sitter finds a parent by walking down from the root, which is quadratic on deep pages).
+    """
+    tag = element.child(0)
+    name_node = tag.child(1) if tag is not None and tag.child_count > 1 else None
+    if tag is None or name_node is None or name_node.type != "tag_name":
+        return []
+    raw_name = data[name_node.start_byte : name_node.end_byte].lower()
+    if tag.type == "self_closing_tag":
+        name = raw_name.decode("utf-8", "replace")
+        if name in _NOT_SELF_CLOSING:
+            return [(tag.start_byte, f"<{name}/> does not close in HTML; write <{name}></{name}>")]
+        return []
+    if tag.type != "start_tag" or raw_name in _MAY_STAY_OPEN:
         return []
     last = element.child(element.child_count - 1)
     if last is not None and last.type == "end_tag":
         return []
-    return [(start_tag.start_byte, f"unclosed <{tag}> opened at line {start_tag.start_point.row + 1}")]
+    name = raw_name.decode("utf-8", "replace")
+    return [(tag.start_byte, f"unclosed <{name}> opened at line {tag.start_point.row + 1}")]
 
 
 def _embedded(element: Node, kind: str, data: bytes, source: _Source, deadline: float) -> list[_Found]:
@@ -550,7 +565,8 @@ def _check_diff(source: _Source) -> list[_Found]:
         return [(0, "empty diff")]
 
     def file_header(index: int) -> bool:
-        return lines[index].startswith("--- ") and index + 1 < len(lines) and lines[index + 1].startswith("+++ ")
+        followed = index + 1 < len(lines) and lines[index + 1].startswith("+++ ")
+        return followed and lines[index].startswith("--- ")
 
     hunks = 0
     git = False
@@ -649,6 +665,8 @@ def _check_hunk(
 
 
 def _skip_hunk_lines(lines: list[str], i: int) -> int:
-    while i < len(lines) and lines[i][:1] in ("+", "-", " ", "\\") and not lines[i].startswith(("--- ", "+++ ")):
+    while i < len(lines) and lines[i][:1] in ("+", "-", " ", "\\"):
+        if lines[i].startswith(("--- ", "+++ ")):
+            break
         i += 1
     return i

@@ -107,6 +107,12 @@ def test_longer_fence_keeps_inner_fences() -> None:
     assert extract_code(answer, "python").code == 'doc = """\n```\nnot a fence\n```\n"""\n'
 
 
+def test_indented_fence_inside_the_code_does_not_close_the_block() -> None:
+    answer = '```python\ndef f():\n    """Example:\n\n    ```\n    f()\n    ```\n    """\n```\n'
+    expected = 'def f():\n    """Example:\n\n    ```\n    f()\n    ```\n    """\n'
+    assert extract_code(answer, "python").code == expected
+
+
 def test_tilde_fences() -> None:
     assert extract_code("~~~js\nconsole.log(1)\n~~~", "javascript").code == "console.log(1)\n"
 
@@ -186,7 +192,8 @@ def test_crlf_answers() -> None:
 
 def test_fenced_blocks_lists_all_blocks_in_order() -> None:
     blocks = fenced_blocks("a\n```css\nb{}\n```\n```js\nc\n")
-    assert [(b.info, b.code, b.line, b.closed) for b in blocks] == [("css", "b{}", 2, True), ("js", "c\n", 5, False)]
+    got = [(b.info, b.code, b.line, b.closed) for b in blocks]
+    assert got == [("css", "b{}", 2, True), ("js", "c\n", 5, False)]
 
 
 def test_unknown_language_is_a_value_error() -> None:
@@ -427,7 +434,8 @@ def test_html_self_closed_div_is_reported() -> None:
 
 
 def test_html_script_syntax_error_at_the_page_line() -> None:
-    page = "<!doctype html>\n<html>\n<body>\n<script>\nconst a = 1;\nlet b = (a + 2;\n</script>\n</body>\n</html>\n"
+    page = "<!doctype html>\n<html>\n<body>\n<script>\nconst a = 1;\nlet b = (a + 2;\n</script>\n"
+    page += "</body>\n</html>\n"
     assert issues(check_syntax(page, "html")) == [(6, 15, "missing `)`")]
 
 
@@ -443,7 +451,8 @@ def test_html_style_error() -> None:
 
 
 def test_html_non_js_scripts_are_not_parsed_as_js() -> None:
-    page = '<script type="text/x-template"><div>{{ x }}</div></script><script type="application/json">[1]</script>'
+    page = '<script type="text/x-template"><div>{{ x }}</div></script>'
+    page += '<script type="application/json">[1]</script>'
     assert check_syntax(page, "html").ok
     bad = check_syntax('<script type="application/json">{"a": 1,}</script>', "html")
     assert [issue.message for issue in bad.errors] == ["Expecting property name enclosed in double quotes"]
@@ -541,7 +550,7 @@ SAMPLES = [
 
 
 def mutations(text: str, rng: random.Random, count: int) -> list[str]:
-    pieces = ["(", ")", "{", "}", "[", "]", "<", ">", "</", "```", "\n", '"', "'", "@@", "-", "+", "\0", "é", ":"]
+    pieces = ["(", ")", "{", "}", "[", "]", "<", ">", "</", "```", "\n", '"', "'", "@@", "-", "+", "\0", "é"]
     out = [text]
     for _ in range(count):
         s = text
@@ -577,7 +586,8 @@ def test_nothing_raises_on_broken_input(sample: int) -> None:
 
 
 def test_checks_from_many_threads_agree() -> None:
-    inputs = [("def f(:\n", "python"), ("let x = (1;", "javascript"), ("<div>", "html"), ("a{b:}", "css")] * 25
+    inputs = [("def f(:\n", "python"), ("let x = (1;", "javascript"), ("<div>", "html"), ("a{b:}", "css")]
+    inputs *= 25
     expected = [issues(check_syntax(code, language)) for code, language in inputs]
     with ThreadPoolExecutor(max_workers=8) as pool:
         got = list(pool.map(lambda item: issues(check_syntax(*item)), inputs))

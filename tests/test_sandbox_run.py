@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from viscodex.sandbox import RenderError, Sandbox, SandboxUnavailable, Viewport
-from viscodex.sandbox.owners import LABEL, LABEL_PID, Owner, process_start
+from viscodex.sandbox.owners import LABEL, LABEL_INSTANCE, LABEL_PID, Owner, process_start
 
 pytestmark = pytest.mark.docker
 
@@ -172,18 +172,17 @@ def test_orphans_are_reaped_but_live_owners_are_not(docker_client: docker.Docker
 
 
 def test_warm_pool_refills_and_close_removes_all(docker_client: docker.DockerClient, sandbox_image: str) -> None:
-    mine = {"label": [LABEL, f"{LABEL_PID}={os.getpid()}"]}
-
-    def ids() -> set[str]:
-        return {c.id for c in docker_client.containers.list(all=True, sparse=True, filters=mine)}
-
-    others = ids()  # e.g. the module's shared sandbox: not this test's business
     with Sandbox(client=docker_client, image=sandbox_image, pool={"exec": 3}) as sandbox:
+        mine = {"label": [LABEL, f"{LABEL_PID}={os.getpid()}", f"{LABEL_INSTANCE}={sandbox.instance}"]}
+
+        def ids() -> set[str]:
+            return {c.id for c in docker_client.containers.list(all=True, sparse=True, filters=mine)}
+
         assert sandbox.warm_up(["exec"], wait=True)
-        warm = ids() - others
+        warm = ids()
         assert len(warm) == 3
         assert sandbox.run("print(1)").stdout == "1\n"
         assert sandbox.warm_up(["exec"], wait=True)
-        after = ids() - others
+        after = ids()
         assert len(after) == 3 and len(warm - after) == 1, "the used container must be destroyed"
-    assert ids() - others == set()
+    assert ids() == set()
