@@ -71,6 +71,9 @@ def solve(
     repo: Annotated[Path | None, typer.Option(help="Repository for the fix task.")] = None,
     test_cmd: Annotated[str | None, typer.Option(help="Test command for the fix task.")] = None,
     instruction: Annotated[str, typer.Option("--instruction", "-m", help="What you want, in words.")] = "",
+    stack: Annotated[
+        str, typer.Option(help="UI stack: html (Tailwind/React runtimes are not in the image yet).")
+    ] = "html",
     max_iters: Annotated[int, typer.Option(min=1, max=50, help="Most rounds of run-and-fix.")] = 3,
     candidates: Annotated[int, typer.Option(min=1, max=8, help="Candidates per round, run in parallel.")] = 1,
     threshold: Annotated[float, typer.Option(min=0.0, max=1.0, help="Visual score that counts as verified.")] = 0.9,
@@ -90,6 +93,11 @@ def solve(
         if missing:
             raise UsageError(f"no such file: {', '.join(missing)}")
         _check_images(images)
+        if stack != "html":
+            raise UsageError(
+                f"--stack {stack} needs its runtime baked into the sandbox image (no network at render time); "
+                "only --stack html is available in this version"
+            )
         if kind == "fix" and repo is None:
             raise UsageError("--kind fix needs --repo DIR")
         settings = ModelSettings.from_flags(model_url=model_url, model_name=model_name, model_path=model_path)
@@ -104,6 +112,7 @@ def solve(
             candidates=candidates,
             threshold=threshold,
             timeout_s=timeout,
+            max_image_tokens=settings.max_image_tokens,
         )
         stamp = time.strftime("%Y%m%d-%H%M%S")
         folder = run_dir or Path(".viscodex") / "runs" / f"{stamp}-{kind}"

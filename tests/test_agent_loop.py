@@ -185,3 +185,22 @@ def test_bad_image_exits_2(tmp_path: Path, content: bytes) -> None:
     bad.write_bytes(content)
     proc = subprocess.run([AGENT, "solve", str(bad)], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "bad.png" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_tall_screenshot_goes_as_strips(tmp_path: Path) -> None:
+    tall = Image.new("RGB", (900, 12000), "white")
+    draw = ImageDraw.Draw(tall)
+    for y in range(0, 12000, 400):
+        draw.text((20, y + 10), f"Section at {y}", fill="black")
+    path = tmp_path / "tall.png"
+    tall.save(path)
+    with serve(ScriptedModel([TESTS_JSON, RIGHT])) as model:
+        code, _, _ = solve(model, path, tmp_path, "--kind", "algorithm", "--max-iters", "1")
+    assert code == 0
+    assert model.image_count(1) > 1
+    assert "overlapping strips" in "\n".join(model.user_texts(1))
+
+
+def test_unavailable_stack_is_a_usage_error(problem: Path) -> None:
+    proc = subprocess.run([AGENT, "solve", str(problem), "--stack", "react"], capture_output=True, text=True)
+    assert proc.returncode == 2 and "--stack html" in proc.stderr

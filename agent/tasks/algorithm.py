@@ -16,7 +16,7 @@ from viscodex.sandbox import Sandbox
 
 from .. import prompts
 from ..extract import CodeLanguage, ExtractionError, extract_json
-from .base import Kind, SolveRequest, Verification, context_text
+from .base import Kind, SolveRequest, Verification, context_text, model_images
 
 
 class SampleTest(BaseModel):
@@ -57,12 +57,13 @@ class AlgorithmTask:
             self.tests = []
 
     def first_messages(self, request: SolveRequest) -> list[ChatMessage]:
+        images, note = model_images(request)
         text = prompts.render(
             "algorithm", "first", instruction=request.instruction, context=context_text(request.context_files)
         )
         return [
             ChatMessage("system", prompts.render("algorithm", "system")),
-            ChatMessage("user", text, request.images),
+            ChatMessage("user", text + note, images),
         ]
 
     def feedback(self, request: SolveRequest, verification: Verification) -> ChatMessage:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Literal, Protocol
 
 from viscodex.model.chat import ChatBackend, ChatMessage
+from viscodex.model.images import ImageSource, PixelBudget, load_image, tile_image
 from viscodex.sandbox import RunResult, Sandbox
 
 from ..extract import CodeLanguage
@@ -23,7 +24,8 @@ class SolveRequest:
     context_files: tuple[Path, ...] = ()
     repo: Path | None = None
     test_cmd: str | None = None
-    stack: Literal["html", "tailwind"] = "html"
+    stack: Literal["html"] = "html"
+    """Tailwind or React need their runtime baked into the sandbox image first; not yet."""
     max_iters: int = 3
     candidates: int = 1
     threshold: float = 0.9
@@ -33,6 +35,8 @@ class SolveRequest:
     time_budget_s: float = 900.0
     timeout_s: float | None = None
     """Sandbox time limit per run; None: the sandbox policy's."""
+    max_image_tokens: int = 1280
+    """Pixel budget per image sent to the model; a taller screenshot is cut into strips instead."""
 
 
 @dataclass
@@ -67,6 +71,26 @@ class Task(Protocol):
     def verify(self, code: str, sandbox: Sandbox) -> Verification:
         """Run and measure one candidate (blocking: the loop calls it in a worker thread)."""
         ...
+
+
+def model_images(request: SolveRequest) -> tuple[tuple[ImageSource, ...], str]:
+    """The pictures as the model should get them, and a sentence saying how they were cut.
+
+    A very tall screenshot shrunk into one image's pixel budget would make its text illegible; it goes
+    as several overlapping strips, top to bottom, instead (see ``viscodex.model.image_tiling``).
+    """
+    budget = PixelBudget(max_pixels=request.max_image_tokens * 28 * 28)
+    images: list[ImageSource] = []
+    notes = []
+    for number, path in enumerate(request.images, 1):
+        tiles = tile_image(load_image(path), budget)
+        if len(tiles) == 1:
+            images.append(path)
+            continue
+        images.extend(tile.image for tile in tiles)
+        notes.append(f"picture {number} is cut into {len(tiles)} overlapping strips, top to bottom")
+    note = f"\n\n(Note: {'; '.join(notes)}.)" if notes else ""
+    return tuple(images), note
 
 
 def context_text(paths: tuple[Path, ...], limit: int = 20_000) -> str:

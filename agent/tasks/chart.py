@@ -15,7 +15,7 @@ from ..extract import CodeLanguage
 from ..score.charttype import normalize_types
 from ..score.critique import critique
 from ..score.visual import score_chart
-from .base import Kind, SolveRequest, Verification, context_text
+from .base import Kind, SolveRequest, Verification, context_text, model_images
 from .visual_common import Target, components_of, load_target
 
 
@@ -42,6 +42,7 @@ class ChartTask:
             self.notes.append("the model named no chart type; chart type is not scored")
 
     def first_messages(self, request: SolveRequest) -> list[ChatMessage]:
+        images, note = model_images(request)
         assert self.target is not None
         text = prompts.render(
             "chart",
@@ -51,7 +52,7 @@ class ChartTask:
             height=self.target.height,
             context=context_text(request.context_files),
         )
-        return [ChatMessage("system", prompts.render("chart", "system")), ChatMessage("user", text, request.images)]
+        return [ChatMessage("system", prompts.render("chart", "system")), ChatMessage("user", text + note, images)]
 
     def feedback(self, request: SolveRequest, verification: Verification) -> ChatMessage:
         text = prompts.render(

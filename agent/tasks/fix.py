@@ -13,7 +13,7 @@ from viscodex.sandbox import Sandbox
 
 from .. import prompts
 from ..extract import CodeLanguage
-from .base import Kind, SolveRequest, Verification
+from .base import Kind, SolveRequest, Verification, model_images
 
 SKIP_DIRS = {
     ".git",
@@ -114,6 +114,7 @@ class FixTask:
         return "".join(parts)
 
     def first_messages(self, request: SolveRequest) -> list[ChatMessage]:
+        images, note = model_images(request)
         text = prompts.render(
             "fix",
             "first",
@@ -123,7 +124,7 @@ class FixTask:
         )
         return [
             ChatMessage("system", prompts.render("fix", "system")),
-            ChatMessage("user", text, request.images),
+            ChatMessage("user", text + note, images),
         ]
 
     def feedback(self, request: SolveRequest, verification: Verification) -> ChatMessage:

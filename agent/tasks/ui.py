@@ -14,13 +14,10 @@ from ..extract import CodeLanguage
 from ..score.critique import critique
 from ..score.dom import dom_blocks
 from ..score.visual import score_ui
-from .base import Kind, SolveRequest, Verification, context_text
+from .base import Kind, SolveRequest, Verification, context_text, model_images
 from .visual_common import Target, components_of, load_target
 
-STACK_NOTES = {
-    "html": "",
-    "tailwind": " (Tailwind utility classes are available offline through the bundled runtime)",
-}
+STACK_NOTES = {"html": ""}
 
 
 @dataclass
@@ -41,6 +38,7 @@ class UiTask:
         self.timeout_s = request.timeout_s
 
     def first_messages(self, request: SolveRequest) -> list[ChatMessage]:
+        images, note = model_images(request)
         assert self.target is not None
         system = prompts.render("ui", "system", stack_note=STACK_NOTES.get(request.stack, ""))
         text = prompts.render(
@@ -51,7 +49,7 @@ class UiTask:
             height=self.target.height,
             context=context_text(request.context_files),
         )
-        return [ChatMessage("system", system), ChatMessage("user", text, request.images)]
+        return [ChatMessage("system", system), ChatMessage("user", text + note, images)]
 
     def feedback(self, request: SolveRequest, verification: Verification) -> ChatMessage:
         text = prompts.render(
