@@ -16,7 +16,7 @@ from ..score.charttype import normalize_types
 from ..score.critique import critique
 from ..score.visual import score_chart
 from .base import Kind, SolveRequest, Verification, context_text, model_images
-from .visual_common import Target, components_of, load_target
+from .visual_common import Target, components_of, load_target, visual_feedback
 
 
 @dataclass
@@ -55,14 +55,7 @@ class ChartTask:
         return [ChatMessage("system", prompts.render("chart", "system")), ChatMessage("user", text + note, images)]
 
     def feedback(self, request: SolveRequest, verification: Verification) -> ChatMessage:
-        text = prompts.render(
-            "chart",
-            "feedback",
-            score=f"{verification.score:.3f}",
-            critique="\n".join(f"- {line}" for line in verification.critique) or "- (nothing specific)",
-        )
-        images = (verification.render,) if verification.render else ()
-        return ChatMessage("user", text, images)
+        return visual_feedback("chart", verification)
 
     def verify(self, code: str, sandbox: Sandbox) -> Verification:
         assert self.target is not None

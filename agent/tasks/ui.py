@@ -15,7 +15,7 @@ from ..score.critique import critique
 from ..score.dom import dom_blocks
 from ..score.visual import score_ui
 from .base import Kind, SolveRequest, Verification, context_text, model_images
-from .visual_common import Target, components_of, load_target
+from .visual_common import Target, components_of, load_target, visual_feedback
 
 STACK_NOTES = {"html": ""}
 
@@ -52,14 +52,7 @@ class UiTask:
         return [ChatMessage("system", system), ChatMessage("user", text + note, images)]
 
     def feedback(self, request: SolveRequest, verification: Verification) -> ChatMessage:
-        text = prompts.render(
-            "ui",
-            "feedback",
-            score=f"{verification.score:.3f}",
-            critique="\n".join(f"- {line}" for line in verification.critique) or "- (nothing specific)",
-        )
-        images = (verification.render,) if verification.render else ()
-        return ChatMessage("user", text, images)
+        return visual_feedback("ui", verification)
 
     def verify(self, code: str, sandbox: Sandbox) -> Verification:
         assert self.target is not None

@@ -8,10 +8,13 @@ from pathlib import Path
 
 from PIL import Image
 
+from viscodex.model.chat import ChatMessage
 from viscodex.model.images import load_image
 
+from .. import prompts
 from ..score.blocks import TextBlock
 from ..score.ocr import ocr_blocks
+from .base import Verification
 
 MAX_SIDE = 8192
 
@@ -42,3 +45,15 @@ def components_of(score: object, names: tuple[str, ...]) -> dict[str, float]:
         if value is not None:
             out[name] = float(value)
     return out
+
+
+def visual_feedback(task: str, verification: Verification) -> ChatMessage:
+    """The feedback turn of a visual task: the score, the critique, and the render as an image."""
+    text = prompts.render(
+        task,
+        "feedback",
+        score=f"{verification.score:.3f}",
+        critique="\n".join(f"- {line}" for line in verification.critique) or "- (nothing specific)",
+    )
+    images = (verification.render,) if verification.render else ()
+    return ChatMessage("user", text, images)
