@@ -39,7 +39,8 @@ def guard_torchvision_fake_ops(source: str) -> str:
 
 
 def _pip(*args: str) -> None:
-    cmd = [sys.executable, "-m", "pip", *args, "--quiet"] if args[0] == "install" else [sys.executable, "-m", "pip", *args]
+    quiet = ["--quiet"] if args[0] == "install" else []
+    cmd = [sys.executable, "-m", "pip", *args, *quiet]
     print("+", " ".join(cmd), flush=True)
     subprocess.run(cmd, check=True)
 
