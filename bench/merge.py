@@ -649,6 +649,7 @@ def main() -> int:
     parser.add_argument("--mergekit-version", default="0.1.5")
     parser.add_argument("--mergekit-shard", default="500M", help="mergekit --out-shard-size.")
     parser.add_argument("--profile", action="store_true", help="Also cProfile our merge (hash_inputs off).")
+    parser.add_argument("--keep-outputs", action="store_true", help="Keep WORKDIR/runs (a few GB).")
     args = parser.parse_args()
     work = args.workdir.resolve()
     params = generate(work, args.size_gb, args.dtype)
@@ -781,6 +782,8 @@ def main() -> int:
             "vision_share": vision_share,
         }
         args.json_out.write_text(json.dumps(report, indent=2) + "\n")
+    if not args.keep_outputs:
+        shutil.rmtree(runs, ignore_errors=True)
     ok = checks["language_names_equal"] and checks["within_1_ulp"] and checks["vision_byte_equal"]
     return 0 if ok else 1
 
