@@ -38,6 +38,10 @@ class MergeMethod(ABC):
     def __init__(self, params: MergeParameters) -> None:
         self.params = params
 
+    def needs_base(self, weights: Sequence[float]) -> bool:
+        """Whether ``merge`` uses the base at all for these weights (if not, it is not read)."""
+        return True
+
     @abstractmethod
     def merge(
         self, base: torch.Tensor, models: Sequence[torch.Tensor], weights: Sequence[float], ctx: BlockContext
@@ -57,19 +61,26 @@ class TaskArithmetic(MergeMethod):
     """theta = base + sum_i w_i (theta_i - base); with weights (lam, 1 - lam) the VisCodex rule
     theta_base + lam (theta_vlm - theta_base) + (1 - lam) (theta_code - theta_base).
 
-    Computed in the expanded form (1 - sum_i w_i) base + sum_i w_i theta_i, which is the same sum but
-    exact at the ends: lam = 1 gives the VLM's tensor bit for bit (0 * base + 1 * vlm + 0 * code), where
-    base + (vlm - base) would round. The unexpanded form agrees to float32 rounding (tested).
+    Computed in the expanded form sum_i w_i theta_i + (1 - sum_i w_i) base, which is the same sum but
+    exact at the ends: lam = 1 gives the VLM's tensor bit for bit (1 * vlm + 0 * code), where
+    base + (vlm - base) would round. The unexpanded form agrees to float32 rounding (tested). When the
+    weights sum to 1 the base term is zero and skipped (so an inf in the base no longer turns into NaN).
     """
 
     name = "task_arithmetic"
 
+    def needs_base(self, weights: Sequence[float]) -> bool:
+        return 1.0 - sum(weights) != 0.0
+
     def merge(
         self, base: torch.Tensor, models: Sequence[torch.Tensor], weights: Sequence[float], ctx: BlockContext
     ) -> torch.Tensor:
-        out = (1.0 - sum(weights)) * base
-        for model, weight in zip(models, weights, strict=True):
-            out += weight * model
+        out = models[0] * weights[0]
+        for model, weight in zip(models[1:], weights[1:], strict=True):
+            out.add_(model * weight)
+        rest = 1.0 - sum(weights)
+        if rest != 0.0:  # (lam, 1 - lam) sums to 1: the base drops out and is not even read
+            out.add_(base * rest)
         return out
 
 
@@ -78,6 +89,9 @@ class Linear(MergeMethod):
     """theta = sum_i w_i theta_i / sum_i w_i: a weighted average that ignores the base."""
 
     name = "linear"
+
+    def needs_base(self, weights: Sequence[float]) -> bool:
+        return False
 
     def merge(
         self, base: torch.Tensor, models: Sequence[torch.Tensor], weights: Sequence[float], ctx: BlockContext
