@@ -16,7 +16,7 @@ from rich.console import Console
 from viscodex.model.errors import ImagesNotSupported, ModelError, ModelUnavailable
 from viscodex.model.images import ImageInputError, decode_image
 from viscodex.model.settings import ModelSettings
-from viscodex.sandbox import RunCancelled, Sandbox, SandboxError, SandboxUnavailable
+from viscodex.sandbox import UI_STACKS, RunCancelled, Sandbox, SandboxError, SandboxUnavailable
 
 from .cli_errors import UsageError, expected_failures, fail
 from .events import Candidate, Done, Emit, Event, Failed, ParseError, SandboxResult, Score, Started
@@ -93,11 +93,8 @@ def solve(
         if missing:
             raise UsageError(f"no such file: {', '.join(missing)}")
         _check_images(images)
-        if stack != "html":
-            raise UsageError(
-                f"--stack {stack} needs its runtime baked into the sandbox image (no network at render time); "
-                "only --stack html is available in this version"
-            )
+        if stack not in UI_STACKS:
+            raise UsageError(f"unknown --stack {stack!r}; use one of {', '.join(UI_STACKS)}")
         if kind == "fix" and repo is None:
             raise UsageError("--kind fix needs --repo DIR")
         settings = ModelSettings.from_flags(model_url=model_url, model_name=model_name, model_path=model_path)
@@ -113,6 +110,7 @@ def solve(
             threshold=threshold,
             timeout_s=timeout,
             max_image_tokens=settings.max_image_tokens,
+            stack=stack,
         )
         stamp = time.strftime("%Y%m%d-%H%M%S")
         folder = run_dir or Path(".viscodex") / "runs" / f"{stamp}-{kind}"

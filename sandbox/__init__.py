@@ -3,7 +3,7 @@
 A leaf of the package: it knows nothing of models, agents or editors.
 """
 
-from .api import Sandbox
+from .api import UI_STACKS, Sandbox, UiStack
 from .errors import RenderError, RunCancelled, SandboxError, SandboxUnavailable
 from .image import ImageRecipe, ensure_image
 from .languages import LANGUAGES, Language, language_for_path
@@ -12,6 +12,7 @@ from .results import DomBlock, DomWord, HtmlRender, RunResult, Viewport
 
 __all__ = [
     "LANGUAGES",
+    "UI_STACKS",
     "DomBlock",
     "DomWord",
     "HtmlRender",
@@ -25,6 +26,7 @@ __all__ = [
     "SandboxError",
     "SandboxPolicy",
     "SandboxUnavailable",
+    "UiStack",
     "Viewport",
     "ensure_image",
     "language_for_path",

@@ -16,7 +16,7 @@ import uuid
 import weakref
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, Literal, get_args
 
 import docker
 import docker.errors
@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_POOL = {"exec": 2, "chart": 1, "html": 1}
 GRACE_S = {"exec": 5.0, "chart": 5.0, "html": 10.0}
+UiStack = Literal["html", "tailwind", "react"]
+UI_STACKS: tuple[UiStack, ...] = get_args(UiStack)
 _CONTAINER_FIELDS = ("network", "memory_mb", "cpus", "pids", "work_mb", "tmp_mb", "nofile", "user")
 
 
@@ -199,9 +201,14 @@ class Sandbox:
         full_page: bool = True,
         timeout_s: float | None = None,
         cancel: threading.Event | None = None,
+        stack: UiStack = "html",
     ) -> bytes:
-        """A PNG screenshot of ``html`` at ``viewport`` (full page by default), network off."""
-        result, _ = self._render_html(html, viewport, full_page, timeout_s, cancel, blocks=False)
+        """A PNG screenshot of ``html`` at ``viewport`` (full page by default), network off.
+
+        ``stack``: ``tailwind`` or ``react`` inline the runtime baked into the image (Tailwind's browser
+        build; React 18, ReactDOM and Babel for ``<script type="text/babel">``) before the page's own code.
+        """
+        result, _ = self._render_html(html, viewport, full_page, timeout_s, cancel, blocks=False, stack=stack)
         assert result.png is not None
         return result.png
 
@@ -213,13 +220,14 @@ class Sandbox:
         full_page: bool = True,
         timeout_s: float | None = None,
         cancel: threading.Event | None = None,
+        stack: UiStack = "html",
     ) -> HtmlRender:
         """``render_html`` plus the page's visible text as laid out: words grouped into one block per
         line of each block-level element, with boxes in pixels of the PNG and computed colours.
 
         Both come from the same page load, so the boxes describe exactly the pixels returned.
         """
-        result, extra = self._render_html(html, viewport, full_page, timeout_s, cancel, blocks=True)
+        result, extra = self._render_html(html, viewport, full_page, timeout_s, cancel, blocks=True, stack=stack)
         assert result.png is not None
         collected = extra.get("text_blocks") or {}
         try:
@@ -243,6 +251,7 @@ class Sandbox:
         cancel: threading.Event | None,
         *,
         blocks: bool,
+        stack: UiStack = "html",
     ) -> tuple[RunResult, dict[str, Any]]:
         viewport = viewport or Viewport()
         limits = self.policy.html.merged(timeout_s=timeout_s)
@@ -251,6 +260,7 @@ class Sandbox:
             "width": viewport.width,
             "height": viewport.height,
             "full_page": full_page,
+            "stack": stack,
         }
         if blocks:
             job["blocks"] = True

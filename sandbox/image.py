@@ -22,6 +22,7 @@ from pathlib import Path
 
 import docker
 import docker.errors
+import httpx
 from pydantic import BaseModel, ConfigDict
 
 from .errors import SandboxError, SandboxUnavailable
@@ -46,9 +47,20 @@ DEFAULT_PACKAGES = (
     "fonts-noto-color-emoji",
 )
 
+WEB_RUNTIMES: tuple[tuple[str, str, str, str], ...] = (
+    # (file in /opt/viscodex/runtimes, npm package, version, file in the package's tarball)
+    ("tailwind.js", "@tailwindcss/browser", "4.3.4", "package/dist/index.global.js"),
+    ("react.js", "react", "18.3.1", "package/umd/react.production.min.js"),
+    ("react-dom.js", "react-dom", "18.3.1", "package/umd/react-dom.production.min.js"),
+    ("babel.js", "@babel/standalone", "7.28.4", "package/babel.min.js"),
+)
+"""Browser runtimes for UI stacks other than plain HTML, baked in because pages render with the
+network off (React 18: the last release that ships UMD builds)."""
+
 LAYER_TEMPLATE = """\
 FROM {base}
 COPY wheels /tmp/wheels
+COPY runtimes /opt/viscodex/runtimes
 RUN python3 -m pip install --break-system-packages --no-index --no-cache-dir \\
         --find-links /tmp/wheels playwright=={playwright} \\
  && rm -rf /tmp/wheels \\
@@ -81,6 +93,8 @@ class ImageRecipe(BaseModel):
     playwright: str = "1.65.2"
     registry_base: str | None = None
     """e.g. ``debian:bookworm``: build the base with `docker build` from a registry instead."""
+    web_runtimes: tuple[tuple[str, str, str, str], ...] = WEB_RUNTIMES
+    npm_registry: str = "https://registry.npmjs.org"
 
     def base_hash(self) -> str:
         data = {
@@ -92,7 +106,14 @@ class ImageRecipe(BaseModel):
         return _digest(data)
 
     def recipe_hash(self) -> str:
-        return _digest({"base": self.base_hash(), "playwright": self.playwright, "layer": LAYER_TEMPLATE})
+        return _digest(
+            {
+                "base": self.base_hash(),
+                "playwright": self.playwright,
+                "layer": LAYER_TEMPLATE,
+                "runtimes": [list(r) for r in self.web_runtimes],
+            }
+        )
 
     @property
     def base_tag(self) -> str:
@@ -219,11 +240,31 @@ def _download_wheels(recipe: ImageRecipe, dest: Path, progress: Progress) -> Non
     _run_streaming(cmd, progress)
 
 
+def _download_runtimes(recipe: ImageRecipe, progress: Progress) -> dict[str, bytes]:
+    """Each runtime's one file, from its npm tarball (no npm needed, only the registry)."""
+    files: dict[str, bytes] = {}
+    for name, package, version, member in recipe.web_runtimes:
+        url = f"{recipe.npm_registry}/{package}/-/{package.split('/')[-1]}-{version}.tgz"
+        progress(f"downloading {package}@{version}")
+        try:
+            response = httpx.get(url, timeout=120, follow_redirects=True)
+            response.raise_for_status()
+            with tarfile.open(fileobj=io.BytesIO(response.content), mode="r:gz") as tar:
+                extracted = tar.extractfile(member)
+                if extracted is None:
+                    raise SandboxError(f"{member} is not a file in {url}")
+                files[f"runtimes/{name}"] = extracted.read()
+        except (httpx.HTTPError, tarfile.TarError, KeyError) as exc:
+            raise SandboxError(f"cannot get {package}@{version} from {url}: {exc}") from None
+    return files
+
+
 def _build_layer(client: docker.DockerClient, recipe: ImageRecipe, progress: Progress) -> None:
     with tempfile.TemporaryDirectory(prefix="viscodex-wheels-") as tmp:
         wheels = Path(tmp)
         _download_wheels(recipe, wheels, progress)
         files = {f"wheels/{p.name}": p.read_bytes() for p in sorted(wheels.glob("*.whl"))}
+    files.update(_download_runtimes(recipe, progress))
     progress(f"building layer {recipe.tag}")
     _docker_build(client, recipe.layer_dockerfile(), files, recipe.tag, progress)
 

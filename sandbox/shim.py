@@ -671,6 +671,29 @@ def _preload_chart() -> Callable[[dict[str, Any]], dict[str, Any]]:
     return run
 
 
+RUNTIMES = "/opt/viscodex/runtimes"
+STACK_RUNTIMES = {"tailwind": ["tailwind.js"], "react": ["react.js", "react-dom.js", "babel.js"]}
+
+
+def _with_runtimes(html: str, stack: str) -> str:
+    """The page with its stack's runtimes inlined first in <head> (the network is off, and
+    ``set_content`` writes the document, so init scripts would not run)."""
+    if stack == "html":
+        return html
+    if stack not in STACK_RUNTIMES:
+        raise ValueError(f"unknown UI stack {stack!r}")
+    tags = []
+    for name in STACK_RUNTIMES[stack]:
+        with open(os.path.join(RUNTIMES, name), encoding="utf-8") as fh:
+            tags.append("<script>" + fh.read().replace("</script", "<\\/script") + "</script>")
+    lower = html.lower()
+    at = lower.find("<head>")
+    if at >= 0:
+        at += len("<head>")
+        return html[:at] + "".join(tags) + html[at:]
+    return "".join(tags) + html
+
+
 def _preload_html() -> Callable[[dict[str, Any]], dict[str, Any]]:
     from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import sync_playwright
@@ -700,7 +723,10 @@ def _preload_html() -> Callable[[dict[str, Any]], dict[str, Any]]:
         page.on("pageerror", lambda err: console.append(f"pageerror: {err}"))
         try:
             page.set_viewport_size({"width": int(job["width"]), "height": int(job["height"])})
-            page.set_content(job["html"], wait_until="load", timeout=timeout_ms)
+            stack = str(job.get("stack", "html"))
+            page.set_content(_with_runtimes(job["html"], stack), wait_until="load", timeout=timeout_ms)
+            if stack != "html":  # React renders, Tailwind generates its CSS, after load: let a frame pass
+                page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
             full_page = bool(job.get("full_page", True))
             png = page.screenshot(full_page=full_page, type="png", timeout=timeout_ms)
             blocks = None

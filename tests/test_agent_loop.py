@@ -202,5 +202,5 @@ def test_tall_screenshot_goes_as_strips(tmp_path: Path) -> None:
 
 
 def test_unavailable_stack_is_a_usage_error(problem: Path) -> None:
-    proc = subprocess.run([AGENT, "solve", str(problem), "--stack", "react"], capture_output=True, text=True)
-    assert proc.returncode == 2 and "--stack html" in proc.stderr
+    proc = subprocess.run([AGENT, "solve", str(problem), "--stack", "vue"], capture_output=True, text=True)
+    assert proc.returncode == 2 and "tailwind" in proc.stderr and "react" in proc.stderr

@@ -86,3 +86,16 @@ def test_images_go_to_the_model_as_png_data_urls(targets: dict[str, Path], tmp_p
     assert url.startswith("data:image/png;base64,")
     image = Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1])))
     assert image.width % 28 == 0 and image.height % 28 == 0
+
+
+def test_react_stack_is_rendered_and_announced(tmp_path: Path, sandbox_image: str) -> None:
+    from test_sandbox_stacks import REACT
+
+    with Sandbox(pool={}) as sandbox:
+        target = tmp_path / "react.png"
+        target.write_bytes(sandbox.render_html(REACT, Viewport(width=500, height=200), full_page=False, stack="react"))
+    with serve(ScriptedModel([fenced("html", REACT)])) as model:
+        code, events, _ = solve(model, target, tmp_path, "--kind", "ui", "--stack", "react", "--max-iters", "1")
+    system = model.requests[0]["messages"][0]["content"]
+    assert "React 18" in system and "text/babel" in system
+    assert code == 0, [e for e in events if e.type == "score"]

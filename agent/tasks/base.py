@@ -8,7 +8,7 @@ from typing import Literal, Protocol
 
 from viscodex.model.chat import ChatBackend, ChatMessage
 from viscodex.model.images import ImageSource, PixelBudget, load_image, tile_image
-from viscodex.sandbox import RunResult, Sandbox
+from viscodex.sandbox import RunResult, Sandbox, UiStack
 
 from ..extract import CodeLanguage
 
@@ -24,8 +24,8 @@ class SolveRequest:
     context_files: tuple[Path, ...] = ()
     repo: Path | None = None
     test_cmd: str | None = None
-    stack: Literal["html"] = "html"
-    """Tailwind or React need their runtime baked into the sandbox image first; not yet."""
+    stack: UiStack = "html"
+    """UI stack: plain HTML/CSS, Tailwind, or React (runtimes baked into the sandbox image)."""
     max_iters: int = 3
     candidates: int = 1
     threshold: float = 0.9

@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass, field
 
 from viscodex.model.chat import ChatBackend, ChatMessage
-from viscodex.sandbox import RenderError, Sandbox, Viewport
+from viscodex.sandbox import RenderError, Sandbox, UiStack, Viewport
 
 from .. import prompts
 from ..extract import CodeLanguage
@@ -17,7 +17,18 @@ from ..score.visual import score_ui
 from .base import Kind, SolveRequest, Verification, context_text, model_images
 from .visual_common import Target, components_of, load_target, visual_feedback
 
-STACK_NOTES = {"html": ""}
+STACK_NOTES = {
+    "html": "",
+    "tailwind": (
+        " or, preferably, Tailwind CSS utility classes: the Tailwind runtime is loaded for you before your"
+        " code (do not add a script or link for it)"
+    ),
+    "react": (
+        '; build the UI with React 18 and JSX inside <script type="text/babel">, rendering into a root'
+        " element with ReactDOM.createRoot: React, ReactDOM and Babel are loaded for you as globals (do not"
+        " add script tags for them, and do not use import statements)"
+    ),
+}
 
 
 @dataclass
@@ -28,6 +39,7 @@ class UiTask:
     target: Target | None = None
     threshold: float = 0.9
     timeout_s: float | None = None
+    stack: UiStack = "html"
     notes: list[str] = field(default_factory=list)
 
     async def prepare(self, request: SolveRequest, model: ChatBackend, sandbox: Sandbox) -> None:
@@ -36,6 +48,7 @@ class UiTask:
         self.target = await asyncio.to_thread(load_target, request.images[0])
         self.threshold = request.threshold
         self.timeout_s = request.timeout_s
+        self.stack = request.stack
 
     def first_messages(self, request: SolveRequest) -> list[ChatMessage]:
         images, note = model_images(request)
@@ -59,7 +72,7 @@ class UiTask:
         viewport = Viewport(width=min(self.target.width, 8192), height=min(self.target.height, 16384))
         started = time.monotonic()
         try:
-            render = sandbox.render_html_blocks(code, viewport, timeout_s=self.timeout_s)
+            render = sandbox.render_html_blocks(code, viewport, timeout_s=self.timeout_s, stack=self.stack)
         except RenderError as exc:
             run = exc.result if hasattr(exc.result, "summary") else None
             return Verification(
