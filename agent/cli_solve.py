@@ -71,9 +71,7 @@ def solve(
     repo: Annotated[Path | None, typer.Option(help="Repository for the fix task.")] = None,
     test_cmd: Annotated[str | None, typer.Option(help="Test command for the fix task.")] = None,
     instruction: Annotated[str, typer.Option("--instruction", "-m", help="What you want, in words.")] = "",
-    stack: Annotated[
-        str, typer.Option(help="UI stack: html (Tailwind/React runtimes are not in the image yet).")
-    ] = "html",
+    stack: Annotated[str, typer.Option(help="UI stack: html, tailwind or react.")] = "html",
     max_iters: Annotated[int, typer.Option(min=1, max=50, help="Most rounds of run-and-fix.")] = 3,
     candidates: Annotated[int, typer.Option(min=1, max=8, help="Candidates per round, run in parallel.")] = 1,
     threshold: Annotated[float, typer.Option(min=0.0, max=1.0, help="Visual score that counts as verified.")] = 0.9,
