@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
-import time
 from collections.abc import Callable
 from typing import Any
+
+from timing import median_time
 
 from viscodex.sandbox import Sandbox, Viewport
 from viscodex.sandbox.container import container_spec
@@ -31,18 +31,6 @@ TARGETS = {
     "warm_render_html / cold_render_html": 0.3,
     "warm_render_chart / cold_docker_run_chart": 0.5,
 }
-
-
-def median_time(fn: Callable[[], object], runs: int, between: Callable[[], object] | None = None) -> float:
-    """Median wall time of ``fn``; ``between`` runs untimed before each call (e.g. let a pool refill)."""
-    times = []
-    for _ in range(runs):
-        if between is not None:
-            between()
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def cold_docker_run(sandbox: Sandbox, argv: list[str], limits: Limits) -> bytes:

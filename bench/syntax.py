@@ -13,12 +13,10 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import statistics
 import sys
-import time
-from collections.abc import Callable
 
 import tree_sitter_python
+from timing import median_time
 from tree_sitter import Language, Parser
 
 from viscodex.agent.syntax import check_syntax
@@ -84,18 +82,6 @@ def python_source(lines: int, seed: int = 0) -> str:
     while len(out) < lines:
         out.append(f"LAST_{len(out)} = {len(out)}")
     return "\n".join(out) + "\n"
-
-
-def median_time(fn: Callable[[], object], runs: int, between: Callable[[], object] | None = None) -> float:
-    """Median wall time of ``fn`` in seconds; ``between`` runs untimed before each call."""
-    times = []
-    for _ in range(runs):
-        if between is not None:
-            between()
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def warm_sandbox_run(runs: int) -> float | str:

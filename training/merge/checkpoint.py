@@ -54,6 +54,11 @@ class TensorInfo:
 
 def read_header(path: Path) -> dict[str, Any]:
     """The JSON header of a safetensors file, checked against the file's size (catches truncation)."""
+    return _read_header(path)[0]
+
+
+def _read_header(path: Path) -> tuple[dict[str, Any], int]:
+    """The header and where the data starts (8-byte length prefix plus the header itself)."""
     try:
         with path.open("rb") as fh:
             raw = fh.read(8)
@@ -71,7 +76,7 @@ def read_header(path: Path) -> dict[str, Any]:
         raise CheckpointError(
             f"{path} is truncated or corrupt: its header needs {max(ends)} data bytes, the file has {data_len}"
         )
-    return header
+    return header, 8 + size
 
 
 class Checkpoint:
@@ -90,8 +95,7 @@ class Checkpoint:
         self.tensors: dict[str, TensorInfo] = {}
         self._offsets: dict[str, int] = {}
         for file in self._files():
-            header = read_header(file)
-            data_start = 8 + _header_length(file)
+            header, data_start = _read_header(file)
             for name, meta in header.items():
                 if name == "__metadata__":
                     continue
@@ -177,9 +181,3 @@ class Checkpoint:
         for fd in self._fds.values():
             os.close(fd)
         self._fds.clear()
-
-
-def _header_length(path: Path) -> int:
-    with path.open("rb") as fh:
-        (size,) = struct.unpack("<Q", fh.read(8))
-    return int(size)
