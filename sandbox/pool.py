@@ -62,7 +62,12 @@ class WarmPool:
                 return container  # refilled on release, so the start-up does not compete with this run
         container = WarmContainer(self._client, self._image, self.role, self._limits, self._labels)
         with self._cond:
-            self._in_use.add(container)
+            closed = self._closed
+            if not closed:
+                self._in_use.add(container)
+        if closed:  # close() ran while the container started: it could not have killed this one
+            container.destroy()
+            raise SandboxError("this sandbox is closed")
         try:
             container.wait_ready(self._ready_timeout_s, cancel)
         except BaseException:

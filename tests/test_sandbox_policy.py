@@ -118,3 +118,32 @@ def test_languages() -> None:
     assert program_for("javascript")[1][0] == "node"
     assert language_for_path(Path("x.JS")) == "javascript"
     assert language_for_path(Path("x.rb")) is None
+
+
+def test_pool_close_while_a_cold_container_starts_leaves_no_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Regression: close() landing while acquire() built a cold container used to miss it, so its run went on."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from viscodex.sandbox import SandboxError
+    from viscodex.sandbox import pool as pool_module
+
+    destroyed: list[object] = []
+    holder: dict[str, pool_module.WarmPool] = {}
+
+    class StartsDuringClose:
+        def __init__(self, *args: object) -> None:
+            holder["pool"].close()  # the sandbox is closed while docker is still starting this container
+
+        def wait_ready(self, *args: object) -> None:
+            raise AssertionError("a container started after close must not be used")
+
+        def destroy(self) -> None:
+            destroyed.append(self)
+
+    monkeypatch.setattr(pool_module, "WarmContainer", StartsDuringClose)
+    with ThreadPoolExecutor(max_workers=1) as executor:
+        pool = pool_module.WarmPool(None, "img", "exec", Limits(), 0, executor)  # type: ignore[arg-type]
+        holder["pool"] = pool
+        with pytest.raises(SandboxError, match="closed"):
+            pool.acquire()
+    assert len(destroyed) == 1
