@@ -362,3 +362,66 @@ def test_cli_preset_offline_says_why(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2
     assert "Qwen/Qwen2.5-VL-7B-Instruct" in proc.stderr and "HF_HUB_OFFLINE" in proc.stderr
+
+
+def _special_bf16(count: int, seed: int) -> torch.Tensor:
+    """Random bfloat16 plus the values rounding gets wrong first: ties, subnormals, infinities, NaNs
+    (with payloads), signed zeros, the largest finite values."""
+    gen = torch.Generator().manual_seed(seed)
+    bits = torch.randint(0, 1 << 16, (count,), generator=gen, dtype=torch.int32).to(torch.int16)
+    special = torch.tensor(
+        [0x0000, 0x8000, 0x0001, 0x8001, 0x007F, 0x7F7F, 0xFF7F, 0x7F80, 0xFF80, 0x7FC0, 0x7F81, 0xFFFF],
+        dtype=torch.int32,
+    ).to(torch.int16)
+    bits[: special.numel()] = special
+    return bits.view(torch.bfloat16)
+
+
+@pytest.mark.parametrize("method", ["task_arithmetic", "linear"])
+@pytest.mark.parametrize("out_dtype", ["BF16", "F16", "F32"])
+def test_numpy_kernel_is_bit_identical_to_the_torch_method(method: str, out_dtype: str) -> None:
+    """The engine computes weighted sums with numpy; its bits must be those of the torch ``merge``
+    (the readable definition), including NaN, inf, subnormal and rounding ties."""
+    import numpy as np
+
+    from viscodex.training.merge.kernels import STORAGE, LinearKernel
+    from viscodex.training.merge.torch_bridge import TORCH_DTYPES
+
+    vlm, code, base = (_special_bf16(70_001, seed) for seed in (1, 2, 3))
+    impl = METHODS[method](MergeParameters(lam=0.7, scale=1.0))
+    for weights in [(0.7, 0.3), (0.85, 0.15), (1.0, 0.0), (0.6, 0.2)]:
+        expected = impl.merge(base.float(), [vlm.float(), code.float()], weights, BlockContext("t", 0, 0))
+        expected = expected.to(TORCH_DTYPES[out_dtype])
+        terms = impl.linear_terms(weights)
+        assert terms is not None
+        inputs = [vlm, code] + ([base] if terms[1] != 0.0 else [])
+        raw = [t.view(torch.int16).numpy().view(STORAGE["BF16"]) for t in inputs]
+        coefficients = list(terms[0]) + ([terms[1]] if terms[1] != 0.0 else [])
+        out = np.empty(vlm.numel(), STORAGE[out_dtype])
+        got = LinearKernel(1024).combine(raw, coefficients, out)
+        nan = expected.isnan().numpy()
+        assert nan.any() and not nan.all()
+        assert np.array_equal(np.isnan(got.astype(np.float32)), nan), weights
+        # NaN payloads are not compared: torch itself writes 0xFFFF from its vector loop, 0x7FC0 from its tail
+        want = expected.view(torch.int16).numpy() if out_dtype == "BF16" else expected.numpy()
+        assert np.array_equal(got.view(want.dtype)[~nan], want[~nan]), weights
+
+
+def test_weighted_sum_merges_never_import_torch(tiny_models: dict[str, Path], tmp_path: Path) -> None:
+    """Importing torch costs about 2 s, as long as a 1.5 GB merge's whole loop: weighted-sum merges
+    (the paper's) must not pay it; TIES and DARE do."""
+    script = (
+        "import sys\n"
+        "from viscodex.training.cli import app\n"
+        "try:\n"
+        "    app(sys.argv[1:])\n"
+        "except SystemExit as exit:\n"
+        "    assert not exit.code, exit.code\n"
+        "print('torch' in sys.modules)\n"
+    )
+    for method, imports_torch in (("task_arithmetic", False), ("linear", False), ("dare", True)):
+        args = ["merge", "--vlm", str(tiny_models["vlm"]), "--code", str(tiny_models["code"])]
+        args += ["--base", str(tiny_models["base"]), "--method", method, "--out", str(tmp_path / method)]
+        done = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, check=False)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip().splitlines()[-1] == str(imports_torch), (method, done.stdout)

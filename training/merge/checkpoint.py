@@ -1,5 +1,6 @@
 """A lazy view of a safetensors checkpoint: names, shapes and dtypes from the headers, tensors read on
-demand from memory-mapped shards. Nothing is loaded until asked for, one tensor (or row block) at a time.
+demand with ``pread``. Nothing is loaded until asked for, one tensor (or row block) at a time, as numpy
+arrays (``kernels.STORAGE``: bfloat16 from ml_dtypes), so reading needs no torch.
 """
 
 from __future__ import annotations
@@ -8,28 +9,21 @@ import json
 import math
 import os
 import struct
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-import torch
+import numpy as np
+import numpy.typing as npt
+
+from .kernels import STORAGE
 
 INDEX = "model.safetensors.index.json"
 SINGLE = "model.safetensors"
-DTYPE_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1}
-TORCH_DTYPES = {
-    "F64": torch.float64,
-    "F32": torch.float32,
-    "F16": torch.float16,
-    "BF16": torch.bfloat16,
-    "I64": torch.int64,
-    "I32": torch.int32,
-    "I16": torch.int16,
-    "I8": torch.int8,
-    "U8": torch.uint8,
-}
+DTYPE_BYTES = {name: dtype.itemsize for name, dtype in STORAGE.items()}
 
 
 class CheckpointError(ValueError):
@@ -106,7 +100,9 @@ class Checkpoint:
                 self.tensors[name] = TensorInfo(name, tuple(meta["shape"]), meta["dtype"], file)
                 self._offsets[name] = data_start + int(meta["data_offsets"][0])
         self._fds: dict[Path, int] = {}
-        self._buffer = bytearray()
+        self._fd_lock = threading.Lock()
+        self._local = threading.local()
+        """Each thread reads into a buffer of its own, so merge workers can read in parallel."""
 
     def _files(self) -> list[Path]:
         index = self.path / INDEX
@@ -137,34 +133,38 @@ class Checkpoint:
     def _fd(self, file: Path) -> int:
         fd = self._fds.get(file)
         if fd is None:
-            try:
-                fd = os.open(file, os.O_RDONLY)
-            except OSError as exc:
-                raise CheckpointError(f"cannot open {file}: {exc}") from None
-            self._fds[file] = fd
+            with self._fd_lock:
+                fd = self._fds.get(file)
+                if fd is None:
+                    try:
+                        fd = os.open(file, os.O_RDONLY)
+                    except OSError as exc:
+                        raise CheckpointError(f"cannot open {file}: {exc}") from None
+                    self._fds[file] = fd
         return fd
 
-    def rows(self, name: str, start: int, stop: int) -> torch.Tensor:
-        """Rows ``start:stop`` of a tensor (the whole of a 0-d tensor), read into this checkpoint's
-        buffer: valid until the next read from this checkpoint, so use or copy it before that."""
+    def rows(self, name: str, start: int, stop: int) -> npt.NDArray[np.generic]:
+        """Rows ``start:stop`` of a tensor (the whole of a 0-d tensor), read into this thread's buffer
+        of this checkpoint: valid until this thread's next read from it, so use or copy it before that."""
         info = self.tensors[name]
         row_elems = math.prod(info.shape[1:]) if info.shape else 1
         width = DTYPE_BYTES[info.dtype]
         if not info.shape:
             start, stop = 0, 1
         nbytes = (stop - start) * row_elems * width
-        if len(self._buffer) < nbytes:
-            self._buffer = bytearray(nbytes)
-        view = memoryview(self._buffer)[:nbytes]
+        buffer: bytearray = getattr(self._local, "buffer", bytearray())
+        if len(buffer) < nbytes:
+            buffer = self._local.buffer = bytearray(nbytes)
+        view = memoryview(buffer)[:nbytes]
         offset = self._offsets[name] + start * row_elems * width
         got = os.preadv(self._fd(info.file), [view], offset) if nbytes else 0
         if got != nbytes:
             raise CheckpointError(f"{info.file} ended early while reading {name}")
-        flat = torch.frombuffer(view, dtype=TORCH_DTYPES[info.dtype]) if nbytes else torch.empty(0)
+        flat = np.frombuffer(view, dtype=STORAGE[info.dtype])
         shape = (stop - start, *info.shape[1:]) if info.shape else ()
-        return flat.view(shape)
+        return flat.reshape(shape)
 
-    def get(self, name: str) -> torch.Tensor:
+    def get(self, name: str) -> npt.NDArray[np.generic]:
         """The whole tensor (same buffer rules as ``rows``)."""
         info = self.tensors[name]
         return self.rows(name, 0, info.shape[0] if info.shape else 1)

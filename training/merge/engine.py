@@ -17,23 +17,29 @@ Policies:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import json
 import math
 import os
 import shutil
+import threading
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
-import torch
+import numpy as np
+import numpy.typing as npt
 
 import viscodex
 
-from .checkpoint import INDEX, TORCH_DTYPES, Checkpoint, CheckpointError
+from .checkpoint import INDEX, Checkpoint, CheckpointError
+from .kernels import STORAGE, LinearKernel
 from .methods import METHODS, BlockContext, MergeMethod
 from .names import NameMappingError, plan_roles
 from .recipe import MergeRecipe
@@ -45,7 +51,10 @@ VOCAB_TENSORS = {"model.embed_tokens.weight", "lm_head.weight"}
 BLOCK_BYTES = 1 << 20
 """float32 bytes of one row block of one input: small blocks stay in the CPU caches and bound peak
 memory at a few times this (measured: 64 MiB blocks were 3x slower on 2 cores)."""
+MAX_WORKERS = 4
+"""Threads computing blocks at most; the writer thread and the input hasher come on top."""
 Progress = Callable[[int, int], None]
+_T = TypeVar("_T")
 
 
 class MergeError(ValueError):
@@ -171,29 +180,88 @@ def _row_blocks(job: Job, shape: tuple[int, ...], whole: bool) -> list[tuple[int
     return list(itertools.pairwise(sorted(bounds)))
 
 
-def _compute(
-    job: Job,
-    start: int,
-    stop: int,
-    method: MergeMethod,
-    weights: tuple[float, float],
-    seed: int,
-    vlm: Checkpoint,
-    code: Checkpoint,
-    base: Checkpoint,
-) -> torch.Tensor:
-    out_dtype = TORCH_DTYPES[job.out.dtype]
-    scalar = not job.out.shape
-    assert job.code_name is not None or not job.merged
-    vlm_block = vlm.rows(job.vlm_name, start, stop)
-    if not job.merged or (not scalar and start >= job.shared_rows):
-        return vlm_block.to(out_dtype)
-    assert job.code_name is not None and job.base_name is not None
-    vlm_f32 = vlm_block.to(torch.float32)  # a copy: the buffer is reused by the next read
-    code_f32 = code.rows(job.code_name, start, stop).to(torch.float32)
-    base_f32 = base.rows(job.base_name, start, stop).to(torch.float32) if method.needs_base(weights) else vlm_f32
-    merged = method.merge(base_f32, [vlm_f32, code_f32], weights, BlockContext(job.vlm_name, start, seed))
-    return merged.to(out_dtype)
+class BlockComputer:
+    """Computes output row blocks: weighted sums with the numpy kernels, other methods with torch.
+
+    Safe to call from several threads at once: each thread gets work buffers of its own (and reads
+    into its own buffer of each checkpoint); every result is a fresh array the caller owns.
+    """
+
+    def __init__(self, method: MergeMethod, weights: tuple[float, float], seed: int) -> None:
+        self.method = method
+        self.weights = weights
+        self.seed = seed
+        self.terms = method.linear_terms(weights)
+        self._local = threading.local()
+
+    @property
+    def kernel(self) -> LinearKernel:
+        kernel: LinearKernel | None = getattr(self._local, "kernel", None)
+        if kernel is None:
+            kernel = self._local.kernel = LinearKernel(BLOCK_BYTES // 4)
+        return kernel
+
+    def compute(
+        self, job: Job, start: int, stop: int, vlm: Checkpoint, code: Checkpoint, base: Checkpoint
+    ) -> npt.NDArray[np.generic]:
+        """Rows ``start:stop`` of ``job``'s output, in the numpy dtype of its output dtype."""
+        out_dtype = STORAGE[job.out.dtype]
+        vlm_block = vlm.rows(job.vlm_name, start, stop)
+        if not job.merged or (job.out.shape and start >= job.shared_rows):
+            if vlm_block.dtype == out_dtype:
+                return vlm_block.copy()  # out of this thread's read buffer
+            out = np.empty(vlm_block.shape, out_dtype)
+            self.kernel.convert(vlm_block, out.reshape(-1))
+            return out
+        assert job.code_name is not None and job.base_name is not None
+        if self.terms is None:
+            return self._compute_torch(job, start, stop, vlm, code, base)
+        model_terms, base_term = self.terms
+        out = np.empty(vlm_block.shape, out_dtype)
+        # the kernel widens each input before the next read reuses that checkpoint's buffer
+        inputs = [(vlm, job.vlm_name), (code, job.code_name)]
+        coefficients = list(model_terms)
+        if base_term != 0.0:
+            inputs.append((base, job.base_name))
+            coefficients.append(base_term)
+        self.kernel.combine(_LazyBlocks(inputs, start, stop, vlm_block), coefficients, out.reshape(-1))
+        return out
+
+    def _compute_torch(
+        self, job: Job, start: int, stop: int, vlm: Checkpoint, code: Checkpoint, base: Checkpoint
+    ) -> npt.NDArray[np.generic]:
+        """TIES, DARE and any other method that is not a weighted sum: float32 torch tensors in and out."""
+        from .torch_bridge import from_torch_f32, to_torch_f32
+
+        assert job.code_name is not None and job.base_name is not None
+        vlm_f32 = to_torch_f32(vlm.rows(job.vlm_name, start, stop), vlm.tensors[job.vlm_name].dtype)
+        code_f32 = to_torch_f32(code.rows(job.code_name, start, stop), code.tensors[job.code_name].dtype)
+        if self.method.needs_base(self.weights):
+            base_f32 = to_torch_f32(base.rows(job.base_name, start, stop), base.tensors[job.base_name].dtype)
+        else:
+            base_f32 = vlm_f32
+        ctx = BlockContext(job.vlm_name, start, self.seed)
+        merged = self.method.merge(base_f32, [vlm_f32, code_f32], self.weights, ctx)
+        return from_torch_f32(merged, job.out.dtype)
+
+
+class _LazyBlocks:
+    """The kernel's inputs, each read only when the kernel reaches it: a checkpoint's read buffer is
+    reused by its next read, and the VLM's block (already read) must be widened before anything else."""
+
+    def __init__(
+        self, inputs: list[tuple[Checkpoint, str]], start: int, stop: int, first: npt.NDArray[np.generic]
+    ) -> None:
+        self._inputs = inputs
+        self._start, self._stop = start, stop
+        self._first = first
+
+    def __len__(self) -> int:
+        return len(self._inputs)
+
+    def __iter__(self) -> Iterator[npt.NDArray[np.generic]]:
+        for index, (ckpt, name) in enumerate(self._inputs):
+            yield self._first if index == 0 else ckpt.rows(name, self._start, self._stop)
 
 
 def _sha256_files(folder: Path) -> dict[str, str]:
@@ -256,14 +324,7 @@ def run_merge(
                             for label, path in (("vlm", vlm_dir), ("code", code_dir), ("base", base_dir))
                         }
                     )
-                    # One torch thread: on small blocks more threads only add synchronisation, and the
-                    # second core is better spent on hashing the inputs alongside.
-                    threads = torch.get_num_threads()
-                    torch.set_num_threads(1)
-                    try:
-                        written = _write_shards(recipe, plan, vlm, code, base, staging, progress)
-                    finally:
-                        torch.set_num_threads(threads)
+                    written = _write_shards(recipe, plan, vlm, code, base, staging, progress)
                     input_hashes = hashes.result()
                 _copy_side_files(vlm.path, staging)
                 report = MergeReport(
@@ -295,28 +356,74 @@ def _write_shards(
     progress: Progress,
 ) -> int:
     method = METHODS[recipe.method](recipe.parameters)
-    weights = recipe.parameters.model_weights()
+    computer = BlockComputer(method, recipe.parameters.model_weights(), recipe.parameters.seed)
+    if computer.terms is None:
+        from .torch_bridge import one_thread
+
+        with one_thread():
+            return _write_all(recipe, plan, computer, vlm, code, base, staging, progress)
+    return _write_all(recipe, plan, computer, vlm, code, base, staging, progress)
+
+
+def _write_all(
+    recipe: MergeRecipe,
+    plan: MergePlan,
+    computer: BlockComputer,
+    vlm: Checkpoint,
+    code: Checkpoint,
+    base: Checkpoint,
+    staging: Path,
+    progress: Progress,
+) -> int:
     shards = plan_shards([job.out for job in plan.jobs], recipe.shard_size_mb << 20)
     names = shard_names(len(shards))
     by_name = {job.out.name: job for job in plan.jobs}
     total, done = plan.total_bytes, 0
     weight_map: dict[str, str] = {}
     progress(0, total)
-    for shard, file_name in zip(shards, names, strict=True):
-        with ShardWriter(staging / file_name, shard) as writer:
-            for out_tensor in shard:
-                job = by_name[out_tensor.name]
-                shape = vlm.tensors[job.vlm_name].shape
-                for start, stop in _row_blocks(job, shape, method.whole_tensors):
-                    block = _compute(job, start, stop, method, weights, recipe.parameters.seed, vlm, code, base)
-                    writer.write(out_tensor.name, block)
-                    done += block.numel() * block.element_size()
+    # Blocks are computed by a few threads (numpy and torch release the GIL) and written in order by
+    # this one; at most ``depth`` blocks are in flight, so memory stays at a few blocks. Methods that
+    # take whole tensors (TIES) get one worker: a whole tensor each is enough memory.
+    workers = 1 if computer.method.whole_tensors else max(1, min(MAX_WORKERS, os.cpu_count() or 1))
+    depth = 2 * workers
+    whole = computer.method.whole_tensors
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="viscodex-merge") as pool:
+        for shard, file_name in zip(shards, names, strict=True):
+            with ShardWriter(staging / file_name, shard) as writer:
+                tasks = (
+                    (out_tensor.name, functools.partial(computer.compute, job, start, stop, vlm, code, base))
+                    for out_tensor in shard
+                    for job in [by_name[out_tensor.name]]
+                    for start, stop in _row_blocks(job, vlm.tensors[job.vlm_name].shape, whole)
+                )
+                for name, block in _in_order(pool, tasks, depth):
+                    writer.write(name, block)
+                    done += block.nbytes
                     progress(done, total)
-                weight_map[out_tensor.name] = file_name
+            weight_map.update((out_tensor.name, file_name) for out_tensor in shard)
     if len(names) > 1:
         index = {"metadata": {"total_size": total}, "weight_map": weight_map}
         (staging / INDEX).write_text(json.dumps(index, indent=2) + "\n")
     return total
+
+
+def _in_order(
+    pool: ThreadPoolExecutor, tasks: Iterable[tuple[str, Callable[[], _T]]], depth: int
+) -> Iterator[tuple[str, _T]]:
+    """Each task's label and result, in the tasks' order, with at most ``depth`` submitted and unread."""
+    pending: deque[tuple[str, Future[_T]]] = deque()
+    try:
+        for label, task in tasks:
+            pending.append((label, pool.submit(task)))
+            if len(pending) >= depth:
+                label, future = pending.popleft()
+                yield label, future.result()
+        while pending:
+            label, future = pending.popleft()
+            yield label, future.result()
+    finally:
+        for _, future in pending:
+            future.cancel()
 
 
 def _copy_side_files(vlm_dir: Path, staging: Path) -> None:

@@ -3,6 +3,10 @@
 Every method sees one block of rows of one tensor at a time: the base's, and each model's (VLM first,
 then code), with one weight per model. Methods that need a whole tensor (TIES: its magnitude threshold
 is per tensor) say so and get whole tensors.
+
+Methods that are a fixed weighted sum of their inputs (task arithmetic, linear) also say so with
+``linear_terms``; the engine then computes them with the numpy kernels and never imports torch. Their
+torch ``merge`` stays as the readable definition the kernels are tested against.
 """
 
 from __future__ import annotations
@@ -11,11 +15,12 @@ import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import ClassVar
-
-import torch
+from typing import TYPE_CHECKING, ClassVar
 
 from .recipe import MergeParameters
+
+if TYPE_CHECKING:
+    import torch
 
 
 @dataclass(frozen=True)
@@ -27,6 +32,8 @@ class BlockContext:
     seed: int
 
     def generator(self, model_index: int) -> torch.Generator:
+        import torch
+
         key = f"{self.seed}:{self.tensor}:{self.row_start}:{model_index}".encode()
         return torch.Generator().manual_seed(int.from_bytes(hashlib.sha256(key).digest()[:8], "little"))
 
@@ -41,6 +48,11 @@ class MergeMethod(ABC):
     def needs_base(self, weights: Sequence[float]) -> bool:
         """Whether ``merge`` uses the base at all for these weights (if not, it is not read)."""
         return True
+
+    def linear_terms(self, weights: Sequence[float]) -> tuple[tuple[float, ...], float] | None:
+        """(a coefficient per model, the base's coefficient) when ``merge`` is exactly
+        ``sum_i c_i model_i + c_base base`` summed in that order; None for anything else."""
+        return None
 
     @abstractmethod
     def merge(
@@ -72,6 +84,9 @@ class TaskArithmetic(MergeMethod):
     def needs_base(self, weights: Sequence[float]) -> bool:
         return 1.0 - sum(weights) != 0.0
 
+    def linear_terms(self, weights: Sequence[float]) -> tuple[tuple[float, ...], float] | None:
+        return tuple(weights), 1.0 - sum(weights)
+
     def merge(
         self, base: torch.Tensor, models: Sequence[torch.Tensor], weights: Sequence[float], ctx: BlockContext
     ) -> torch.Tensor:
@@ -93,20 +108,28 @@ class Linear(MergeMethod):
     def needs_base(self, weights: Sequence[float]) -> bool:
         return False
 
+    def linear_terms(self, weights: Sequence[float]) -> tuple[tuple[float, ...], float] | None:
+        total = sum(weights)
+        if total == 0:
+            raise ValueError("linear merge weights sum to zero")
+        return tuple(weight / total for weight in weights), 0.0
+
     def merge(
         self, base: torch.Tensor, models: Sequence[torch.Tensor], weights: Sequence[float], ctx: BlockContext
     ) -> torch.Tensor:
         total = sum(weights)
         if total == 0:
             raise ValueError("linear merge weights sum to zero")
-        out = torch.zeros_like(base)
-        for model, weight in zip(models, weights, strict=True):
-            out += (weight / total) * model
+        out = models[0] * (weights[0] / total)
+        for model, weight in zip(models[1:], weights[1:], strict=True):
+            out += model * (weight / total)
         return out
 
 
 def _trim(delta: torch.Tensor, density: float) -> torch.Tensor:
     """Keep the ``density`` fraction of entries with the largest magnitude (TIES' trim step)."""
+    import torch
+
     if density >= 1.0:
         return delta
     k = int(delta.numel() * density)
@@ -118,6 +141,8 @@ def _trim(delta: torch.Tensor, density: float) -> torch.Tensor:
 
 def _sign_consensus(deltas: list[torch.Tensor], weights: Sequence[float]) -> torch.Tensor:
     """TIES' disjoint merge: average only the entries whose sign agrees with the elected sign."""
+    import torch
+
     weighted = [w * d for d, w in zip(deltas, weights, strict=True)]
     elected = torch.sign(torch.stack(weighted).sum(dim=0))
     agree = [(torch.sign(d) == elected) & (d != 0) for d in deltas]
@@ -152,6 +177,8 @@ class Dare(MergeMethod):
     def merge(
         self, base: torch.Tensor, models: Sequence[torch.Tensor], weights: Sequence[float], ctx: BlockContext
     ) -> torch.Tensor:
+        import torch
+
         density = self.params.density
         deltas = []
         for index, model in enumerate(models):

@@ -10,17 +10,22 @@ from __future__ import annotations
 import json
 import os
 import struct
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
 
-import torch
+import numpy as np
+import numpy.typing as npt
 
-from .checkpoint import DTYPE_BYTES, TORCH_DTYPES
+from .checkpoint import DTYPE_BYTES
+from .kernels import STORAGE
 
-SAFETENSORS_NAME = {v: k for k, v in TORCH_DTYPES.items()}
+SYNC_EVERY_BYTES = 256 << 20
+"""Start writing the shard back to disk each time this much more is written: the final fsync then
+waits for the last stretch only, instead of for the whole shard after the compute is done."""
 
 
 @dataclass(frozen=True)
@@ -77,27 +82,48 @@ class ShardWriter:
         self._fh.write(struct.pack("<Q", len(raw)) + raw)
         self._index = 0
         self._written = 0
+        self._unsynced = 0
+        self._syncer: threading.Thread | None = None
 
-    def write(self, name: str, block: torch.Tensor) -> None:
-        """Append the next rows of tensor ``name`` (blocks must come in order and add up exactly)."""
+    def write(self, name: str, block: npt.NDArray[np.generic]) -> None:
+        """Append the next rows of tensor ``name`` (blocks must come in order and add up exactly), as
+        the numpy dtype of its safetensors dtype (``kernels.STORAGE``)."""
         expected = self._order[self._index]
-        if name != expected.name or SAFETENSORS_NAME[block.dtype] != expected.dtype:
-            raise RuntimeError(f"shard writer expected {expected.name} ({expected.dtype}), got {name}")
-        if block.numel():
-            self._fh.write(block.contiguous().view(torch.uint8).numpy().data)
-        self._written += block.numel() * block.element_size()
+        if name != expected.name or block.dtype != STORAGE[expected.dtype]:
+            raise RuntimeError(f"shard writer expected {expected.name} ({expected.dtype}), got {name} ({block.dtype})")
+        if block.size:
+            # as bytes: the buffer protocol has no code for ml_dtypes' bfloat16
+            self._fh.write(np.ascontiguousarray(block).reshape(-1).view(np.uint8).data)
+            self._unsynced += block.nbytes
+            if self._unsynced >= SYNC_EVERY_BYTES and (self._syncer is None or not self._syncer.is_alive()):
+                self._start_sync()
+        self._written += block.nbytes
         if self._written > expected.nbytes:
             raise RuntimeError(f"too many bytes for {name}")
         if self._written == expected.nbytes:
             self._index += 1
             self._written = 0
 
+    def _start_sync(self) -> None:
+        """Start writing back what is written so far, in a thread, while the merge goes on."""
+        self._fh.flush()
+        self._unsynced = 0
+        self._syncer = threading.Thread(target=os.fdatasync, args=(self._fh.fileno(),), daemon=True)
+        self._syncer.start()
+
+    def _join_sync(self) -> None:
+        if self._syncer is not None:
+            self._syncer.join()
+            self._syncer = None
+
     def close(self) -> None:
         if self._index != len(self._order):
             missing = self._order[self._index].name
+            self._join_sync()
             self._fh.close()
             raise RuntimeError(f"shard {self.path.name} closed before {missing} was written")
         self._fh.flush()
+        self._join_sync()
         os.fsync(self._fh.fileno())
         self._fh.close()
 
@@ -110,4 +136,5 @@ class ShardWriter:
         if exc_type is None:
             self.close()
         else:
+            self._join_sync()
             self._fh.close()
