@@ -7,6 +7,7 @@ a skipped safety test proves nothing.
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +19,8 @@ from viscodex.sandbox.image import ImageRecipe, image_exists
 from viscodex.sandbox.owners import LABEL, LABEL_INSTANCE, LABEL_PID
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# merges record input digests in a cache; the tests' own, not the user's
+os.environ.setdefault("VISCODEX_HASH_CACHE", f"{tempfile.gettempdir()}/viscodex-test-{os.getpid()}/sha256.json")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 

@@ -39,6 +39,7 @@ import numpy.typing as npt
 import viscodex
 
 from .checkpoint import INDEX, Checkpoint, CheckpointError
+from .hashes import DigestCache, folder_sha256
 from .kernels import STORAGE, LinearKernel
 from .methods import METHODS, BlockContext, MergeMethod
 from .names import NameMappingError, plan_roles
@@ -264,12 +265,16 @@ class _LazyBlocks:
             yield self._first if index == 0 else ckpt.rows(name, self._start, self._stop)
 
 
-def _sha256_files(folder: Path) -> dict[str, str]:
-    digests = {}
-    for path in sorted(p for p in folder.iterdir() if p.is_file()):
-        with path.open("rb") as fh:
-            digests[path.name] = hashlib.file_digest(fh, "sha256").hexdigest()
-    return digests
+def _sha256_files(folder: Path, cache: DigestCache) -> dict[str, str]:
+    """sha256 per file, with where it came from unless the file was hashed now (``hashes``)."""
+    digests = folder_sha256(folder, cache)
+    return {
+        name: d.sha256 if d.source == "hashed" else f"{d.sha256} ({HASH_SOURCES[d.source]})"
+        for name, d in digests.items()
+    }
+
+
+HASH_SOURCES = {"hub": "the hub cache's blob name", "cache": "cached for this file's size and times"}
 
 
 def _header_digest(folder: Path) -> dict[str, str]:
@@ -281,6 +286,16 @@ def _header_digest(folder: Path) -> dict[str, str]:
         header = json.dumps(read_header(path), sort_keys=True).encode()
         out[path.name] = "header-sha256:" + hashlib.sha256(header).hexdigest()
     return out
+
+
+def _input_hashes(full: bool, inputs: dict[str, Path]) -> dict[str, dict[str, str]]:
+    if not full:
+        return {label: _header_digest(Path(path)) for label, path in inputs.items()}
+    cache = DigestCache()
+    try:
+        return {label: _sha256_files(Path(path), cache) for label, path in inputs.items()}
+    finally:
+        cache.save()
 
 
 @dataclass
@@ -319,10 +334,7 @@ def run_merge(
             try:
                 with ThreadPoolExecutor(max_workers=1) as hasher:
                     hashes: Future[dict[str, dict[str, str]]] = hasher.submit(
-                        lambda: {
-                            label: (_sha256_files if recipe.hash_inputs else _header_digest)(Path(path))
-                            for label, path in (("vlm", vlm_dir), ("code", code_dir), ("base", base_dir))
-                        }
+                        _input_hashes, recipe.hash_inputs, {"vlm": vlm_dir, "code": code_dir, "base": base_dir}
                     )
                     written = _write_shards(recipe, plan, vlm, code, base, staging, progress)
                     input_hashes = hashes.result()
