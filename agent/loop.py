@@ -11,6 +11,7 @@ original request plus only its latest attempt and the feedback on it, so the con
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import shutil
 import time
@@ -24,6 +25,7 @@ from viscodex.sandbox import Sandbox
 from . import prompts
 from .events import Candidate, Done, Emit, ParseError, SandboxResult, Score, Started
 from .extract import extract_code
+from .keep import keep_report
 from .syntax import check_syntax
 from .tasks import make_task
 from .tasks.base import KINDS, Kind, SolveRequest, Task, Verification
@@ -219,6 +221,7 @@ class Loop:
             verification = Verification(0.0, False, {"syntax": 0.0}, critique)
         else:
             verification = await asyncio.to_thread(task.verify, extracted.code, self.sandbox)
+            verification = with_kept_code(verification, self.request.context_files, extracted.code, task.language)
             if verification.run is not None:
                 run = verification.run
                 self._emit(
@@ -235,6 +238,8 @@ class Loop:
                 )
         if verification.render is not None:
             (folder / "render.png").write_bytes(verification.render)
+        for page, png in enumerate(verification.more_renders, 2):
+            (folder / f"render-{page}.png").write_bytes(png)
         attempt = Attempt(iteration, index, answer, extracted.code, path, verification)
         (folder / "score.json").write_text(
             json.dumps(
@@ -282,3 +287,24 @@ class Loop:
             ],
         }
         (self.run_dir / "report.json").write_text(json.dumps(report, indent=2))
+
+
+def with_kept_code(verification: Verification, files: tuple[Path, ...], code: str, language: str) -> Verification:
+    """The verification, with what the candidate dropped of the user's existing files held against it:
+    the score scaled by the share of definitions kept, not passed while any is missing, and the
+    missing names first in the critique."""
+    reports = [report for path in files if (report := keep_report(path, code, language)) is not None]
+    if not reports:
+        return verification
+    share = min(report.share for report in reports)
+    components = {**verification.components, "kept": share}
+    lost = [report for report in reports if report.missing]
+    if not lost:
+        return dataclasses.replace(verification, components=components)
+    return dataclasses.replace(
+        verification,
+        score=verification.score * share,
+        passed=False,
+        components=components,
+        critique=[report.critique() for report in lost] + verification.critique,
+    )

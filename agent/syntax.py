@@ -179,6 +179,20 @@ def check_syntax(code: str, language: str, *, max_errors: int = MAX_ERRORS) -> S
     return SyntaxReport(ok=not found, errors=issues, language=lang, truncated=len(found) > len(issues))
 
 
+def parse_tree(code: str, language: str) -> tuple[Node, bytes] | None:
+    """The tree-sitter tree of ``code`` (and the bytes its offsets index), for callers that read code
+    rather than judge it; None for a language without a grammar or input too slow to parse."""
+    lang = normalize_language(language)
+    if lang not in _GRAMMARS and lang not in _GRAMMAR_FOR:
+        return None
+    data = code.encode("utf-8", "replace")
+    try:
+        root = _parse(_GRAMMAR_FOR.get(lang, lang), data, time.monotonic() + PARSE_DEADLINE_S * (1 + len(data) / 1e6))
+    except _GaveUp:
+        return None
+    return root, data
+
+
 # --- positions -------------------------------------------------------------------------------------
 
 _Found = tuple[int, str]

@@ -482,6 +482,8 @@ def measure(label: str, cmd: list[str], inputs: list[Path], out: Path, logs: Pat
     return result
 
 
+CHECKED_OUTPUTS = {"ours", "mergekit", "mergekit-lowp"}
+"""Outputs kept for the correctness check; the others are removed as soon as they are measured."""
 NO_CACHE = "/dev/null/sha256.json"
 """A hash cache path that can be neither read nor written: every input file is hashed."""
 PREHASH = """
@@ -734,6 +736,8 @@ def main() -> int:
     for _ in range(args.repeat):
         for label, (cmd, inputs, out) in tools.items():
             results[label].append(measure(label, cmd, inputs, out, logs, args.cold))
+            if out.name not in CHECKED_OUTPUTS:  # 1.5 GB less in the page cache for the runs after it
+                shutil.rmtree(out, ignore_errors=True)
 
     summary = {
         label: {key: statistics.median(r[key] for r in rs if key in r) for key in rs[0]}

@@ -204,3 +204,24 @@ def test_tall_screenshot_goes_as_strips(tmp_path: Path) -> None:
 def test_unavailable_stack_is_a_usage_error(problem: Path) -> None:
     proc = subprocess.run([AGENT, "solve", str(problem), "--stack", "vue"], capture_output=True, text=True)
     assert proc.returncode == 2 and "tailwind" in proc.stderr and "react" in proc.stderr
+
+
+EXISTING = (
+    "def add(a, b):\n    return a + b\n\n\n"
+    "class Reader:\n    def pair(self, line):\n        return map(int, line.split())\n"
+)
+KEEPS = "```python\n" + EXISTING + "\n\na, b = Reader().pair(input())\nprint(add(a, b))\n```"
+
+
+def test_an_edit_that_drops_existing_code_is_not_verified(problem: Path, tmp_path: Path) -> None:
+    """With --context, the candidate must keep the file's definitions: RIGHT passes the tests but drops
+    them all, so it scores 0 and the model is told which ones; the answer that keeps them verifies."""
+    context = tmp_path / "solution.py"
+    context.write_text(EXISTING)
+    with serve(ScriptedModel([TESTS_JSON, RIGHT, KEEPS])) as model:
+        code, events, _ = solve(model, problem, tmp_path, "--kind", "algorithm", "--context", str(context))
+    scores = [e for e in events if e.type == "score"]
+    assert code == 0 and [s.passed for s in scores] == [False, True], scores
+    assert scores[0].score == 0.0 and scores[0].components["kept"] == 0.0 and scores[1].components["kept"] == 1.0
+    feedback = "\n".join(model.user_texts(2))
+    assert "drops 3 of the 3 definitions already in solution.py: Reader, Reader.pair, add" in feedback, feedback

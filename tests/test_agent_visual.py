@@ -99,3 +99,62 @@ def test_react_stack_is_rendered_and_announced(tmp_path: Path, sandbox_image: st
     system = model.requests[0]["messages"][0]["content"]
     assert "React 18" in system and "text/babel" in system
     assert code == 0, [e for e in events if e.type == "score"]
+
+
+BODY = (
+    "<!doctype html><html><body style=\"margin:0;font-family:'Liberation Sans',Arial;background:#f8fafc\">"
+    "{}</body></html>"
+)
+CARD = '<div style="margin:30px;padding:20px;background:#fff;width:300px">'
+PLAN = CARD + PAGE.split(CARD, 1)[1].split("</body>", 1)[0]
+SIGN_IN = (
+    CARD + '<h1 style="color:#0f766e;font-size:28px;margin:0 0 12px">Sign in</h1>'
+    '<p style="color:#334155;font-size:18px">Use your work email</p></div>'
+)
+
+
+def pages(*contents: str) -> str:
+    return BODY.format("".join(f'<div data-page="{i}">{c}</div>' for i, c in enumerate(contents, 1)))
+
+
+def test_multi_page_ui_verifies_every_page(tmp_path: Path, sandbox_image: str) -> None:
+    """Two screenshots are two pages of one file: each page is rendered on its own and scored against
+    its own picture; a wrong second page is named as such, and the file verifies only when both pass."""
+    shots = []
+    with Sandbox(pool={}) as sandbox:
+        for name, content in (("plan", PLAN), ("sign-in", SIGN_IN)):
+            path = tmp_path / f"{name}.png"
+            path.write_bytes(
+                sandbox.render_html(BODY.format(content), Viewport(width=640, height=360), full_page=False)
+            )
+            shots.append(path)
+    wrong_sign_in = SIGN_IN.replace("Sign in", "Register").replace("Use your work email", "Pick a username")
+    wrong = pages(PLAN, wrong_sign_in.replace("#0f766e", "#dc2626").replace("margin:30px", "margin:30px 250px"))
+    with serve(ScriptedModel([fenced("html", wrong), fenced("html", pages(PLAN, SIGN_IN))])) as model:
+        code, events, run_dir = solve(model, shots[0], tmp_path, str(shots[1]), "--kind", "ui", "--max-iters", "3")
+    scores = [e for e in events if e.type == "score"]
+    assert code == 0 and len(scores) == 2, scores
+    first, second = scores
+    assert first.components["page 1"] >= 0.9 > first.components["page 2"], first.components
+    assert not first.passed and second.passed and second.score > first.score
+    assert 'data-page="2"' in "\n".join(model.user_texts(0)), "the first prompt explains the pages"
+    feedback = "\n".join(model.user_texts(1))
+    assert "Page 2 differs" in feedback and "'Register'" in feedback and "Page 1 passes" in feedback, feedback
+    assert model.image_count(1) == 4, "both targets, then both renders"
+    assert (run_dir / "iter-1" / "cand-1" / "render-2.png").is_file()
+
+
+def test_a_page_without_its_data_page_element_is_named(tmp_path: Path, sandbox_image: str) -> None:
+    shots = []
+    with Sandbox(pool={}) as sandbox:
+        for name, content in (("plan", PLAN), ("sign-in", SIGN_IN)):
+            path = tmp_path / f"{name}.png"
+            path.write_bytes(
+                sandbox.render_html(BODY.format(content), Viewport(width=640, height=360), full_page=False)
+            )
+            shots.append(path)
+    with serve(ScriptedModel([fenced("html", BODY.format(PLAN))])) as model:
+        code, events, _ = solve(model, shots[0], tmp_path, str(shots[1]), "--kind", "ui", "--max-iters", "1")
+    score = next(e for e in events if e.type == "score")
+    assert code == 1 and not score.passed
+    assert any('No element has data-page="2"' in line for line in score.critique), score.critique

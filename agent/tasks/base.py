@@ -50,6 +50,8 @@ class Verification:
     run: RunResult | None = None
     render: bytes | None = None
     """For visual tasks, the candidate's picture; shown to the model next to the target."""
+    more_renders: tuple[bytes, ...] = ()
+    """A multi-page UI's renders of its pages after the first, in order."""
     sandbox_s: float = 0.0
     """Wall time spent in sandbox calls (acquire, run, reply): what the loop does not count as its own."""
 

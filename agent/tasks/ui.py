@@ -1,9 +1,16 @@
 """A UI screenshot -> one self-contained HTML file, verified by rendering it in the sandbox at the
-screenshot's size and scoring the render against the screenshot (text blocks, positions, colours, look)."""
+screenshot's size and scoring the render against the screenshot (text blocks, positions, colours, look).
+
+Several screenshots are several pages of one UI: the file holds them all, each page's content in an
+element with ``data-page="k"``, and page k is verified on its own (the other pages hidden, rendered at
+picture k's size, scored against picture k). The file verifies when every page does.
+"""
 
 from __future__ import annotations
 
+import re
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from viscodex.model.chat import ChatBackend, ChatMessage
@@ -31,21 +38,51 @@ STACK_NOTES = {
 }
 
 
+_HEAD_END = re.compile(r"</head\s*>", re.IGNORECASE)
+
+
+def page_view(code: str, page: int) -> str:
+    """The file as the verifier renders page ``page``: every element of another page hidden.
+
+    The style goes at the end of the head (or of the file): before the doctype it would switch the
+    browser to quirks mode, and a late ``<style>`` still applies to the whole document.
+    """
+    style = f'<style>[data-page]:not([data-page="{page}"]){{display:none!important}}</style>'
+    match = _HEAD_END.search(code)
+    return code[: match.start()] + style + code[match.start() :] if match else code + "\n" + style
+
+
+def has_page(code: str, page: int) -> bool:
+    """Whether the code marks page ``page`` (``data-page="2"``, ``'2'``, ``2`` or JSX ``{2}``)."""
+    return re.search(rf"data-page\s*=\s*(?:[\"'{{]\s*)?{page}(?![0-9])", code) is not None
+
+
+@dataclass
+class PageResult:
+    page: int
+    verification: Verification
+
+
 @dataclass
 class UiTask:
     kind: Kind = "ui"
     language: CodeLanguage = "html"
     suffix: str = ".html"
-    target: Target | None = None
+    targets: tuple[Target, ...] = ()
     threshold: float = 0.9
     timeout_s: float | None = None
     stack: UiStack = "html"
     notes: list[str] = field(default_factory=list)
 
+    @property
+    def target(self) -> Target | None:
+        return self.targets[0] if self.targets else None
+
     async def prepare(self, request: SolveRequest, model: ChatBackend, sandbox: Sandbox) -> None:
         import asyncio
 
-        self.target = await asyncio.to_thread(load_target, request.images[0])
+        loaded = await asyncio.gather(*(asyncio.to_thread(load_target, path) for path in request.images))
+        self.targets = tuple(loaded)
         self.threshold = request.threshold
         self.timeout_s = request.timeout_s
         self.stack = request.stack
@@ -62,14 +99,39 @@ class UiTask:
             height=self.target.height,
             context=context_text(request.context_files),
         )
+        if len(self.targets) > 1:
+            text += "\n\n" + prompts.render("ui", "pages", count=len(self.targets))
         return [ChatMessage("system", system), ChatMessage("user", text + note, images)]
 
     def feedback(self, request: SolveRequest, verification: Verification) -> ChatMessage:
-        return visual_feedback("ui", verification)
+        if len(self.targets) == 1:
+            return visual_feedback("ui", verification)
+        text = prompts.render(
+            "ui",
+            "feedback_pages",
+            count=len(self.targets),
+            score=f"{verification.score:.3f}",
+            critique="\n".join(f"- {line}" for line in verification.critique) or "- (nothing specific)",
+        )
+        images = ((verification.render,) if verification.render else ()) + verification.more_renders
+        return ChatMessage("user", text, images)
 
     def verify(self, code: str, sandbox: Sandbox) -> Verification:
-        assert self.target is not None
-        viewport = Viewport(width=min(self.target.width, 8192), height=min(self.target.height, 16384))
+        if len(self.targets) == 1:
+            return self._verify_page(code, self.targets[0], sandbox)
+        pages = range(1, len(self.targets) + 1)
+        with ThreadPoolExecutor(max_workers=min(4, len(self.targets))) as pool:
+            results = list(
+                pool.map(lambda p: self._verify_page(page_view(code, p), self.targets[p - 1], sandbox), pages)
+            )
+        return combine_pages(
+            [PageResult(page, result) for page, result in zip(pages, results, strict=True)],
+            self.threshold,
+            missing=[page for page in pages if not has_page(code, page)],
+        )
+
+    def _verify_page(self, code: str, target: Target, sandbox: Sandbox) -> Verification:
+        viewport = Viewport(width=min(target.width, 8192), height=min(target.height, 16384))
         started = time.monotonic()
         try:
             render = sandbox.render_html_blocks(code, viewport, timeout_s=self.timeout_s, stack=self.stack)
@@ -84,7 +146,7 @@ class UiTask:
                 sandbox_s=time.monotonic() - started,
             )
         sandbox_s = time.monotonic() - started
-        score = score_ui(self.target.png, self.target.blocks, render.png, dom_blocks(render))
+        score = score_ui(target.png, target.blocks, render.png, dom_blocks(render))
         components = components_of(score, ("block", "text", "position", "color", "perceptual"))
         return Verification(
             score.overall,
@@ -95,3 +157,34 @@ class UiTask:
             render=render.png,
             sandbox_s=sandbox_s,
         )
+
+
+def combine_pages(pages: list[PageResult], threshold: float, missing: list[int]) -> Verification:
+    """One verdict for a multi-page file: the mean score, passed only if every page passed; the
+    critique goes worst page first, each line saying which page it is about."""
+    count = len(pages)
+    score = sum(p.verification.score for p in pages) / count
+    names = sorted({name for p in pages for name in p.verification.components})
+    components = {name: sum(p.verification.components.get(name, 0.0) for p in pages) / count for name in names if name}
+    components["overall"] = score
+    components.update({f"page {p.page}": p.verification.score for p in pages})
+    lines = [
+        f'No element has data-page="{page}": wrap page {page}\'s content in one, or the check of page {page} '
+        "shows every page at once."
+        for page in missing
+    ]
+    for result in sorted(pages, key=lambda p: p.verification.score):
+        verdict = "passes" if result.verification.score >= threshold else "differs"
+        lines.append(f"Page {result.page} {verdict} (score {result.verification.score:.3f}).")
+        lines.extend(f"Page {result.page}: {line}" for line in result.verification.critique)
+    renders = [p.verification.render for p in pages]
+    return Verification(
+        score,
+        all(p.verification.passed for p in pages) and not missing,
+        components,
+        lines,
+        next((p.verification.run for p in pages if p.verification.run is not None), None),
+        render=renders[0],
+        more_renders=tuple(r for r in renders[1:] if r is not None),
+        sandbox_s=sum(p.verification.sandbox_s for p in pages),
+    )

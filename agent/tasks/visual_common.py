@@ -28,7 +28,7 @@ class Target:
 
 
 def load_target(path: Path) -> Target:
-    """The first picture, upright RGB, re-encoded as PNG; OCR'd once per run."""
+    """A target picture, upright RGB, re-encoded as PNG; OCR'd once per run."""
     image: Image.Image = load_image(path)
     if max(image.size) > MAX_SIDE:
         image.thumbnail((MAX_SIDE, MAX_SIDE))
@@ -55,5 +55,5 @@ def visual_feedback(task: str, verification: Verification) -> ChatMessage:
         score=f"{verification.score:.3f}",
         critique="\n".join(f"- {line}" for line in verification.critique) or "- (nothing specific)",
     )
-    images = (verification.render,) if verification.render else ()
+    images = ((verification.render,) if verification.render else ()) + verification.more_renders
     return ChatMessage("user", text, images)

@@ -3,8 +3,9 @@
 Hashing three 7B checkpoints is 45 GB of sha256, longer than the merge itself on a fast disk, and a
 sweep merges the same inputs once per lam. So a digest is taken from, in order:
 1. the Hugging Face hub cache: a downloaded LFS file is a symlink to ``blobs/<sha256 of its bytes>``;
-2. our own cache (``$VISCODEX_HASH_CACHE``, else ``$XDG_CACHE_HOME/viscodex/sha256.json``), keyed by the file's device, inode, size,
-   mtime and ctime (the same test git's index uses to skip unchanged files; any write changes ctime);
+2. our own cache (``$VISCODEX_HASH_CACHE``, else ``$XDG_CACHE_HOME/viscodex/sha256.json``), keyed by
+   the file's device, inode, size, mtime and ctime (the test git's index uses to skip unchanged files;
+   any write changes ctime);
 3. hashing the file, which then goes into our cache.
 """
 
