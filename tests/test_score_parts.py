@@ -9,6 +9,7 @@ import shutil
 
 import numpy as np
 import pytest
+from conftest import missing_service
 from PIL import Image, ImageDraw, ImageFont
 
 from viscodex.agent.score import (
@@ -254,11 +255,13 @@ def test_missing_tesseract_is_a_clear_error() -> None:
         ocr_blocks(_text_png("x", (0, 0, 0)), OcrSettings(command="tesseract-not-installed-here"))
 
 
-needs_tesseract = pytest.mark.skipif(shutil.which("tesseract") is None, reason="tesseract not installed")
+@pytest.fixture
+def tesseract() -> None:
+    if shutil.which("tesseract") is None:
+        missing_service("tesseract not installed (apt-get install -y tesseract-ocr tesseract-ocr-eng)")
 
 
-@needs_tesseract
-def test_ocr_blocks_reads_text_and_colour_and_caches(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_ocr_blocks_reads_text_and_colour_and_caches(monkeypatch: pytest.MonkeyPatch, tesseract: None) -> None:
     ocr_module.clear_cache()
     png = _text_png("Hello world", (220, 38, 38))
     (block,) = ocr_blocks(png)
@@ -344,3 +347,18 @@ def test_critique_flags_font_size_and_keeps_apostrophes() -> None:
     lines = critique(score)
     assert any(line.startswith('Text "Don\'t wait" is drawn about 33% smaller than in the target') for line in lines)
     assert not any("Small print" in line for line in lines)
+
+
+def test_ocr_reads_light_text_on_a_coloured_button(tesseract: None) -> None:
+    """White text on a red button: tesseract's own binarisation makes the button one dark box; the
+    contrast pass reads it (found missing on a rendered pricing card)."""
+    image = Image.new("RGB", (420, 160), (248, 250, 252))
+    draw = ImageDraw.Draw(image)
+    draw.text((20, 14), "Team plan", fill=(30, 58, 138), font=ImageFont.load_default(size=28))
+    draw.rectangle((20, 80, 170, 130), fill=(220, 38, 38))
+    draw.text((42, 92), "Buy now", fill=(255, 255, 255), font=ImageFont.load_default(size=22))
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    ocr_module.clear_cache()
+    texts = {block.text for block in ocr_blocks(out.getvalue())}
+    assert {"Team plan", "Buy now"} <= texts, texts
