@@ -15,7 +15,7 @@ from pathlib import Path
 
 from tree_sitter import Node
 
-from .syntax import normalize_language, parse_tree
+from .syntax import language_of_path, normalize_language, parse_tree
 
 _SCRIPT_LANGUAGES = {"javascript", "jsx", "typescript", "tsx"}
 _JS_SCRIPT_TYPES = {"", "module", "text/javascript", "application/javascript", "text/babel", "text/jsx"}
@@ -62,12 +62,11 @@ def definitions(code: str, language: str) -> set[str]:
 def keep_report(original: Path, new_code: str, language: str) -> KeepReport | None:
     """What of ``original``'s definitions ``new_code`` still has; None when the file is in another
     language than the code, unreadable, or defines nothing."""
+    if language_of_path(original) != normalize_language(language):
+        return None
     try:
-        file_language = normalize_language(original.suffix.lstrip("."))
-        if file_language != normalize_language(language):
-            return None
         before = definitions(original.read_text(encoding="utf-8", errors="replace"), language)
-    except (OSError, ValueError):
+    except OSError:
         return None
     if not before:
         return None

@@ -24,9 +24,9 @@ from viscodex.sandbox import Sandbox
 
 from . import prompts
 from .events import Candidate, Done, Emit, ParseError, SandboxResult, Score, Started
-from .extract import extract_code
+from .extract import CodeLanguage, extract_code
 from .keep import keep_report
-from .syntax import check_syntax
+from .syntax import SyntaxSession, check_syntax
 from .tasks import make_task
 from .tasks.base import KINDS, Kind, SolveRequest, Task, Verification
 
@@ -96,6 +96,9 @@ class Loop:
         self._emit = emit
         self._start = time.monotonic()
         self._base: list[ChatMessage] = []
+        self._syntax: dict[int, SyntaxSession] = {}
+        """Per candidate slot: the answer is parsed while it streams in, so the check after its last
+        chunk re-parses only the tail (see ``SyntaxSession``)."""
 
     def elapsed(self) -> float:
         return round(time.monotonic() - self._start, 3)
@@ -177,22 +180,37 @@ class Loop:
         temperature = 0.0 if n == 1 else 0.7
         started = time.monotonic()
         answers: list[Completion] = list(
-            await asyncio.gather(*(self._ask(messages, temperature, seed) for seed in range(n)))
+            await asyncio.gather(*(self._ask(messages, temperature, seed, task.language) for seed in range(n)))
         )
         model_s = time.monotonic() - started
         results = await asyncio.gather(*(self._attempt(task, iteration, i, a.text) for i, a in enumerate(answers, 1)))
         return list(results), model_s, sum(a.verification.sandbox_s for a in results)
 
-    async def _ask(self, messages: list[ChatMessage], temperature: float, seed: int) -> Completion:
+    async def _ask(
+        self, messages: list[ChatMessage], temperature: float, seed: int, language: CodeLanguage
+    ) -> Completion:
         """One model call; if the conversation outgrew the model's context, once more without the
         previous attempt (the feedback still says what to fix)."""
         try:
-            return await complete(self.model, ChatRequest(messages, temperature=temperature, seed=seed))
+            return await self._stream(ChatRequest(messages, temperature=temperature, seed=seed), seed, language)
         except ModelHTTPError as exc:
             if exc.status != 400 or "context" not in str(exc).lower() or len(messages) <= len(self._base):
                 raise
             shorter = [*self._base, messages[-1]]
-            return await complete(self.model, ChatRequest(shorter, temperature=temperature, seed=seed))
+            return await self._stream(ChatRequest(shorter, temperature=temperature, seed=seed), seed, language)
+
+    async def _stream(self, request: ChatRequest, slot: int, language: CodeLanguage) -> Completion:
+        """The whole answer, its code parsed every ``PARSE_EVERY_CHARS`` as it arrives."""
+        session = self._syntax.setdefault(slot, SyntaxSession())
+        result = Completion(backend=self.model.name, model=self.model.model)
+        parsed = 0
+        async for chunk in self.model.stream(request):
+            result.add(chunk)
+            if len(result.text) - parsed >= PARSE_EVERY_CHARS:
+                parsed = len(result.text)
+                code = extract_code(result.text, language).code
+                session.prime(code[: code.rfind("\n") + 1], language)
+        return result
 
     async def _attempt(self, task: Task, iteration: int, index: int, answer: str) -> Attempt:
         folder = self.run_dir / f"iter-{iteration}" / f"cand-{index}"
@@ -211,7 +229,7 @@ class Loop:
                 path=str(path),
             )
         )
-        syntax = check_syntax(extracted.code, task.language)
+        syntax = check_syntax(extracted.code, task.language, session=self._syntax.get(index - 1))
         if not syntax.ok or not extracted.code.strip():
             errors = [f"line {e.line}, column {e.column}: {e.message}" for e in syntax.errors] or [
                 "the answer has no code"
@@ -287,6 +305,11 @@ class Loop:
             ],
         }
         (self.run_dir / "report.json").write_text(json.dumps(report, indent=2))
+
+
+PARSE_EVERY_CHARS = 1000
+"""While an answer streams in, its code is parsed again after this many more characters: a 7B model
+writes them in seconds, a parse of the new part takes a millisecond or two."""
 
 
 def with_kept_code(verification: Verification, files: tuple[Path, ...], code: str, language: str) -> Verification:

@@ -20,16 +20,19 @@ import threading
 import time
 import warnings
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import cache
+from pathlib import Path
 from typing import Final, Literal, get_args
 
+import numpy as np
 import tree_sitter_css
 import tree_sitter_html
 import tree_sitter_javascript
 import tree_sitter_python
 import tree_sitter_typescript
-from tree_sitter import Language, Node, Parser, Query, QueryCursor
+from tree_sitter import Language, Node, Parser, Query, QueryCursor, Tree
 
 SyntaxLanguage = Literal["python", "javascript", "jsx", "typescript", "tsx", "css", "html", "diff", "json"]
 SYNTAX_LANGUAGES: Final[tuple[SyntaxLanguage, ...]] = get_args(SyntaxLanguage)
@@ -151,12 +154,124 @@ def normalize_language(language: str) -> SyntaxLanguage:
     raise ValueError(f"no syntax check for language {language!r}; known: {', '.join(SYNTAX_LANGUAGES)}")
 
 
-def check_syntax(code: str, language: str, *, max_errors: int = MAX_ERRORS) -> SyntaxReport:
+class SyntaxSession:
+    """The last tree parsed per grammar, so the next parse re-parses only what changed.
+
+    The loop parses each answer while it streams in (``prime``), so the check after its last chunk
+    only parses the tail: tree-sitter, given the old tree and the edit, reuses every subtree the edit
+    did not touch. The edit is found as the common prefix and suffix of the old and new bytes, so any
+    two texts give a correct (if large) edit. Measured on a 1000-line Python file (bench/syntax.py): a
+    fresh parse 5-6 ms, the check after priming with all but the last chunk about 0.5 ms. Edits in the
+    middle of Python code gain less: tree-sitter-python re-parses everything after an inserted line.
+    """
+
+    def __init__(self) -> None:
+        self._trees: dict[str, tuple[bytes, Tree]] = {}
+        self._lock = threading.Lock()
+
+    def parse(
+        self, parser: Parser, name: str, data: bytes, run: Callable[[Tree | None], Tree], confirm: bool = True
+    ) -> Tree:
+        """``run(old_tree)`` with the stored tree of ``name`` edited to match ``data``; keep the result.
+        With ``confirm``, a tree with errors from an incremental parse is parsed again from scratch."""
+        with self._lock:  # Tree.edit mutates the stored tree: one parse per session at a time
+            previous = self._trees.pop(name, None)
+            if previous is not None and previous[0] == data:
+                tree = previous[1]  # checked already: the same bytes have the same tree
+            else:
+                old = _edited(previous[0], previous[1], data) if previous is not None else None
+                tree = run(old)
+                if confirm and old is not None and tree.root_node.has_error:
+                    # An error is the rare, expensive path anyway: confirm it on a fresh parse, so a
+                    # grammar's incremental quirk can never turn good code into a reported error.
+                    tree = run(None)
+            self._trees[name] = (data, tree)
+            return tree
+
+    def prime(self, code: str, language: str) -> None:
+        """Parse ``code`` (a prefix of what will be checked) only to keep its tree; no verdict."""
+        lang = normalize_language(language)
+        name = _GRAMMAR_FOR.get(lang, lang)
+        if name not in _GRAMMARS:
+            return
+        data = code.encode("utf-8", "replace")
+        parser = _parser(name)
+        deadline = time.monotonic() + PARSE_DEADLINE_S * (1 + len(data) / 1e6)
+        try:
+            self.parse(parser, name, data, lambda old: _parse_with(parser, data, deadline, old), confirm=False)
+        except _GaveUp:
+            pass
+
+
+_SESSION: ContextVar[SyntaxSession | None] = ContextVar("viscodex_syntax_session", default=None)
+
+
+def _edited(old_data: bytes, tree: Tree, data: bytes) -> Tree | None:
+    """``tree`` (of ``old_data``) edited to describe ``data``; None when they share nothing worth it."""
+    prefix = _common_prefix(old_data, data)
+    suffix = _common_prefix(old_data[prefix:][::-1], data[prefix:][::-1])
+    while prefix > 0 and _continuation(data, prefix):  # edits start and end on UTF-8 characters
+        prefix -= 1
+    while suffix > 0 and _continuation(data, len(data) - suffix):
+        suffix -= 1
+    if prefix + suffix < min(len(old_data), len(data)) // 4:
+        return None  # mostly new text: a fresh parse is as fast and keeps no stale state
+    old_end, new_end = len(old_data) - suffix, len(data) - suffix
+    tree.edit(
+        start_byte=prefix,
+        old_end_byte=old_end,
+        new_end_byte=new_end,
+        start_point=_point(data, prefix),
+        old_end_point=_point(old_data, old_end),
+        new_end_point=_point(data, new_end),
+    )
+    return tree
+
+
+def _common_prefix(a: bytes, b: bytes) -> int:
+    """Length of the longest common prefix, compared as numpy arrays (no copies, one pass in C)."""
+    n = min(len(a), len(b))
+    if n == 0:
+        return 0
+    differs = np.frombuffer(a, np.uint8, n) != np.frombuffer(b, np.uint8, n)
+    first = int(differs.argmax())
+    return first if differs[first] else n
+
+
+def _continuation(data: bytes, offset: int) -> bool:
+    return offset < len(data) and data[offset] & 0xC0 == 0x80
+
+
+def _point(data: bytes, offset: int) -> tuple[int, int]:
+    """(row, byte column) of ``offset``, as tree-sitter counts them."""
+    return data.count(b"\n", 0, offset), offset - (data.rfind(b"\n", 0, offset) + 1)
+
+
+def language_of_path(path: Path) -> SyntaxLanguage | None:
+    """The checked language a file's extension names (``app.py`` -> python), or None."""
+    try:
+        return normalize_language(path.suffix.lstrip("."))
+    except ValueError:
+        return None
+
+
+def check_syntax(
+    code: str, language: str, *, max_errors: int = MAX_ERRORS, session: SyntaxSession | None = None
+) -> SyntaxReport:
     """Check ``code`` in ``language`` (a ``SyntaxLanguage`` or an alias in ``LANGUAGE_ALIASES``).
 
     Never raises on any code; raises ValueError only for a language it does not know. Thread-safe:
-    parsers are per thread, grammars and queries shared.
+    parsers are per thread, grammars and queries shared. With a ``session``, the parse reuses the
+    session's previous tree (same result, less work when the code changed little).
     """
+    token = _SESSION.set(session)
+    try:
+        return _check(code, language, max_errors)
+    finally:
+        _SESSION.reset(token)
+
+
+def _check(code: str, language: str, max_errors: int) -> SyntaxReport:
     lang = normalize_language(language)
     source = _Source(code)
     deadline = time.monotonic() + PARSE_DEADLINE_S * (1 + len(source.data) / 1e6)
@@ -265,10 +380,18 @@ def _parser(name: str) -> Parser:
 
 
 def _parse(name: str, data: bytes, deadline: float) -> Node:
-    """Parse ``data``; past ``deadline`` (``time.monotonic``) give up with ``_GaveUp``."""
+    """Parse ``data`` (incrementally within a ``SyntaxSession``); past ``deadline``
+    (``time.monotonic``) give up with ``_GaveUp``."""
     parser = _parser(name)
+    session = _SESSION.get()
+    if session is None:
+        return _parse_with(parser, data, deadline, None).root_node
+    return session.parse(parser, name, data, lambda old: _parse_with(parser, data, deadline, old)).root_node
+
+
+def _parse_with(parser: Parser, data: bytes, deadline: float, old: Tree | None) -> Tree:
     if len(data) < _GUARD_BYTES:
-        return parser.parse(data).root_node
+        return parser.parse(data, old) if old is not None else parser.parse(data)
     started = time.monotonic()
 
     def read(offset: int, _point: object) -> bytes:
@@ -279,7 +402,9 @@ def _parse(name: str, data: bytes, deadline: float) -> Node:
         return time.monotonic() > deadline
 
     try:
-        return parser.parse(read, progress_callback=progress).root_node
+        if old is None:
+            return parser.parse(read, progress_callback=progress)
+        return parser.parse(read, old, progress_callback=progress)
     except ValueError as exc:  # "Parsing failed": cancelled by ``progress``
         parser.reset()  # else the next parse would resume this one
         raise _GaveUp(time.monotonic() - started) from exc

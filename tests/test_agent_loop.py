@@ -225,3 +225,23 @@ def test_an_edit_that_drops_existing_code_is_not_verified(problem: Path, tmp_pat
     assert scores[0].score == 0.0 and scores[0].components["kept"] == 0.0 and scores[1].components["kept"] == 1.0
     feedback = "\n".join(model.user_texts(2))
     assert "drops 3 of the 3 definitions already in solution.py: Reader, Reader.pair, add" in feedback, feedback
+
+
+def _long(body: str, helpers: int = 120) -> str:
+    """An answer of several KB: the loop parses its code while it streams (every PARSE_EVERY_CHARS)."""
+    defs = "".join(f"def helper_{i}(x):\n    return [x * {i} for _ in range(2)]\n\n\n" for i in range(helpers))
+    return f"```python\n{defs}{body}\n```"
+
+
+def test_long_answers_are_checked_while_they_stream(problem: Path, tmp_path: Path) -> None:
+    """Answers longer than a few parse intervals take the primed path: a syntax error near the end is
+    still found on the right line, and the fixed answer runs and verifies."""
+    broken = _long("a, b = map(int, input().split())\nprint(a + (b)")
+    right = _long("a, b = map(int, input().split())\nprint(a + b)")
+    assert len(broken) > 5000
+    with serve(ScriptedModel([TESTS_JSON, broken, right])) as model:
+        code, events, _ = solve(model, problem, tmp_path, "--kind", "algorithm")
+    errors = [e for e in events if e.type == "parse_error"]
+    assert code == 0 and len(errors) == 1, events
+    last_line = broken.count("\n") - 1  # the fence lines are not code
+    assert errors[0].errors[0].startswith(f"line {last_line},"), errors[0].errors

@@ -608,3 +608,81 @@ def test_pathological_inputs() -> None:
     for text in ["(" * 100_000, "[" * 50_000, "<div>" * 20_000, "{" * 50_000, "\n" * 100_000]:
         for language in SYNTAX_LANGUAGES:
             assert isinstance(check_syntax(text, language), SyntaxReport)
+
+
+_SESSION_SOURCES = {
+    "python": "\n".join(
+        f"class Shape{i}:\n    def area(self, k: int = {i}) -> float:\n        return [x * k for x in range({i})]\n"
+        f"\ndef f{i}(a, b):\n    '''naïve → ünïcode'''\n    return a + b * {i}\n"
+        for i in range(150)  # past 16 KB: the parse reads through a callback
+    ),
+    "html": "<!doctype html><html><head><style>.a { color: red; } .b { margin: 0 }</style></head><body>\n"
+    + "\n".join(f'<div class="a" id="d{i}"><p>Größe {i}</p><span>x</span></div>' for i in range(40))
+    + "\n<script>function f(a) { return a.map((x) => x * 2); }\nconst k = 1;</script></body></html>",
+    "javascript": "\n".join(
+        f"function f{i}(a) {{ const s = `é{{a}}`; return [a, {i}].map((x) => x + 1); }}" for i in range(60)
+    ),
+}
+_SNIPPETS = [
+    "(",
+    ")",
+    "}",
+    "{",
+    "<div>",
+    "</p>",
+    ":",
+    "é",
+    "→",
+    "\n",
+    "    ",
+    "def ",
+    "return",
+    "'",
+    '"',
+    "x = 1\n",
+    "",
+]
+
+
+@pytest.mark.parametrize("language", sorted(_SESSION_SOURCES))
+def test_incremental_session_checks_equal_fresh_checks(language: str) -> None:
+    """A session re-parses from the previous tree; its reports must be exactly those of a fresh check,
+    for any sequence of edits (random inserts, deletes and replacements, broken code included)."""
+    import random
+
+    from viscodex.agent.syntax import SyntaxSession
+
+    rng = random.Random(language)
+    session = SyntaxSession()
+    code = _SESSION_SOURCES[language]
+    for step in range(60):
+        if step % 15 == 14:
+            code = _SESSION_SOURCES[language]  # back to the start: a big edit
+        for _ in range(rng.randint(1, 3)):
+            start = rng.randrange(len(code) + 1)
+            end = min(len(code), start + rng.choice([0, 0, 1, 5, 40]))
+            code = code[:start] + rng.choice(_SNIPPETS) + code[end:]
+        fresh = check_syntax(code, language)
+        incremental = check_syntax(code, language, session=session)
+        assert incremental == fresh, (step, code)
+
+
+@pytest.mark.parametrize("language", sorted(_SESSION_SOURCES))
+@pytest.mark.parametrize("broken", [False, True])
+def test_check_after_priming_while_streaming_equals_a_fresh_check(language: str, broken: bool) -> None:
+    """The loop parses an answer's code while it streams in (prefixes cut at a line end, as in
+    ``Loop._stream``); the check of the whole code must then say exactly what a fresh check says."""
+    import random
+
+    from viscodex.agent.syntax import SyntaxSession
+
+    rng = random.Random(f"{language}-{broken}")
+    code = _SESSION_SOURCES[language]
+    if broken:
+        at = code.index("\n", len(code) // 2)
+        code = code[:at] + rng.choice(["(", "}", " </div", " ]"]) + code[at:]
+    session = SyntaxSession()
+    for end in range(0, len(code), rng.randint(300, 900)):
+        prefix = code[:end]
+        session.prime(prefix[: prefix.rfind("\n") + 1], language)
+    assert check_syntax(code, language, session=session) == check_syntax(code, language)
