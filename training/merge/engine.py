@@ -39,7 +39,7 @@ import numpy.typing as npt
 import viscodex
 
 from .checkpoint import INDEX, Checkpoint, CheckpointError
-from .hashes import DigestCache, folder_sha256
+from .hashes import DigestCache, FileDigest, folders_sha256
 from .kernels import STORAGE, LinearKernel
 from .methods import METHODS, BlockContext, MergeMethod
 from .names import NameMappingError, plan_roles
@@ -265,13 +265,9 @@ class _LazyBlocks:
             yield self._first if index == 0 else ckpt.rows(name, self._start, self._stop)
 
 
-def _sha256_files(folder: Path, cache: DigestCache) -> dict[str, str]:
-    """sha256 per file, with where it came from unless the file was hashed now (``hashes``)."""
-    digests = folder_sha256(folder, cache)
-    return {
-        name: d.sha256 if d.source == "hashed" else f"{d.sha256} ({HASH_SOURCES[d.source]})"
-        for name, d in digests.items()
-    }
+def _shown(digest: FileDigest) -> str:
+    """A digest for the model card, saying where it came from unless the file was hashed now."""
+    return digest.sha256 if digest.source == "hashed" else f"{digest.sha256} ({HASH_SOURCES[digest.source]})"
 
 
 HASH_SOURCES = {"hub": "the hub cache's blob name", "cache": "cached for this file's size and times"}
@@ -293,9 +289,10 @@ def _input_hashes(full: bool, inputs: dict[str, Path]) -> dict[str, dict[str, st
         return {label: _header_digest(Path(path)) for label, path in inputs.items()}
     cache = DigestCache()
     try:
-        return {label: _sha256_files(Path(path), cache) for label, path in inputs.items()}
+        digests = folders_sha256({label: Path(path) for label, path in inputs.items()}, cache)
     finally:
         cache.save()
+    return {label: {name: _shown(d) for name, d in files.items()} for label, files in digests.items()}
 
 
 @dataclass

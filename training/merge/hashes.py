@@ -17,6 +17,7 @@ import os
 import re
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -118,4 +119,17 @@ def file_sha256(path: Path, cache: DigestCache | None) -> FileDigest:
 
 def folder_sha256(folder: Path, cache: DigestCache | None) -> dict[str, FileDigest]:
     """Every file directly in ``folder`` (weights, config, tokenizer), by name."""
-    return {path.name: file_sha256(path, cache) for path in sorted(p for p in folder.iterdir() if p.is_file())}
+    return folders_sha256({"": folder}, cache, workers=1)[""]
+
+
+def folders_sha256(
+    folders: dict[str, Path], cache: DigestCache | None, workers: int | None = None
+) -> dict[str, dict[str, FileDigest]]:
+    """Every file directly in each folder, by label and name, hashed by ``workers`` threads (default:
+    one per core; hashlib releases the GIL), largest files first so the threads finish together."""
+    files = [(label, path) for label, folder in folders.items() for path in sorted(folder.iterdir()) if path.is_file()]
+    order = sorted(files, key=lambda item: item[1].stat().st_size, reverse=True)
+    count = max(1, min(workers or os.cpu_count() or 1, len(order)))
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        digests = dict(zip(order, pool.map(lambda item: file_sha256(item[1], cache), order), strict=True))
+    return {label: {path.name: digests[(label, path)] for lab, path in files if lab == label} for label in folders}
