@@ -7,262 +7,35 @@ Order of work, so a failure never leaves something that looks like a model:
 2. write shards, index, config, tokenizer, processor and model card into ``OUT.partial-<pid>``;
 3. rename it to ``OUT`` (an existing ``OUT`` is replaced only with ``force``).
 
-Policies:
-- tied embeddings: where the VLM has ``lm_head.weight`` but code or base tie it to the embeddings (no
-  ``lm_head.weight`` in their checkpoint), their ``model.embed_tokens.weight`` stands in for it;
-- vocabulary sizes: ``embed_tokens``/``lm_head`` may differ in rows (vocabulary) between the three; the
-  rows they share are merged, the VLM's extra rows (its tokenizer's extra tokens) are copied from the
-  VLM. Any other shape difference is an error.
+The plan and its policies are in ``plan.py``, the block arithmetic in ``compute.py``.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
-import itertools
 import json
-import math
 import os
 import shutil
-import threading
 import time
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
-
-import numpy as np
-import numpy.typing as npt
 
 import viscodex
 
 from .checkpoint import INDEX, Checkpoint, CheckpointError
+from .compute import MAX_WORKERS, BlockComputer, in_order, row_blocks
 from .hashes import DigestCache, FileDigest, folders_sha256
-from .kernels import STORAGE, LinearKernel
-from .methods import METHODS, BlockContext, MergeMethod
-from .names import NameMappingError, plan_roles
+from .methods import METHODS
+from .plan import MergeError, MergePlan, build_plan
 from .recipe import MergeRecipe
-from .writer import OutTensor, ShardWriter, plan_shards, shard_names
+from .writer import ShardWriter, plan_shards, shard_names
 
-VLM_TYPES = {"qwen2_5_vl", "qwen2_vl"}
-LLM_TYPES = {"qwen2"}
-VOCAB_TENSORS = {"model.embed_tokens.weight", "lm_head.weight"}
-BLOCK_BYTES = 1 << 20
-"""float32 bytes of one row block of one input: small blocks stay in the CPU caches and bound peak
-memory at a few times this (measured: 64 MiB blocks were 3x slower on 2 cores)."""
-MAX_WORKERS = 4
-"""Threads computing blocks at most; the writer thread and the input hasher come on top."""
+__all__ = ["MergeError", "MergeReport", "build_plan", "run_merge"]
+
 Progress = Callable[[int, int], None]
-_T = TypeVar("_T")
-
-
-class MergeError(ValueError):
-    """The inputs cannot be merged as asked; the message lists every problem found."""
-
-
-@dataclass(frozen=True)
-class Job:
-    """How to make one output tensor."""
-
-    out: OutTensor
-    vlm_name: str
-    code_name: str | None = None
-    base_name: str | None = None
-    shared_rows: int = 0
-    """Rows merged; rows after them are the VLM's own (vocabulary policy)."""
-
-    @property
-    def merged(self) -> bool:
-        return self.code_name is not None
-
-
-@dataclass
-class MergePlan:
-    jobs: list[Job]
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def total_bytes(self) -> int:
-        return sum(job.out.nbytes for job in self.jobs)
-
-
-def _model_type(config: dict[str, object]) -> str:
-    return str(config.get("model_type", "?"))
-
-
-def _out_dtype(recipe: MergeRecipe, input_dtype: str) -> str:
-    names = {"float32": "F32", "bfloat16": "BF16", "float16": "F16"}
-    return input_dtype if recipe.dtype == "input" else names[recipe.dtype]
-
-
-def build_plan(recipe: MergeRecipe, vlm: Checkpoint, code: Checkpoint, base: Checkpoint) -> MergePlan:
-    """Check the inputs against each other and decide every output tensor, reading only headers."""
-    problems: list[str] = []
-    notes: list[str] = []
-    for label, ckpt, allowed in (
-        ("vlm", vlm, VLM_TYPES),
-        ("code", code, LLM_TYPES),
-        ("base", base, LLM_TYPES),
-    ):
-        kind = _model_type(ckpt.config())
-        if kind not in allowed:
-            problems.append(f"--{label} {ckpt.path} is a {kind!r} model; expected {' or '.join(sorted(allowed))}")
-    if problems:
-        raise MergeError("; ".join(problems))
-    try:
-        roles = plan_roles(vlm.tensors)
-    except NameMappingError as exc:
-        raise MergeError(str(exc)) from None
-
-    jobs: list[Job] = []
-    used: dict[str, set[str]] = {"code": set(), "base": set()}
-    for role in roles:
-        info = vlm.tensors[role.name]
-        out = OutTensor(role.name, info.shape, _out_dtype(recipe, info.dtype))
-        if role.kind == "vision":
-            jobs.append(Job(out, role.name))
-            continue
-        assert role.llm_name is not None
-        names: dict[str, str] = {}
-        for label, ckpt in (("code", code), ("base", base)):
-            name = role.llm_name
-            if name not in ckpt.tensors and name == "lm_head.weight" and "model.embed_tokens.weight" in ckpt.tensors:
-                name = "model.embed_tokens.weight"
-                notes.append(f"{label} ties its embeddings: its embed_tokens stands in for lm_head")
-            if name not in ckpt.tensors:
-                problems.append(f"{label} ({ckpt.path}) has no tensor {role.llm_name} (for VLM {role.name})")
-                continue
-            names[label] = name
-            used[label].add(name)
-        if len(names) < 2:
-            continue
-        shapes = {
-            "vlm": info.shape,
-            **{k: (code if k == "code" else base).tensors[v].shape for k, v in names.items()},
-        }
-        rows = min(shape[0] for shape in shapes.values()) if info.shape else 0
-        tails_equal = len({shape[1:] for shape in shapes.values()}) == 1
-        if len(set(shapes.values())) > 1 and not (role.llm_name in VOCAB_TENSORS and tails_equal):
-            problems.append(
-                f"shape mismatch for {role.name}: " + ", ".join(f"{k} {list(v)}" for k, v in shapes.items())
-            )
-            continue
-        if info.shape and rows < info.shape[0]:
-            notes.append(
-                f"{role.name}: rows {rows}..{info.shape[0] - 1} (vocabulary only the VLM has) copied from the VLM"
-            )
-        jobs.append(Job(out, role.name, names["code"], names["base"], rows))
-    for label, ckpt in (("code", code), ("base", base)):
-        unused = sorted(set(ckpt.tensors) - used[label] - {"lm_head.weight", "model.embed_tokens.weight"})
-        if unused:
-            problems.append(
-                f"{label} ({ckpt.path}) has {len(unused)} tensors the VLM's language model lacks "
-                f"(another architecture?): {', '.join(unused[:5])}"
-            )
-    if problems:
-        raise MergeError(f"{len(problems)} problem(s): " + "; ".join(problems[:20]))
-    return MergePlan(jobs, sorted(set(notes)))
-
-
-def _row_blocks(job: Job, shape: tuple[int, ...], whole: bool) -> list[tuple[int, int]]:
-    """Row ranges to compute: blocks of about BLOCK_BYTES in float32 (or the whole tensor for methods
-    that need it), split where the shared vocabulary ends."""
-    if not shape:
-        return [(0, 0)]
-    rows = shape[0]
-    bounds = {0, rows}
-    if job.merged and 0 < job.shared_rows < rows:
-        bounds.add(job.shared_rows)
-    if not whole:
-        row_bytes = 4 * math.prod(shape[1:])
-        bounds.update(range(0, rows, max(1, BLOCK_BYTES // max(1, row_bytes))))
-    return list(itertools.pairwise(sorted(bounds)))
-
-
-class BlockComputer:
-    """Computes output row blocks: weighted sums with the numpy kernels, other methods with torch.
-
-    Safe to call from several threads at once: each thread gets work buffers of its own (and reads
-    into its own buffer of each checkpoint); every result is a fresh array the caller owns.
-    """
-
-    def __init__(self, method: MergeMethod, weights: tuple[float, float], seed: int) -> None:
-        self.method = method
-        self.weights = weights
-        self.seed = seed
-        self.terms = method.linear_terms(weights)
-        self._local = threading.local()
-
-    @property
-    def kernel(self) -> LinearKernel:
-        kernel: LinearKernel | None = getattr(self._local, "kernel", None)
-        if kernel is None:
-            kernel = self._local.kernel = LinearKernel(BLOCK_BYTES // 4)
-        return kernel
-
-    def compute(
-        self, job: Job, start: int, stop: int, vlm: Checkpoint, code: Checkpoint, base: Checkpoint
-    ) -> npt.NDArray[np.generic]:
-        """Rows ``start:stop`` of ``job``'s output, in the numpy dtype of its output dtype."""
-        out_dtype = STORAGE[job.out.dtype]
-        vlm_block = vlm.rows(job.vlm_name, start, stop)
-        if not job.merged or (job.out.shape and start >= job.shared_rows):
-            if vlm_block.dtype == out_dtype:
-                return vlm_block.copy()  # out of this thread's read buffer
-            out = np.empty(vlm_block.shape, out_dtype)
-            self.kernel.convert(vlm_block, out.reshape(-1))
-            return out
-        assert job.code_name is not None and job.base_name is not None
-        if self.terms is None:
-            return self._compute_torch(job, start, stop, vlm, code, base)
-        model_terms, base_term = self.terms
-        out = np.empty(vlm_block.shape, out_dtype)
-        # the kernel widens each input before the next read reuses that checkpoint's buffer
-        inputs = [(vlm, job.vlm_name), (code, job.code_name)]
-        coefficients = list(model_terms)
-        if base_term != 0.0:
-            inputs.append((base, job.base_name))
-            coefficients.append(base_term)
-        self.kernel.combine(_LazyBlocks(inputs, start, stop, vlm_block), coefficients, out.reshape(-1))
-        return out
-
-    def _compute_torch(
-        self, job: Job, start: int, stop: int, vlm: Checkpoint, code: Checkpoint, base: Checkpoint
-    ) -> npt.NDArray[np.generic]:
-        """TIES, DARE and any other method that is not a weighted sum: float32 torch tensors in and out."""
-        from .torch_bridge import from_torch_f32, to_torch_f32
-
-        assert job.code_name is not None and job.base_name is not None
-        vlm_f32 = to_torch_f32(vlm.rows(job.vlm_name, start, stop), vlm.tensors[job.vlm_name].dtype)
-        code_f32 = to_torch_f32(code.rows(job.code_name, start, stop), code.tensors[job.code_name].dtype)
-        if self.method.needs_base(self.weights):
-            base_f32 = to_torch_f32(base.rows(job.base_name, start, stop), base.tensors[job.base_name].dtype)
-        else:
-            base_f32 = vlm_f32
-        ctx = BlockContext(job.vlm_name, start, self.seed)
-        merged = self.method.merge(base_f32, [vlm_f32, code_f32], self.weights, ctx)
-        return from_torch_f32(merged, job.out.dtype)
-
-
-class _LazyBlocks:
-    """The kernel's inputs, each read only when the kernel reaches it: a checkpoint's read buffer is
-    reused by its next read, and the VLM's block (already read) must be widened before anything else."""
-
-    def __init__(
-        self, inputs: list[tuple[Checkpoint, str]], start: int, stop: int, first: npt.NDArray[np.generic]
-    ) -> None:
-        self._inputs = inputs
-        self._start, self._stop = start, stop
-        self._first = first
-
-    def __len__(self) -> int:
-        return len(self._inputs)
-
-    def __iter__(self) -> Iterator[npt.NDArray[np.generic]]:
-        for index, (ckpt, name) in enumerate(self._inputs):
-            yield self._first if index == 0 else ckpt.rows(name, self._start, self._stop)
 
 
 def _shown(digest: FileDigest) -> str:
@@ -403,9 +176,9 @@ def _write_all(
                     (out_tensor.name, functools.partial(computer.compute, job, start, stop, vlm, code, base))
                     for out_tensor in shard
                     for job in [by_name[out_tensor.name]]
-                    for start, stop in _row_blocks(job, vlm.tensors[job.vlm_name].shape, whole)
+                    for start, stop in row_blocks(job, vlm.tensors[job.vlm_name].shape, whole)
                 )
-                for name, block in _in_order(pool, tasks, depth):
+                for name, block in in_order(pool, tasks, depth):
                     writer.write(name, block)
                     done += block.nbytes
                     progress(done, total)
@@ -414,25 +187,6 @@ def _write_all(
         index = {"metadata": {"total_size": total}, "weight_map": weight_map}
         (staging / INDEX).write_text(json.dumps(index, indent=2) + "\n")
     return total
-
-
-def _in_order(
-    pool: ThreadPoolExecutor, tasks: Iterable[tuple[str, Callable[[], _T]]], depth: int
-) -> Iterator[tuple[str, _T]]:
-    """Each task's label and result, in the tasks' order, with at most ``depth`` submitted and unread."""
-    pending: deque[tuple[str, Future[_T]]] = deque()
-    try:
-        for label, task in tasks:
-            pending.append((label, pool.submit(task)))
-            if len(pending) >= depth:
-                label, future = pending.popleft()
-                yield label, future.result()
-        while pending:
-            label, future = pending.popleft()
-            yield label, future.result()
-    finally:
-        for _, future in pending:
-            future.cancel()
 
 
 def _copy_side_files(vlm_dir: Path, staging: Path) -> None:
