@@ -80,3 +80,11 @@ def test_a_broken_cache_file_only_costs_a_rehash(tmp_path: Path, content: str) -
     path = old_file(tmp_path / "w.bin", b"data")
     got = file_sha256(path, DigestCache(cache_file))
     assert (got.sha256, got.source) == (hashlib.sha256(b"data").hexdigest(), "hashed")
+
+
+@pytest.mark.parametrize("size", [0, 1, hashes.MAP_WINDOW - 1, hashes.MAP_WINDOW, 2 * hashes.MAP_WINDOW + 12345])
+def test_sha256_through_map_windows_equals_hashlib(tmp_path: Path, size: int) -> None:
+    path = tmp_path / "blob.bin"
+    data = (b"viscodex" * (size // 8 + 1))[:size]
+    path.write_bytes(data)
+    assert hashes.sha256_of(path) == hashlib.sha256(data).hexdigest()
