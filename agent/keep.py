@@ -9,6 +9,7 @@ the new code lacks is reported by name, and the candidate's score is scaled by t
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,7 @@ from pathlib import Path
 from tree_sitter import Node
 
 from .syntax import language_of_path, normalize_language, parse_tree
+from .tasks.base import Verification
 
 _SCRIPT_LANGUAGES = {"javascript", "jsx", "typescript", "tsx"}
 _JS_SCRIPT_TYPES = {"", "module", "text/javascript", "application/javascript", "text/babel", "text/jsx"}
@@ -146,3 +148,24 @@ def _embedded_script_defs(element: Node, data: bytes) -> set[str]:
     if script_type not in _JS_SCRIPT_TYPES:
         return set()
     return definitions(_name(raw, data), "jsx" if "babel" in script_type or "jsx" in script_type else "javascript")
+
+
+def with_kept_code(verification: Verification, files: tuple[Path, ...], code: str, language: str) -> Verification:
+    """The verification, with what the candidate dropped of the user's existing files held against it:
+    the score scaled by the share of definitions kept, not passed while any is missing, and the
+    missing names first in the critique."""
+    reports = [report for path in files if (report := keep_report(path, code, language)) is not None]
+    if not reports:
+        return verification
+    share = min(report.share for report in reports)
+    components = {**verification.components, "kept": share}
+    lost = [report for report in reports if report.missing]
+    if not lost:
+        return dataclasses.replace(verification, components=components)
+    return dataclasses.replace(
+        verification,
+        score=verification.score * share,
+        passed=False,
+        components=components,
+        critique=[report.critique() for report in lost] + verification.critique,
+    )

@@ -11,7 +11,6 @@ original request plus only its latest attempt and the feedback on it, so the con
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import shutil
 import time
@@ -25,7 +24,7 @@ from viscodex.sandbox import Sandbox
 from . import prompts
 from .events import Candidate, Done, Emit, ParseError, SandboxResult, Score, Started
 from .extract import CodeLanguage, extract_code
-from .keep import keep_report
+from .keep import with_kept_code
 from .syntax import SyntaxSession, check_syntax
 from .tasks import make_task
 from .tasks.base import KINDS, Kind, SolveRequest, Task, Verification
@@ -310,24 +309,3 @@ class Loop:
 PARSE_EVERY_CHARS = 1000
 """While an answer streams in, its code is parsed again after this many more characters: a 7B model
 writes them in seconds, a parse of the new part takes a millisecond or two."""
-
-
-def with_kept_code(verification: Verification, files: tuple[Path, ...], code: str, language: str) -> Verification:
-    """The verification, with what the candidate dropped of the user's existing files held against it:
-    the score scaled by the share of definitions kept, not passed while any is missing, and the
-    missing names first in the critique."""
-    reports = [report for path in files if (report := keep_report(path, code, language)) is not None]
-    if not reports:
-        return verification
-    share = min(report.share for report in reports)
-    components = {**verification.components, "kept": share}
-    lost = [report for report in reports if report.missing]
-    if not lost:
-        return dataclasses.replace(verification, components=components)
-    return dataclasses.replace(
-        verification,
-        score=verification.score * share,
-        passed=False,
-        components=components,
-        critique=[report.critique() for report in lost] + verification.critique,
-    )

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from viscodex.agent.keep import KeepReport, definitions, keep_report
-from viscodex.agent.loop import with_kept_code
+from viscodex.agent.keep import KeepReport, definitions, keep_report, with_kept_code
 from viscodex.agent.tasks.base import Verification
 
 PY = '''
