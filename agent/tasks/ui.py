@@ -12,6 +12,7 @@ import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from viscodex.model.chat import ChatBackend, ChatMessage
 from viscodex.sandbox import RenderError, Sandbox, UiStack, Viewport
@@ -81,8 +82,13 @@ class UiTask:
     async def prepare(self, request: SolveRequest, model: ChatBackend, sandbox: Sandbox) -> None:
         import asyncio
 
-        loaded = await asyncio.gather(*(asyncio.to_thread(load_target, path) for path in request.images))
-        self.targets = tuple(loaded)
+        slots = asyncio.Semaphore(2)  # two pictures at a time: each OCR already runs two tesseracts
+
+        async def load(path: Path) -> Target:
+            async with slots:
+                return await asyncio.to_thread(load_target, path)
+
+        self.targets = tuple(await asyncio.gather(*(load(path) for path in request.images)))
         self.threshold = request.threshold
         self.timeout_s = request.timeout_s
         self.stack = request.stack
