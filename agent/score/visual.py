@@ -37,7 +37,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
 
 from .blocks import TextBlock, intersection_area
 from .charttype import normalize_types, type_agreement
@@ -45,7 +45,7 @@ from .colors import delta_e, similarity_from_delta_e
 from .legend import SeriesColor, legend_colors
 from .matching import MIN_SIMILARITY, Matching, match_blocks, text_similarity
 from .palette import PaletteColor, dominant_colors, palette_similarity
-from .perceptual import perceptual_similarity
+from .perceptual import Perceptual, perceptual_similarity
 from .raster import RgbArray, load_rgb
 from .trace import ChartTrace, TraceSeries, trace_blocks
 
@@ -137,14 +137,12 @@ class BlockPair(BaseModel):
     """How much this pair counts in the text, position and colour components."""
 
 
-class VisualScore(BaseModel):
-    """A UI candidate's score against its target: overall and per component, all in [0, 1]."""
+class _Score(BaseModel):
+    """What UI and chart scores share: the components both have, the look, the text-block matching.
+    ``overall`` is the weighted mean of the subclass's ``components()``, so it cannot disagree with them."""
 
     model_config = ConfigDict(frozen=True)
 
-    kind: Literal["ui"] = "ui"
-    overall: float
-    block: float
     text: float
     position: float
     color: float
@@ -160,9 +158,27 @@ class VisualScore(BaseModel):
     candidate_size: tuple[int, int]
     target_palette: tuple[PaletteColor, ...] = ()
     candidate_palette: tuple[PaletteColor, ...] = ()
+
+    def components(self) -> dict[str, float | None]:
+        raise NotImplementedError
+
+    def weight_map(self) -> dict[str, float]:
+        raise NotImplementedError
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def overall(self) -> float:
+        return weighted_overall(self.components(), self.weight_map())
+
+
+class VisualScore(_Score):
+    """A UI candidate's score against its target: overall and per component, all in [0, 1]."""
+
+    kind: Literal["ui"] = "ui"
+    block: float
     weights: ScoreWeights = ScoreWeights()
 
-    def components(self) -> dict[str, float]:
+    def components(self) -> dict[str, float | None]:
         return {
             "block": self.block,
             "text": self.text,
@@ -171,30 +187,17 @@ class VisualScore(BaseModel):
             "perceptual": self.perceptual,
         }
 
+    def weight_map(self) -> dict[str, float]:
+        return self.weights.model_dump()
 
-class ChartScore(BaseModel):
-    """A chart candidate's score against its target; ``chart_type`` is None without a type hint."""
 
-    model_config = ConfigDict(frozen=True)
+class ChartScore(_Score):
+    """A chart candidate's score against its target; ``chart_type`` is None without a type hint.
+    Its ``target_palette`` holds the target's chromatic dominant colours: its series colours, largest first."""
 
     kind: Literal["chart"] = "chart"
-    overall: float
-    text: float
-    position: float
-    color: float
     series: float
     chart_type: float | None
-    perceptual: float
-    ssim: float
-    histogram: float
-    pairs: tuple[BlockPair, ...] = ()
-    missing: tuple[TextBlock, ...] = ()
-    extra: tuple[TextBlock, ...] = ()
-    target_size: tuple[int, int]
-    candidate_size: tuple[int, int]
-    target_palette: tuple[PaletteColor, ...] = ()
-    """Chromatic dominant colours of the target: its series colours, largest first."""
-    candidate_palette: tuple[PaletteColor, ...] = ()
     palette_pairs: tuple[tuple[int, int, float], ...] = ()
     """(index in target_palette, index in candidate_palette, ΔE00) of the paired colours."""
     target_types: tuple[str, ...] = ()
@@ -214,6 +217,31 @@ class ChartScore(BaseModel):
             "chart_type": self.chart_type,
             "perceptual": self.perceptual,
         }
+
+    def weight_map(self) -> dict[str, float]:
+        return self.weights.model_dump()
+
+
+def _shared_fields(
+    look: Perceptual,
+    pairs: list[BlockPair],
+    matching: Matching,
+    target: list[TextBlock],
+    candidate: list[TextBlock],
+    t_rgb: RgbArray,
+    c_rgb: RgbArray,
+) -> dict[str, Any]:
+    """The fields both scores fill the same way."""
+    return {
+        "perceptual": look.combined,
+        "ssim": look.ssim,
+        "histogram": look.histogram,
+        "pairs": tuple(pairs),
+        "missing": tuple(target[i] for i in matching.missing),
+        "extra": tuple(candidate[j] for j in matching.extra),
+        "target_size": _size(t_rgb),
+        "candidate_size": _size(c_rgb),
+    }
 
 
 # --- shared pieces -------------------------------------------------------------------------------
@@ -331,27 +359,12 @@ def score_ui(
     )
     text, position, colour = _pair_means(pairs, bool(target or candidate))
     look = perceptual_similarity(t_rgb, c_rgb)
-    components = {
-        "block": block,
-        "text": text,
-        "position": position,
-        "color": colour,
-        "perceptual": look.combined,
-    }
     return VisualScore(
-        overall=weighted_overall(components, weights.model_dump()),
         block=block,
         text=text,
         position=position,
         color=colour,
-        perceptual=look.combined,
-        ssim=look.ssim,
-        histogram=look.histogram,
-        pairs=tuple(pairs),
-        missing=tuple(target[i] for i in matching.missing),
-        extra=tuple(candidate[j] for j in matching.extra),
-        target_size=_size(t_rgb),
-        candidate_size=_size(c_rgb),
+        **_shared_fields(look, pairs, matching, target, candidate, t_rgb, c_rgb),
         target_palette=dominant_colors(t_rgb, chromatic_only=False, merge_delta_e=UI_MERGE_DELTA_E),
         candidate_palette=dominant_colors(c_rgb, chromatic_only=False, merge_delta_e=UI_MERGE_DELTA_E),
         weights=weights,
@@ -407,29 +420,13 @@ def score_chart(
     target_types = normalize_types(target_hint)
     chart_type = type_agreement(trace.types, target_types)
     look = perceptual_similarity(t_rgb, c_rgb)
-    components: dict[str, float | None] = {
-        "text": text,
-        "position": position,
-        "color": colour,
-        "series": series,
-        "chart_type": chart_type,
-        "perceptual": look.combined,
-    }
     return ChartScore(
-        overall=weighted_overall(components, weights.model_dump()),
         text=text,
         position=position,
         color=colour,
         series=series,
         chart_type=chart_type,
-        perceptual=look.combined,
-        ssim=look.ssim,
-        histogram=look.histogram,
-        pairs=tuple(pairs),
-        missing=tuple(target[i] for i in matching.missing),
-        extra=tuple(candidate[j] for j in matching.extra),
-        target_size=_size(t_rgb),
-        candidate_size=_size(c_rgb),
+        **_shared_fields(look, pairs, matching, target, candidate, t_rgb, c_rgb),
         target_palette=t_palette,
         candidate_palette=c_palette,
         palette_pairs=tuple(palette_pairs),

@@ -13,10 +13,9 @@ from viscodex.sandbox import Sandbox
 from .. import prompts
 from ..extract import CodeLanguage
 from ..score.charttype import normalize_types
-from ..score.critique import critique
 from ..score.visual import score_chart
 from .base import Kind, SolveRequest, Verification, context_text, model_images
-from .visual_common import Target, components_of, load_target, visual_feedback
+from .visual_common import Target, load_target, scored, visual_feedback
 
 
 @dataclass
@@ -71,13 +70,4 @@ class ChartTask:
         score = score_chart(
             self.target.png, self.target.blocks, result.png, result.trace, target_hint=self.chart_types or None
         )
-        components = components_of(score, ("text", "position", "color", "series", "chart_type", "perceptual"))
-        return Verification(
-            score.overall,
-            score.overall >= self.threshold,
-            components,
-            critique(score),
-            result,
-            render=result.png,
-            sandbox_s=sandbox_s,
-        )
+        return scored(score, self.threshold, result.png, sandbox_s, result)

@@ -19,11 +19,10 @@ from viscodex.sandbox import RenderError, Sandbox, UiStack, Viewport
 
 from .. import prompts
 from ..extract import CodeLanguage
-from ..score.critique import critique
 from ..score.dom import dom_blocks
 from ..score.visual import score_ui
 from .base import Kind, SolveRequest, Verification, context_text, model_images
-from .visual_common import Target, components_of, load_target, visual_feedback
+from .visual_common import Target, load_target, scored, visual_feedback
 
 STACK_NOTES = {
     "html": "",
@@ -153,16 +152,7 @@ class UiTask:
             )
         sandbox_s = time.monotonic() - started
         score = score_ui(target.png, target.blocks, render.png, dom_blocks(render))
-        components = components_of(score, ("block", "text", "position", "color", "perceptual"))
-        return Verification(
-            score.overall,
-            score.overall >= self.threshold,
-            components,
-            critique(score),
-            None,
-            render=render.png,
-            sandbox_s=sandbox_s,
-        )
+        return scored(score, self.threshold, render.png, sandbox_s)
 
 
 def combine_pages(pages: list[PageResult], threshold: float, missing: list[int]) -> Verification:

@@ -10,10 +10,13 @@ from PIL import Image
 
 from viscodex.model.chat import ChatMessage
 from viscodex.model.images import load_image
+from viscodex.sandbox import RunResult
 
 from .. import prompts
 from ..score.blocks import TextBlock
+from ..score.critique import critique
 from ..score.ocr import ocr_blocks
+from ..score.visual import ChartScore, VisualScore
 from .base import Verification
 
 MAX_SIDE = 8192
@@ -38,13 +41,26 @@ def load_target(path: Path) -> Target:
     return Target(png, image.width, image.height, tuple(ocr_blocks(png)))
 
 
-def components_of(score: object, names: tuple[str, ...]) -> dict[str, float]:
-    out = {"overall": float(getattr(score, "overall"))}  # noqa: B009 - one accessor for both score types
-    for name in names:
-        value = getattr(score, name, None)
-        if value is not None:
-            out[name] = float(value)
-    return out
+def scored(
+    score: VisualScore | ChartScore,
+    threshold: float,
+    render: bytes,
+    sandbox_s: float,
+    run: RunResult | None = None,
+) -> Verification:
+    """A visual candidate's verification: its score, verdict, components (unscored ones left out),
+    critique and render."""
+    components = {"overall": score.overall}
+    components.update((name, value) for name, value in score.components().items() if value is not None)
+    return Verification(
+        score.overall,
+        score.overall >= threshold,
+        components,
+        critique(score),
+        run,
+        render=render,
+        sandbox_s=sandbox_s,
+    )
 
 
 def visual_feedback(task: str, verification: Verification) -> ChatMessage:
