@@ -353,11 +353,7 @@ def _from_bytes(data: bytes, limits: ImageLimits, what: str) -> DecodedImage:
         fmt = _FORMAT_ALIASES.get(image.format or "", image.format)
         if fmt not in limits.allowed_formats:  # an aliased container of a refused format
             raise ImageInputError(f"{what} is in {fmt} format, which is not accepted (accepted: {_accepted(limits)})")
-        width, height = image.size
-        if width <= 0 or height <= 0:
-            raise ImageInputError(f"{what} has no pixels ({width}x{height})")
-        if width * height > limits.max_pixels:
-            raise _too_large(width, height, limits, what)
+        _check_size(image.size, limits, what)
         notes = []
         if getattr(image, "is_animated", False):
             notes.append(f"{what} is animated ({fmt}); only its first frame is used")
@@ -368,6 +364,14 @@ def _from_bytes(data: bytes, limits: ImageLimits, what: str) -> DecodedImage:
         except _DECODE_ERRORS as exc:
             raise ImageInputError(f"{what} is truncated or corrupt ({fmt}: {exc})") from None
         return _finish(image, fmt, notes, owned=True)
+
+
+def _check_size(size: tuple[int, int], limits: ImageLimits, what: str) -> None:
+    width, height = size
+    if width <= 0 or height <= 0:
+        raise ImageInputError(f"{what} has no pixels ({width}x{height})")
+    if width * height > limits.max_pixels:
+        raise _too_large(width, height, limits, what)
 
 
 def _bomb(message: str, limits: ImageLimits, what: str) -> ImageInputError:
@@ -383,11 +387,7 @@ def _bomb(message: str, limits: ImageLimits, what: str) -> ImageInputError:
 def _from_pillow(image: Image.Image, limits: ImageLimits) -> DecodedImage:
     """A caller's Pillow image, checked and converted without touching the caller's object."""
     what = "the PIL image"
-    width, height = image.size
-    if width <= 0 or height <= 0:
-        raise ImageInputError(f"{what} has no pixels ({width}x{height})")
-    if width * height > limits.max_pixels:
-        raise _too_large(width, height, limits, what)
+    _check_size(image.size, limits, what)
     notes = []
     frame = image
     if getattr(image, "is_animated", False) and image.tell() != 0:

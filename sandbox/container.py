@@ -204,10 +204,4 @@ class WarmContainer:
             except OSError:
                 pass
             self._attach = None
-        try:
-            self.container.remove(force=True)
-        except docker.errors.NotFound:
-            pass
-        except docker.errors.APIError as exc:
-            if "already in progress" not in str(exc):
-                raise
+        self.kill()

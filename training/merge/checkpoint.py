@@ -40,10 +40,12 @@ class TensorInfo:
 
     @property
     def nbytes(self) -> int:
-        count = 1
-        for dim in self.shape:
-            count *= dim
-        return count * DTYPE_BYTES[self.dtype]
+        return tensor_nbytes(self.shape, self.dtype)
+
+
+def tensor_nbytes(shape: tuple[int, ...], dtype: str) -> int:
+    """Bytes of a tensor of this shape and safetensors dtype (a 0-d tensor holds one element)."""
+    return math.prod(shape) * DTYPE_BYTES[dtype]
 
 
 def read_header(path: Path) -> dict[str, Any]:

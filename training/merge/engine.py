@@ -20,6 +20,7 @@ import shutil
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -139,16 +140,20 @@ def _write_shards(
 ) -> int:
     method = METHODS[recipe.method](recipe.parameters)
     computer = BlockComputer(method, recipe.parameters.model_weights(), recipe.parameters.seed)
-    if computer.terms is None:
-        from .torch_bridge import one_thread
+    with _torch_threads(computer):
+        return _write_all(plan, computer, vlm, code, base, staging, progress, recipe.shard_size_mb << 20)
 
-        with one_thread():
-            return _write_all(recipe, plan, computer, vlm, code, base, staging, progress)
-    return _write_all(recipe, plan, computer, vlm, code, base, staging, progress)
+
+def _torch_threads(computer: BlockComputer) -> AbstractContextManager[None]:
+    """torch on one thread for the methods that use it; nothing (no torch import) for the others."""
+    if computer.terms is not None:
+        return nullcontext()
+    from .torch_bridge import one_thread
+
+    return one_thread()
 
 
 def _write_all(
-    recipe: MergeRecipe,
     plan: MergePlan,
     computer: BlockComputer,
     vlm: Checkpoint,
@@ -156,8 +161,9 @@ def _write_all(
     base: Checkpoint,
     staging: Path,
     progress: Progress,
+    shard_bytes: int,
 ) -> int:
-    shards = plan_shards([job.out for job in plan.jobs], recipe.shard_size_mb << 20)
+    shards = plan_shards([job.out for job in plan.jobs], shard_bytes)
     names = shard_names(len(shards))
     by_name = {job.out.name: job for job in plan.jobs}
     total, done = plan.total_bytes, 0

@@ -20,7 +20,7 @@ from typing import BinaryIO
 import numpy as np
 import numpy.typing as npt
 
-from .checkpoint import DTYPE_BYTES
+from .checkpoint import tensor_nbytes
 from .kernels import STORAGE
 
 SYNC_EVERY_BYTES = 256 << 20
@@ -36,10 +36,7 @@ class OutTensor:
 
     @property
     def nbytes(self) -> int:
-        count = 1
-        for dim in self.shape:
-            count *= dim
-        return count * DTYPE_BYTES[self.dtype]
+        return tensor_nbytes(self.shape, self.dtype)
 
 
 def plan_shards(tensors: Sequence[OutTensor], max_bytes: int) -> list[list[OutTensor]]:
