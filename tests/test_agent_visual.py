@@ -117,17 +117,24 @@ def pages(*contents: str) -> str:
     return BODY.format("".join(f'<div data-page="{i}">{c}</div>' for i, c in enumerate(contents, 1)))
 
 
-def test_multi_page_ui_verifies_every_page(tmp_path: Path, sandbox_image: str) -> None:
-    """Two screenshots are two pages of one file: each page is rendered on its own and scored against
-    its own picture; a wrong second page is named as such, and the file verifies only when both pass."""
-    shots = []
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory: pytest.TempPathFactory, sandbox_image: str) -> list[Path]:
+    """Two pages of one UI, rendered from code we keep."""
+    folder = tmp_path_factory.mktemp("pages")
+    paths = []
     with Sandbox(pool={}) as sandbox:
         for name, content in (("plan", PLAN), ("sign-in", SIGN_IN)):
-            path = tmp_path / f"{name}.png"
+            path = folder / f"{name}.png"
             path.write_bytes(
                 sandbox.render_html(BODY.format(content), Viewport(width=640, height=360), full_page=False)
             )
-            shots.append(path)
+            paths.append(path)
+    return paths
+
+
+def test_multi_page_ui_verifies_every_page(shots: list[Path], tmp_path: Path) -> None:
+    """Two screenshots are two pages of one file: each page is rendered on its own and scored against
+    its own picture; a wrong second page is named as such, and the file verifies only when both pass."""
     wrong_sign_in = SIGN_IN.replace("Sign in", "Register").replace("Use your work email", "Pick a username")
     wrong = pages(PLAN, wrong_sign_in.replace("#0f766e", "#dc2626").replace("margin:30px", "margin:30px 250px"))
     with serve(ScriptedModel([fenced("html", wrong), fenced("html", pages(PLAN, SIGN_IN))])) as model:
@@ -144,15 +151,7 @@ def test_multi_page_ui_verifies_every_page(tmp_path: Path, sandbox_image: str) -
     assert (run_dir / "iter-1" / "cand-1" / "render-2.png").is_file()
 
 
-def test_a_page_without_its_data_page_element_is_named(tmp_path: Path, sandbox_image: str) -> None:
-    shots = []
-    with Sandbox(pool={}) as sandbox:
-        for name, content in (("plan", PLAN), ("sign-in", SIGN_IN)):
-            path = tmp_path / f"{name}.png"
-            path.write_bytes(
-                sandbox.render_html(BODY.format(content), Viewport(width=640, height=360), full_page=False)
-            )
-            shots.append(path)
+def test_a_page_without_its_data_page_element_is_named(shots: list[Path], tmp_path: Path) -> None:
     with serve(ScriptedModel([fenced("html", BODY.format(PLAN))])) as model:
         code, events, _ = solve(model, shots[0], tmp_path, str(shots[1]), "--kind", "ui", "--max-iters", "1")
     score = next(e for e in events if e.type == "score")

@@ -306,15 +306,12 @@ def test_corrupt_shard_fails_before_writing(tiny_models: dict[str, Path], tmp_pa
     _assert_nothing_written(out)
 
 
+def input_args(models: dict[str, Path]) -> list[str]:
+    return ["--vlm", str(models["vlm"]), "--code", str(models["code"]), "--base", str(models["base"])]
+
+
 def test_cli_merge_flags_config_and_refusals(tiny_models: dict[str, Path], tmp_path: Path) -> None:
-    args = [
-        "--vlm",
-        str(tiny_models["vlm"]),
-        "--code",
-        str(tiny_models["code"]),
-        "--base",
-        str(tiny_models["base"]),
-    ]
+    args = input_args(tiny_models)
     out = tmp_path / "cli"
     proc = subprocess.run([TRAIN, "merge", *args, "--lam", "0.7", "--out", str(out)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
@@ -336,14 +333,7 @@ def test_cli_merge_flags_config_and_refusals(tiny_models: dict[str, Path], tmp_p
 
 
 def test_cli_sweep_writes_one_merge_per_lam(tiny_models: dict[str, Path], tmp_path: Path) -> None:
-    args = [
-        "--vlm",
-        str(tiny_models["vlm"]),
-        "--code",
-        str(tiny_models["code"]),
-        "--base",
-        str(tiny_models["base"]),
-    ]
+    args = input_args(tiny_models)
     proc = subprocess.run(
         [TRAIN, "merge-sweep", *args, "--lams", "0.7,0.9", "--out", str(tmp_path / "sweep")],
         capture_output=True,
@@ -420,8 +410,7 @@ def test_weighted_sum_merges_never_import_torch(tiny_models: dict[str, Path], tm
         "print('torch' in sys.modules)\n"
     )
     for method, imports_torch in (("task_arithmetic", False), ("linear", False), ("dare", True)):
-        args = ["merge", "--vlm", str(tiny_models["vlm"]), "--code", str(tiny_models["code"])]
-        args += ["--base", str(tiny_models["base"]), "--method", method, "--out", str(tmp_path / method)]
+        args = ["merge", *input_args(tiny_models), "--method", method, "--out", str(tmp_path / method)]
         done = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, check=False)
         assert done.returncode == 0, done.stderr
         assert done.stdout.strip().splitlines()[-1] == str(imports_torch), (method, done.stdout)
