@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict
 from .colors import RGB, ciede2000, rgb_to_lab, rgb_tuple, similarity_from_delta_e
 from .matching import assign
 from .perceptual import background_color
-from .raster import RgbArray
+from .raster import RgbArray, downscale
 
 SIDE = 320
 """Pictures are sampled down (nearest neighbour, so no new blended colours) to this longest side."""
@@ -36,15 +36,6 @@ class PaletteColor(BaseModel):
     rgb: RGB
     share: float
     """Share of the counted pixels (all pixels, or the chromatic ones with ``chromatic_only``)."""
-
-
-def _sample(rgb: RgbArray, side: int) -> RgbArray:
-    h, w = rgb.shape[:2]
-    factor = side / max(h, w)
-    if factor >= 1:
-        return rgb
-    size = (max(1, round(w * factor)), max(1, round(h * factor)))
-    return np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.NEAREST), dtype=np.uint8)
 
 
 def _is_tint(colour: np.ndarray, of: np.ndarray, background: np.ndarray) -> bool:
@@ -73,7 +64,7 @@ def dominant_colors(
     ``merge_delta_e`` is the ΔE00 under which colours count as one: 10 suits chart series; page
     backgrounds need less (a white card on a #f1f5f9 page is a ΔE of about 3).
     """
-    pixels = _sample(rgb, side).reshape(-1, 3)
+    pixels = downscale(rgb, side, Image.Resampling.NEAREST).reshape(-1, 3)
     background = np.array(background_color(rgb), dtype=np.float64)
     if chromatic_only:
         lab = rgb_to_lab(pixels)

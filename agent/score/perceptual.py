@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
-from .raster import RgbArray
+from .raster import RgbArray, downscale
 
 SIDE = 256
 """Longest side of the scaled-down copies SSIM is computed on."""
@@ -53,15 +53,6 @@ def pad_to(rgb: RgbArray, width: int, height: int) -> RgbArray:
     canvas[:] = background_color(rgb)
     canvas[:h, :w] = rgb
     return canvas
-
-
-def _shrink(rgb: RgbArray, side: int) -> RgbArray:
-    h, w = rgb.shape[:2]
-    factor = side / max(h, w)
-    if factor >= 1:
-        return rgb
-    size = (max(1, round(w * factor)), max(1, round(h * factor)))
-    return np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.BOX), dtype=np.uint8)
 
 
 def _box_mean(x: npt.NDArray[np.float64], k: int) -> npt.NDArray[np.float64]:
@@ -108,8 +99,8 @@ def perceptual_similarity(target: RgbArray, candidate: RgbArray, side: int = SID
         return Perceptual(ssim=1.0, histogram=1.0)
     width = max(target.shape[1], candidate.shape[1])
     height = max(target.shape[0], candidate.shape[0])
-    a = _shrink(pad_to(target, width, height), side)
-    b = _shrink(pad_to(candidate, width, height), side)
+    a = downscale(pad_to(target, width, height), side, Image.Resampling.BOX)
+    b = downscale(pad_to(candidate, width, height), side, Image.Resampling.BOX)
     weights = np.array([0.299, 0.587, 0.114])
     return Perceptual(
         ssim=ssim(a.astype(np.float64) @ weights, b.astype(np.float64) @ weights),

@@ -44,3 +44,13 @@ def load_rgb(data: bytes) -> RgbArray:
 def image_key(data: bytes) -> str:
     """A content hash of the picture's bytes, for caches."""
     return hashlib.sha256(data).hexdigest()
+
+
+def downscale(rgb: RgbArray, side: int, resample: Image.Resampling) -> RgbArray:
+    """``rgb`` shrunk so its longer side is at most ``side`` pixels (unchanged if it already is)."""
+    h, w = rgb.shape[:2]
+    factor = side / max(h, w)
+    if factor >= 1:
+        return rgb
+    size = (max(1, round(w * factor)), max(1, round(h * factor)))
+    return np.asarray(Image.fromarray(rgb).resize(size, resample), dtype=np.uint8)
