@@ -13,7 +13,7 @@ import math
 import random
 import struct
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
@@ -431,19 +431,22 @@ def sizes(count: int, seed: int) -> list[tuple[int, int]]:
     return out
 
 
+def outcome(
+    fn: Callable[..., Sequence[int]], args: tuple[object, ...], refusal: type[Exception]
+) -> tuple[int, ...] | str:
+    """The size ``fn(*args)`` returns, or "refused" when it raises ``refusal``."""
+    try:
+        return tuple(fn(*args))
+    except refusal:
+        return "refused"
+
+
 @pytest.mark.parametrize("budget", BUDGETS, ids=lambda b: f"{b.min_pixels}-{b.max_pixels}")
 def test_smart_resize_matches_the_reference(budget: PixelBudget) -> None:
     for height, width in sizes(20000, seed=budget.max_pixels):
-        try:
-            expected: tuple[int, int] | str = reference_smart_resize(
-                height, width, budget.factor, budget.min_pixels, budget.max_pixels
-            )
-        except ValueError:
-            expected = "refused"
-        try:
-            got: tuple[int, int] | str = smart_resize(height, width, budget)
-        except AspectRatioError:
-            got = "refused"
+        args = (height, width, budget.factor, budget.min_pixels, budget.max_pixels)
+        expected = outcome(reference_smart_resize, args, ValueError)
+        got = outcome(smart_resize, (height, width, budget), AspectRatioError)
         assert got == expected, (height, width)
 
 
@@ -453,14 +456,8 @@ def test_smart_resize_matches_installed_transformers() -> None:
     for budget in BUDGETS:
         for height, width in sizes(3000, seed=7):
             args = (height, width, budget.factor, budget.min_pixels, budget.max_pixels)
-            try:
-                expected: tuple[int, int] | str = tuple(module.smart_resize(*args))
-            except ValueError:
-                expected = "refused"
-            try:
-                got: tuple[int, int] | str = smart_resize(height, width, budget)
-            except AspectRatioError:
-                got = "refused"
+            expected = outcome(module.smart_resize, args, ValueError)
+            got = outcome(smart_resize, (height, width, budget), AspectRatioError)
             assert got == expected, (height, width)
 
 
