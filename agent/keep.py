@@ -10,6 +10,7 @@ the new code lacks is reported by name, and the candidate's score is scaled by t
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,14 +68,25 @@ def keep_report(original: Path, new_code: str, language: str) -> KeepReport | No
     if language_of_path(original) != normalize_language(language):
         return None
     try:
-        before = definitions(original.read_text(encoding="utf-8", errors="replace"), language)
+        stat = original.stat()
     except OSError:
         return None
+    before = _file_definitions(original.resolve(), language, stat.st_mtime_ns, stat.st_size)
     if not before:
         return None
     after = definitions(new_code, language)
     missing = tuple(sorted(before - after))
     return KeepReport(original.name, len(before) - len(missing), missing)
+
+
+@functools.lru_cache(maxsize=16)
+def _file_definitions(path: Path, language: str, mtime_ns: int, size: int) -> frozenset[str]:
+    """A user's file's definitions, read and parsed once per version of the file (every candidate of
+    a run is compared with the same file)."""
+    try:
+        return frozenset(definitions(path.read_text(encoding="utf-8", errors="replace"), language))
+    except OSError:
+        return frozenset()
 
 
 def _name(node: Node | None, data: bytes) -> str:
