@@ -14,8 +14,8 @@ from .. import prompts
 from ..extract import CodeLanguage
 from ..score.charttype import normalize_types
 from ..score.visual import score_chart
-from .base import Kind, SolveRequest, Verification, context_text, model_images
-from .visual_common import Target, load_target, scored, visual_feedback
+from .base import Kind, SolveRequest, Verification, model_images
+from .visual_common import Target, first_text, load_target, scored, visual_feedback
 
 
 @dataclass
@@ -43,14 +43,7 @@ class ChartTask:
     def first_messages(self, request: SolveRequest) -> list[ChatMessage]:
         images, note = model_images(request)
         assert self.target is not None
-        text = prompts.render(
-            "chart",
-            "first",
-            instruction=request.instruction,
-            width=self.target.width,
-            height=self.target.height,
-            context=context_text(request.context_files),
-        )
+        text = first_text("chart", request, self.target)
         return [ChatMessage("system", prompts.render("chart", "system")), ChatMessage("user", text + note, images)]
 
     def feedback(self, request: SolveRequest, verification: Verification) -> ChatMessage:

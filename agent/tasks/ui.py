@@ -21,8 +21,8 @@ from .. import prompts
 from ..extract import CodeLanguage
 from ..score.dom import dom_blocks
 from ..score.visual import score_ui
-from .base import Kind, SolveRequest, Verification, context_text, model_images
-from .visual_common import Target, load_target, scored, visual_feedback
+from .base import Kind, SolveRequest, Verification, model_images
+from .visual_common import Target, first_text, load_target, scored, visual_feedback
 
 STACK_NOTES = {
     "html": "",
@@ -96,14 +96,7 @@ class UiTask:
         images, note = model_images(request)
         assert self.target is not None
         system = prompts.render("ui", "system", stack_note=STACK_NOTES.get(request.stack, ""))
-        text = prompts.render(
-            "ui",
-            "first",
-            instruction=request.instruction,
-            width=self.target.width,
-            height=self.target.height,
-            context=context_text(request.context_files),
-        )
+        text = first_text("ui", request, self.target)
         if len(self.targets) > 1:
             text += "\n\n" + prompts.render("ui", "pages", count=len(self.targets))
         return [ChatMessage("system", system), ChatMessage("user", text + note, images)]

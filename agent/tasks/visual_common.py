@@ -17,7 +17,7 @@ from ..score.blocks import TextBlock
 from ..score.critique import critique
 from ..score.ocr import ocr_blocks
 from ..score.visual import ChartScore, VisualScore
-from .base import Verification
+from .base import SolveRequest, Verification, context_text
 
 MAX_SIDE = 8192
 
@@ -60,6 +60,18 @@ def scored(
         run,
         render=render,
         sandbox_s=sandbox_s,
+    )
+
+
+def first_text(task: str, request: SolveRequest, target: Target) -> str:
+    """The first user turn of a visual task: the instruction, the render size, the user's files."""
+    return prompts.render(
+        task,
+        "first",
+        instruction=request.instruction,
+        width=target.width,
+        height=target.height,
+        context=context_text(request.context_files),
     )
 
 
