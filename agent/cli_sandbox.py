@@ -11,12 +11,12 @@ from rich.console import Console
 
 from viscodex.sandbox import (
     LANGUAGES,
-    ImageRecipe,
     Language,
     Limits,
     Sandbox,
     SandboxPolicy,
     Viewport,
+    available_sets,
     ensure_image,
     language_for_path,
 )
@@ -28,6 +28,17 @@ app = typer.Typer(help="Run and render untrusted code in the hardened sandbox.",
 err = Console(stderr=True)
 
 PolicyOpt = Annotated[Path | None, typer.Option("--policy", help="Limits as YAML or TOML (see SandboxPolicy).")]
+PackageSetOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--package-set",
+        help=f"The image's Python package set: {', '.join(available_sets())} (default: the policy's, else default).",
+    ),
+]
+PackagesOpt = Annotated[
+    Path | None,
+    typer.Option("--packages", help="A requirements file installed on top of the package set (its own image)."),
+]
 
 
 def _read_text(path: Path) -> str:
@@ -39,13 +50,18 @@ def _read_text(path: Path) -> str:
         raise UsageError(f"cannot read {path}: {exc}") from None
 
 
-def _policy(path: Path | None) -> SandboxPolicy:
-    if path is None:
-        return SandboxPolicy()
+def _policy(path: Path | None, package_set: str | None = None, packages: Path | None = None) -> SandboxPolicy:
+    """The policy file's limits (defaults without one), with the image chosen by the flags if given."""
     try:
-        return SandboxPolicy.load(path)
+        policy = SandboxPolicy() if path is None else SandboxPolicy.load(path)
     except (OSError, ValueError) as exc:
         raise UsageError(f"bad policy file {path}: {exc}") from None
+    if package_set is not None and package_set not in available_sets():
+        raise UsageError(f"no package set {package_set!r}; the sets are: {', '.join(available_sets())}")
+    if packages is not None and not packages.is_file():
+        raise UsageError(f"no such file: {packages}")
+    changes = {"package_set": package_set, "requirements": packages}
+    return policy.model_copy(update={k: v for k, v in changes.items() if v is not None})
 
 
 @app.command()
@@ -60,6 +76,8 @@ def run(
     stdin: Annotated[Path | None, typer.Option(help="A file to feed on standard input.")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     policy: PolicyOpt = None,
+    package_set: PackageSetOpt = None,
+    packages: PackagesOpt = None,
 ) -> None:
     """Run FILE in a fresh container. Exit 0 if the program succeeded, 1 if it failed."""
     with expected_failures():
@@ -72,12 +90,13 @@ def run(
             raise UsageError("--timeout must be positive")
         if memory is not None and memory < 16:
             raise UsageError("--memory must be at least 16 MiB")
-        pol = _policy(policy)
+        pol = _policy(policy, package_set, packages)
         with Sandbox(pool={}, policy=pol) as sandbox:
             limits: Limits = pol.run.merged(timeout_s=timeout, memory_mb=memory)
             result = sandbox.run(code, lang=language, stdin=stdin_data, limits=limits)
+            versions = sandbox.versions
     if json_out:
-        print(result.contract_json())
+        print(result.contract_json(versions.summary()))
     else:
         sys.stdout.write(result.stdout)
         sys.stderr.write(result.stderr)
@@ -107,6 +126,8 @@ def render(
     height: Annotated[int | None, typer.Option(help="Viewport or figure height.")] = None,
     timeout: Annotated[float | None, typer.Option(help="Time limit in seconds.")] = None,
     policy: PolicyOpt = None,
+    package_set: PackageSetOpt = None,
+    packages: PackagesOpt = None,
 ) -> None:
     """Render FILE to a PNG with the network off: a full-page screenshot, or the figure drawn."""
     with expected_failures():
@@ -114,7 +135,7 @@ def render(
         if suffix not in {".html", ".htm", ".py"}:
             raise UsageError(f"render takes .html or .py files, not {file.name}")
         source = _read_text(file)
-        with Sandbox(pool={}, policy=_policy(policy)) as sandbox:
+        with Sandbox(pool={}, policy=_policy(policy, package_set, packages)) as sandbox:
             if suffix == ".py":
                 size = (width, height) if width and height else None
                 png = sandbox.render_chart(source, size=size, timeout_s=timeout)
@@ -136,15 +157,21 @@ def build(
         str | None,
         typer.Option(help="Build from a registry image (e.g. debian:bookworm) instead of mmdebstrap."),
     ] = None,
+    package_set: PackageSetOpt = None,
+    packages: PackagesOpt = None,
+    policy: PolicyOpt = None,
 ) -> None:
-    """Build the sandbox image from Debian packages (no registry needed). Idempotent."""
-    recipe = ImageRecipe(registry_base=registry_base)
-    with expected_failures(), err.status("building the sandbox image") as status:
+    """Build the sandbox image from Debian packages and locked wheels (no registry needed). Idempotent:
+    each package set (and set plus --packages) gets its own image, built once."""
+    with expected_failures():
+        pol = _policy(policy, package_set, packages)
+        recipe = pol.image_recipe().model_copy(update={"registry_base": registry_base})
+        with err.status("building the sandbox image") as status:
 
-        def progress(message: str) -> None:
-            status.update(message[:120])
-            if not message.startswith(("I: ", "Step ", " ---> ")):
-                err.print(message)
+            def progress(message: str) -> None:
+                status.update(message[:120])
+                if not message.startswith(("I: ", "Step ", " ---> ")):
+                    err.print(message, markup=False, highlight=False)
 
-        tag = ensure_image(recipe, progress=progress, force=force)
+            tag = ensure_image(recipe, progress=progress, force=force)
     print(tag)

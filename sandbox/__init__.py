@@ -5,20 +5,25 @@ A leaf of the package: it knows nothing of models, agents or editors.
 
 from .api import UI_STACKS, Sandbox, UiStack
 from .errors import RenderError, RunCancelled, SandboxError, SandboxUnavailable
-from .image import ImageRecipe, ensure_image
+from .image import ImageRecipe, ensure_image, image_versions
 from .languages import LANGUAGES, Language, language_for_path
 from .limits import Limits, SandboxPolicy
+from .package_sets import DEFAULT_SET, PackageSet, available_sets, load_set
 from .results import DomBlock, DomWord, HtmlRender, RunResult, Viewport
+from .versions import ImageVersions, version_hint
 
 __all__ = [
+    "DEFAULT_SET",
     "LANGUAGES",
     "UI_STACKS",
     "DomBlock",
     "DomWord",
     "HtmlRender",
     "ImageRecipe",
+    "ImageVersions",
     "Language",
     "Limits",
+    "PackageSet",
     "RenderError",
     "RunCancelled",
     "RunResult",
@@ -28,6 +33,10 @@ __all__ = [
     "SandboxUnavailable",
     "UiStack",
     "Viewport",
+    "available_sets",
     "ensure_image",
+    "image_versions",
     "language_for_path",
+    "load_set",
+    "version_hint",
 ]

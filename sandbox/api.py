@@ -23,12 +23,13 @@ import docker.errors
 
 from .container import Deadline, Role, WarmContainer
 from .errors import RenderError, SandboxError, SandboxUnavailable
-from .image import ImageRecipe, docker_client, image_exists
+from .image import docker_client, image_exists, image_versions
 from .languages import Language, program_for
 from .limits import Limits, SandboxPolicy
 from .owners import LABEL_INSTANCE, reap_orphans
 from .pool import WarmPool
 from .results import DomBlock, HtmlRender, RunResult, Viewport
+from .versions import ImageVersions, version_hint
 
 log = logging.getLogger(__name__)
 
@@ -55,12 +56,12 @@ class Sandbox:
         client: docker.DockerClient | None = None,
     ) -> None:
         self.client = client or docker_client()
-        self.image = image or os.environ.get("VISCODEX_SANDBOX_IMAGE") or ImageRecipe().tag
         self.policy = policy or SandboxPolicy()
+        self.image = image or os.environ.get("VISCODEX_SANDBOX_IMAGE") or self.policy.image_recipe().tag
         self._pool_sizes = dict(DEFAULT_POOL if pool is None else pool)
         if not image_exists(self.client, self.image):
             raise SandboxUnavailable(
-                f"sandbox image {self.image} is missing; build it with `viscodex-agent sandbox build`"
+                f"sandbox image {self.image} is missing; build it with {_build_command(self.policy)}"
             )
         removed = reap_orphans(self.client)
         if removed:
@@ -73,6 +74,14 @@ class Sandbox:
         self._closed = False
         # finalize also runs at interpreter exit, so a forgotten close() still leaves no container.
         self._finalizer = weakref.finalize(self, Sandbox._close_pools, self._pools, self._executor)
+        self._versions: ImageVersions | None = None
+
+    @property
+    def versions(self) -> ImageVersions:
+        """Python, Node and package versions of this sandbox's image, as measured when it was built."""
+        if self._versions is None:
+            self._versions = image_versions(self.client, self.image)
+        return self._versions
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -322,12 +331,24 @@ class Sandbox:
         png = reply.pop("png", None)
         trace = reply.pop("chart_trace", None)
         fields = {name: reply.pop(name) for name in list(reply) if name in RunResult.model_fields}
+        if fields.get("exit_code") not in (0, None) and (
+            hint := version_hint(str(fields.get("stderr", "")), self.versions)
+        ):
+            fields["stderr"] = f"{str(fields['stderr']).rstrip()}\n{hint}\n"
+            fields["hint"] = hint
         result = RunResult(
             **fields,
             png=base64.b64decode(png) if png else None,
             trace=trace if isinstance(trace, dict) else None,
         )
         return result, reply
+
+
+def _build_command(policy: SandboxPolicy) -> str:
+    flags = "" if policy.package_set == "default" else f" --package-set {policy.package_set}"
+    if policy.requirements is not None:
+        flags += f" --packages {policy.requirements}"
+    return f"`viscodex-agent sandbox build{flags}`"
 
 
 def _was_oom_killed(container: WarmContainer) -> bool:

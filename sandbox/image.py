@@ -1,8 +1,13 @@
-"""Build the sandbox image without a registry: mmdebstrap from Debian packages, `docker import`, and a
-thin `docker build` layer for Playwright, the user and settings.
+"""Build the sandbox image without a registry, in three stages that each have their own tag:
 
-The tag is a hash of every input (suite, packages, Playwright version, the layer's Dockerfile), so an
-image is rebuilt only when one of them changes, and two checkouts with the same recipe share it.
+1. base: ``mmdebstrap`` from Debian packages (Python, Node, chromium, fonts) and ``docker import``;
+2. python: a package set's locked wheels (see ``package_sets.py``), fetched on the host into a wheel
+   cache and installed with ``--require-hashes``, plus a user's requirements on top;
+3. the sandbox: browser runtimes, the user and settings, labelled with the versions installed.
+
+Each tag is a hash of that stage's inputs and the stage below, so a changed lock rebuilds only the
+python stage and the thin layer above it, the same lock always gives the same tag, and a package set
+selected once is built once.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import platform
 import shutil
 import subprocess
@@ -23,22 +29,19 @@ from pathlib import Path
 import docker
 import docker.errors
 import httpx
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from .errors import SandboxError, SandboxUnavailable
+from .package_sets import DEFAULT_SET, PackageSet, load_set
+from .versions import LABEL_VERSIONS, PROBE, ImageVersions
 
 Progress = Callable[[str], None]
 
 DEFAULT_PACKAGES = (
     "python3",
     "python3-pip",
-    "python3-numpy",
-    "python3-pandas",
-    "python3-matplotlib",
-    "python3-seaborn",
-    "python3-pil",
-    "python3-pytest",
     "patch",
+    "libatomic1",  # the node binary inside the Playwright wheel links it
     "nodejs",
     "chromium",
     "fonts-dejavu-core",
@@ -46,6 +49,11 @@ DEFAULT_PACKAGES = (
     "fonts-noto-core",
     "fonts-noto-color-emoji",
 )
+"""Debian packages of the base. Python libraries come from the package set's wheels, not Debian:
+bookworm's matplotlib 3.6 / numpy 1.24 / pandas 1.5 fail on the code models write today."""
+
+IMAGE_PYTHON = "3.11"
+"""The interpreter of the base (bookworm's python3): the wheels are fetched for it."""
 
 WEB_RUNTIMES: tuple[tuple[str, str, str, str], ...] = (
     # (file in /opt/viscodex/runtimes, npm package, version, file in the package's tarball)
@@ -57,21 +65,30 @@ WEB_RUNTIMES: tuple[tuple[str, str, str, str], ...] = (
 """Browser runtimes for UI stacks other than plain HTML, baked in because pages render with the
 network off (React 18: the last release that ships UMD builds)."""
 
-LAYER_TEMPLATE = """\
+PIP_INSTALL = "python3 -m pip install --break-system-packages --no-index --no-cache-dir --find-links /tmp/wheels"
+
+PYTHON_TEMPLATE = """\
 FROM {base}
 COPY wheels /tmp/wheels
+COPY requirements /tmp/requirements
+RUN {pip_install} --no-deps --require-hashes -r /tmp/requirements/lock.txt \\
+ && if [ -s /tmp/requirements/extra.txt ]; then \\
+      {pip_install} -r /tmp/requirements/extra.txt -c /tmp/requirements/constraints.txt; fi \\
+ && python3 -m pip check \\
+ && rm -rf /tmp/wheels /tmp/requirements
+"""
+
+LAYER_TEMPLATE = """\
+FROM {python}
 COPY runtimes /opt/viscodex/runtimes
-RUN python3 -m pip install --break-system-packages --no-index --no-cache-dir \\
-        --find-links /tmp/wheels playwright=={playwright} \\
- && rm -rf /tmp/wheels \\
- && mkdir -p /work /opt/viscodex/mpl && chmod 1777 /work \\
+RUN mkdir -p /work /opt/viscodex/mpl && chmod 1777 /work \\
  && MPLCONFIGDIR=/opt/viscodex/mpl python3 -c "import matplotlib.pyplot" \\
  && chmod -R a+rX /opt/viscodex
 ENV HOME=/tmp MPLCONFIGDIR=/tmp/.mpl PYTHONDONTWRITEBYTECODE=1 LANG=C.UTF-8 \\
-    PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
+    PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 BROWSER_PATH=/usr/bin/chromium
 USER 65534:65534
 WORKDIR /work
-LABEL org.viscodex.recipe={recipe_hash}
+LABEL org.viscodex.recipe={recipe_hash} org.viscodex.package-set={package_set}
 """
 
 REGISTRY_BASE_TEMPLATE = """\
@@ -79,6 +96,14 @@ FROM {registry_base}
 RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \\
         {packages} && rm -rf /var/lib/apt/lists/*
 """
+
+
+def wheel_cache_dir() -> Path:
+    """Where the image's wheels are kept between builds (``$VISCODEX_WHEEL_CACHE`` overrides)."""
+    configured = os.environ.get("VISCODEX_WHEEL_CACHE")
+    if configured:
+        return Path(configured)
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "viscodex" / "wheels"
 
 
 class ImageRecipe(BaseModel):
@@ -90,11 +115,18 @@ class ImageRecipe(BaseModel):
     suite: str = "bookworm"
     mirror: str = "http://deb.debian.org/debian"
     packages: tuple[str, ...] = DEFAULT_PACKAGES
-    playwright: str = "1.65.2"
+    """Debian packages of the base stage."""
+    package_set: str = DEFAULT_SET
+    """The Python package set (``sandbox/package_sets/NAME.lock``)."""
+    extra_requirements: str = Field("", repr=False)
+    """A user's requirements file (its text), installed on top of the set, constrained by its pins."""
     registry_base: str | None = None
     """e.g. ``debian:bookworm``: build the base with `docker build` from a registry instead."""
     web_runtimes: tuple[tuple[str, str, str, str], ...] = WEB_RUNTIMES
     npm_registry: str = "https://registry.npmjs.org"
+
+    def python_set(self) -> PackageSet:
+        return load_set(self.package_set).with_extra(self.extra_requirements)
 
     def base_hash(self) -> str:
         data = {
@@ -105,11 +137,13 @@ class ImageRecipe(BaseModel):
         }
         return _digest(data)
 
+    def python_hash(self) -> str:
+        return _digest({"base": self.base_hash(), "set": self.python_set().digest(), "layer": PYTHON_TEMPLATE})
+
     def recipe_hash(self) -> str:
         return _digest(
             {
-                "base": self.base_hash(),
-                "playwright": self.playwright,
+                "python": self.python_hash(),
                 "layer": LAYER_TEMPLATE,
                 "runtimes": [list(r) for r in self.web_runtimes],
             }
@@ -120,11 +154,20 @@ class ImageRecipe(BaseModel):
         return f"{self.repository}-base:{self.base_hash()}"
 
     @property
+    def python_tag(self) -> str:
+        return f"{self.repository}-python:{self.package_set}-{self.python_hash()}"
+
+    @property
     def tag(self) -> str:
-        return f"{self.repository}:{self.recipe_hash()}"
+        return f"{self.repository}:{self.package_set}-{self.recipe_hash()}"
+
+    def python_dockerfile(self) -> str:
+        return PYTHON_TEMPLATE.format(base=self.base_tag, pip_install=PIP_INSTALL)
 
     def layer_dockerfile(self) -> str:
-        return LAYER_TEMPLATE.format(base=self.base_tag, playwright=self.playwright, recipe_hash=self.recipe_hash())
+        return LAYER_TEMPLATE.format(
+            python=self.python_tag, recipe_hash=self.recipe_hash(), package_set=self.package_set
+        )
 
     def registry_dockerfile(self) -> str:
         if not self.registry_base:
@@ -164,8 +207,12 @@ def ensure_image(
     progress: Progress = lambda _msg: None,
     force: bool = False,
 ) -> str:
-    """Return the tag of the sandbox image, building what is missing. Idempotent."""
+    """Return the tag of the sandbox image, building the stages that are missing. Idempotent.
+
+    ``force`` rebuilds every stage (the wheel cache is still used: the lock pins their hashes).
+    """
     recipe = recipe or ImageRecipe()
+    recipe.python_set()  # an unknown set fails here, before anything is built
     client = client or docker_client()
     if not force and image_exists(client, recipe.tag):
         progress(f"image {recipe.tag} is up to date")
@@ -174,9 +221,22 @@ def ensure_image(
         _build_base(client, recipe, progress)
     else:
         progress(f"base image {recipe.base_tag} is up to date")
+    if force or not image_exists(client, recipe.python_tag):
+        _build_python(client, recipe, progress)
+    else:
+        progress(f"python stage {recipe.python_tag} is up to date")
     _build_layer(client, recipe, progress)
     progress(f"built {recipe.tag}")
     return recipe.tag
+
+
+def image_versions(client: docker.DockerClient, tag: str) -> ImageVersions:
+    """The versions recorded in an image's labels when it was built (empty for an older image)."""
+    try:
+        labels = client.images.get(tag).labels
+    except docker.errors.DockerException:
+        return ImageVersions()
+    return ImageVersions.from_labels(labels)
 
 
 def _run_streaming(cmd: list[str], progress: Progress) -> None:
@@ -225,19 +285,50 @@ def _build_base(client: docker.DockerClient, recipe: ImageRecipe, progress: Prog
         raise SandboxError(f"docker import did not create {recipe.base_tag}")
 
 
-def _download_wheels(recipe: ImageRecipe, dest: Path, progress: Progress) -> None:
-    """Fetch Playwright for the image's Python (Debian's 3.11), whatever Python the host runs."""
+def _pip_download(args: list[str], dest: Path, progress: Progress) -> None:
+    """``pip download`` of wheels for the image's Python (whatever Python the host runs): first from
+    the wheel cache alone, offline; from the index only for what the cache lacks."""
     arch = platform.machine()
     platforms = [f"manylinux_2_{v}_{arch}" for v in (36, 34, 31, 28, 24, 17)]
     platforms += [f"manylinux2014_{arch}", f"manylinux1_{arch}", "any"]
+    py = IMAGE_PYTHON.replace(".", "")
+    cache = wheel_cache_dir()
+    cache.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--only-binary=:all:"]
-    cmd += ["--python-version", "3.11", "--implementation", "cp"]
-    cmd += ["--abi", "cp311", "--abi", "abi3", "--abi", "none"]
+    cmd += ["--python-version", IMAGE_PYTHON, "--implementation", "cp"]
+    cmd += ["--abi", f"cp{py}", "--abi", "abi3", "--abi", "none"]
     for plat in platforms:
         cmd += ["--platform", plat]
-    cmd += ["-d", str(dest), f"playwright=={recipe.playwright}"]
-    progress(f"downloading playwright=={recipe.playwright} wheels for the image")
-    _run_streaming(cmd, progress)
+    cmd += ["-d", str(dest), "--find-links", str(cache), *args]
+    offline = subprocess.run([*cmd, "--no-index"], capture_output=True, text=True, check=False)
+    if offline.returncode != 0:
+        progress(f"downloading wheels into {cache}")
+        _run_streaming(cmd, progress)
+    for wheel in dest.glob("*.whl"):
+        if not (cache / wheel.name).exists():
+            shutil.copy2(wheel, cache / wheel.name)
+
+
+def _download_wheels(pkgset: PackageSet, dest: Path, progress: Progress) -> dict[str, bytes]:
+    """The set's wheels (hash-checked against the lock) and its requirement files, as build files."""
+    requirements = {
+        "lock.txt": pkgset.lock,
+        "constraints.txt": pkgset.constraints(),
+        "extra.txt": pkgset.extra,
+    }
+    for name, text in requirements.items():
+        (dest / name).write_text(text, encoding="utf-8")
+    wheels = dest / "wheels"
+    wheels.mkdir()
+    progress(f"wheels for package set {pkgset.name!r} ({len(pkgset.pins)} pinned distributions)")
+    _pip_download(["--no-deps", "--require-hashes", "-r", str(dest / "lock.txt")], wheels, progress)
+    if pkgset.extra.strip():
+        progress("wheels for the extra requirements")
+        extra = ["-r", str(dest / "extra.txt"), "-c", str(dest / "constraints.txt")]
+        _pip_download(extra, wheels, progress)
+    files = {f"requirements/{name}": text.encode() for name, text in requirements.items()}
+    files.update({f"wheels/{p.name}": p.read_bytes() for p in sorted(wheels.glob("*.whl"))})
+    return files
 
 
 def _download_runtimes(recipe: ImageRecipe, progress: Progress) -> dict[str, bytes]:
@@ -259,14 +350,31 @@ def _download_runtimes(recipe: ImageRecipe, progress: Progress) -> dict[str, byt
     return files
 
 
-def _build_layer(client: docker.DockerClient, recipe: ImageRecipe, progress: Progress) -> None:
+def _build_python(client: docker.DockerClient, recipe: ImageRecipe, progress: Progress) -> None:
     with tempfile.TemporaryDirectory(prefix="viscodex-wheels-") as tmp:
-        wheels = Path(tmp)
-        _download_wheels(recipe, wheels, progress)
-        files = {f"wheels/{p.name}": p.read_bytes() for p in sorted(wheels.glob("*.whl"))}
-    files.update(_download_runtimes(recipe, progress))
+        files = _download_wheels(recipe.python_set(), Path(tmp), progress)
+    size_mb = sum(len(v) for v in files.values()) / 1e6
+    progress(f"building python stage {recipe.python_tag} ({size_mb:.0f} MB of wheels)")
+    _docker_build(client, recipe.python_dockerfile(), files, recipe.python_tag, progress)
+
+
+def _probe_versions(client: docker.DockerClient, tag: str) -> str:
+    """Measure what the python stage really has (not what the lock says it should)."""
+    try:
+        out = client.containers.run(
+            tag, ["python3", "-I", "-c", PROBE], remove=True, network_disabled=True, stderr=True
+        )
+        data = json.loads(out.decode("utf-8", "replace").strip().splitlines()[-1])
+        return json.dumps(ImageVersions.model_validate(data).model_dump(exclude={"package_set"}), sort_keys=True)
+    except (docker.errors.DockerException, ValueError, IndexError) as exc:
+        raise SandboxError(f"cannot read the package versions of {tag}: {exc}") from exc
+
+
+def _build_layer(client: docker.DockerClient, recipe: ImageRecipe, progress: Progress) -> None:
+    versions = _probe_versions(client, recipe.python_tag)
+    files = _download_runtimes(recipe, progress)
     progress(f"building layer {recipe.tag}")
-    _docker_build(client, recipe.layer_dockerfile(), files, recipe.tag, progress)
+    _docker_build(client, recipe.layer_dockerfile(), files, recipe.tag, progress, labels={LABEL_VERSIONS: versions})
 
 
 def _docker_build(
@@ -275,6 +383,7 @@ def _docker_build(
     files: dict[str, bytes],
     tag: str,
     progress: Progress,
+    labels: dict[str, str] | None = None,
 ) -> None:
     context = io.BytesIO()
     with tarfile.open(fileobj=context, mode="w") as tar:
@@ -283,12 +392,14 @@ def _docker_build(
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
     context.seek(0)
-    for line in _build_log(client, context, tag):
+    for line in _build_log(client, context, tag, labels or {}):
         progress(line)
 
 
-def _build_log(client: docker.DockerClient, context: io.BytesIO, tag: str) -> Iterator[str]:
-    stream = client.api.build(fileobj=context, custom_context=True, tag=tag, rm=True, forcerm=True, decode=True)
+def _build_log(client: docker.DockerClient, context: io.BytesIO, tag: str, labels: dict[str, str]) -> Iterator[str]:
+    stream = client.api.build(
+        fileobj=context, custom_context=True, tag=tag, rm=True, forcerm=True, decode=True, labels=labels
+    )
     for chunk in stream:
         if "error" in chunk:
             raise SandboxError(f"docker build of {tag} failed: {chunk['error'].strip()}")

@@ -12,6 +12,9 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from .errors import SandboxError
+from .image import ImageRecipe
+
 
 class Limits(BaseModel):
     """Limits for one run. The defaults are the project's safety policy; loosen them explicitly."""
@@ -42,10 +45,28 @@ class SandboxPolicy(BaseModel):
     run: Limits = Limits()
     chart: Limits = Limits(timeout_s=20.0)
     html: Limits = Limits(memory_mb=1024, pids=512, timeout_s=20.0, tmp_mb=256)
+    package_set: str = Field("default", description="The image's Python package set (`sandbox build --package-set`).")
+    requirements: Path | None = Field(
+        None, description="A requirements file installed on top of the set (`sandbox build --packages FILE`)."
+    )
+
+    def image_recipe(self) -> ImageRecipe:
+        """The recipe of the image this policy runs in: its package set plus the extra requirements."""
+        extra = ""
+        if self.requirements is not None:
+            try:
+                extra = self.requirements.read_text(encoding="utf-8")
+            except OSError as exc:
+                raise SandboxError(f"cannot read the requirements file {self.requirements}: {exc}") from None
+        return ImageRecipe(package_set=self.package_set, extra_requirements=extra)
 
     @classmethod
     def load(cls, path: Path) -> SandboxPolicy:
         """Read a policy from ``.yaml``/``.yml`` or ``.toml``; missing fields keep their defaults."""
         text = path.read_text(encoding="utf-8")
         data = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
-        return cls.model_validate(data or {})
+        data = dict(data or {})
+        if data.get("requirements"):
+            # relative to the policy file, so a policy and its requirements can travel together
+            data["requirements"] = path.parent / Path(data["requirements"]).expanduser()
+        return cls.model_validate(data)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -15,6 +16,8 @@ CONTRACT_FIELDS = (
     "truncated",
     "duration_s",
 )
+EXTENDED_FIELDS = ("hint", "sandbox")
+"""Added after the contract's first seven: the version note of a failed run, and the image's versions."""
 
 
 class RunResult(BaseModel):
@@ -29,6 +32,9 @@ class RunResult(BaseModel):
     oom_killed: bool
     truncated: bool
     duration_s: float
+    hint: str | None = None
+    """For a program that failed on an import or an API its library lacks: the version the sandbox has
+    (also appended to ``stderr``). See ``versions.version_hint``."""
     png: bytes | None = Field(None, exclude=True, repr=False)
     trace: dict[str, Any] | None = Field(None, exclude=True, repr=False)
     """For ``run_chart(trace=True)``: what the figure is made of (chart types, series, texts with
@@ -38,9 +44,11 @@ class RunResult(BaseModel):
     def ok(self) -> bool:
         return self.exit_code == 0 and not self.timed_out and not self.oom_killed
 
-    def contract_json(self) -> str:
-        """The one-line JSON object that `viscodex-agent sandbox run --json` prints."""
-        return self.model_dump_json(include=set(CONTRACT_FIELDS))
+    def contract_json(self, sandbox: dict[str, Any] | None = None) -> str:
+        """The one-line JSON object that `viscodex-agent sandbox run --json` prints: the contract's
+        fields, then ``hint`` and ``sandbox`` (package set, Python, Node and package versions)."""
+        data = self.model_dump(mode="json", include={*CONTRACT_FIELDS, "hint"})
+        return json.dumps({**{k: data[k] for k in (*CONTRACT_FIELDS, "hint")}, "sandbox": sandbox or {}})
 
     def summary(self) -> str:
         """A one-line human reason for a failed run, for error messages."""

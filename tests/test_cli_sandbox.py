@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -16,7 +17,6 @@ import pytest
 from PIL import Image
 
 from viscodex.sandbox.owners import LABEL, LABEL_PID
-from viscodex.sandbox.results import CONTRACT_FIELDS
 
 BIN = Path(sys.executable).parent
 AGENT = str(BIN / "viscodex-agent")
@@ -96,9 +96,28 @@ def test_run_json_contract(tmp_path: Path, sandbox_image: str) -> None:
     lines = proc.stdout.strip().splitlines()
     assert len(lines) == 1
     data = json.loads(lines[0])
-    assert tuple(data) == CONTRACT_FIELDS
+    # the contract's seven fields first, in this order, then the extensions (written out, not imported)
+    assert tuple(data) == (
+        "exit_code",
+        "stdout",
+        "stderr",
+        "timed_out",
+        "oom_killed",
+        "truncated",
+        "duration_s",
+        "hint",
+        "sandbox",
+    )
     assert data["exit_code"] == 0 and data["stdout"] == "hi\n" and data["stderr"] == "oops\n"
     assert isinstance(data["duration_s"], float)
+    assert data["hint"] is None
+    # the versions in use, as the image reports them: the default set's locked matplotlib
+    lock = (Path(__file__).parents[1] / "sandbox/package_sets/default.lock").read_text()
+    locked = re.search(r"^matplotlib==(\S+)", lock, re.MULTILINE)
+    assert locked is not None
+    assert data["sandbox"]["package_set"] == "default"
+    assert data["sandbox"]["packages"]["matplotlib"] == locked.group(1)
+    assert data["sandbox"]["python"].startswith("3.11.")
 
 
 @pytest.mark.docker

@@ -12,7 +12,6 @@ from viscodex.sandbox import ImageRecipe, Limits, RunResult, SandboxPolicy
 from viscodex.sandbox.container import container_spec
 from viscodex.sandbox.languages import language_for_path, program_for
 from viscodex.sandbox.owners import Owner, current_owner, is_orphan, process_start
-from viscodex.sandbox.results import CONTRACT_FIELDS
 
 
 def test_default_limits_are_default_deny() -> None:
@@ -81,15 +80,24 @@ def test_recipe_tag_tracks_inputs() -> None:
     base = ImageRecipe()
     assert base.tag == ImageRecipe().tag
     assert ImageRecipe(packages=(*base.packages, "git")).tag != base.tag
-    assert ImageRecipe(playwright="1.0.0").tag != base.tag
-    assert ImageRecipe(playwright="1.0.0").base_tag == base.base_tag
+    # another package set, or requirements on top, change the python stage and the tag, not the base
+    older = ImageRecipe(package_set="chartmimic")
+    assert older.tag != base.tag and older.python_tag != base.python_tag
+    assert older.base_tag == base.base_tag
+    extra = ImageRecipe(extra_requirements="tabulate\n")
+    assert extra.tag != base.tag and extra.base_tag == base.base_tag
+    # comments and order in the user's requirements do not matter
+    assert ImageRecipe(extra_requirements="b\na  # why\n").tag == ImageRecipe(extra_requirements="a\nb\n").tag
     assert ImageRecipe(mirror="http://mirror.example/debian").tag == base.tag
-    assert base.tag.startswith("viscodex-sandbox:")
+    assert base.tag.startswith("viscodex-sandbox:default-")
+    assert older.tag.startswith("viscodex-sandbox:chartmimic-")
 
 
 def test_layer_and_registry_dockerfiles() -> None:
     recipe = ImageRecipe(registry_base="debian:bookworm")
-    assert recipe.layer_dockerfile().startswith(f"FROM {recipe.base_tag}\n")
+    assert recipe.python_dockerfile().startswith(f"FROM {recipe.base_tag}\n")
+    assert "--require-hashes" in recipe.python_dockerfile()
+    assert recipe.layer_dockerfile().startswith(f"FROM {recipe.python_tag}\n")
     assert "USER 65534:65534" in recipe.layer_dockerfile()
     assert "apt-get install" in recipe.registry_dockerfile()
     assert "chromium" in recipe.registry_dockerfile()
@@ -110,7 +118,19 @@ def test_run_result_contract_fields() -> None:
     )
     import json
 
-    assert tuple(json.loads(result.contract_json())) == CONTRACT_FIELDS
+    data = json.loads(result.contract_json({"package_set": "default"}))
+    assert tuple(data) == (
+        "exit_code",
+        "stdout",
+        "stderr",
+        "timed_out",
+        "oom_killed",
+        "truncated",
+        "duration_s",
+        "hint",
+        "sandbox",
+    )
+    assert data["sandbox"] == {"package_set": "default"}
 
 
 def test_languages() -> None:
