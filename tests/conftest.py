@@ -14,9 +14,10 @@ from pathlib import Path
 import docker
 import pytest
 
-from viscodex.sandbox import Sandbox
+from viscodex.sandbox import DEFAULT_SET, Sandbox
 from viscodex.sandbox.image import ImageRecipe, image_exists
 from viscodex.sandbox.owners import LABEL, LABEL_INSTANCE, LABEL_PID
+from viscodex.sandbox.package_sets import OLDEST_SET
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 # merges record input digests in a cache; the tests' own, not the user's
@@ -46,6 +47,20 @@ def sandbox_image(docker_client: docker.DockerClient) -> str:
     if not image_exists(docker_client, tag):
         missing_service(f"sandbox image {tag} missing: run `viscodex-agent sandbox build`")
     return tag
+
+
+def set_image(client: docker.DockerClient, package_set: str) -> str:
+    """The image of a package set (``default``: the one ``sandbox_image`` gives), or a skip/CI failure."""
+    if package_set == DEFAULT_SET and os.environ.get("VISCODEX_SANDBOX_IMAGE"):
+        return os.environ["VISCODEX_SANDBOX_IMAGE"]
+    tag = ImageRecipe(package_set=package_set).tag
+    if not image_exists(client, tag):
+        missing_service(f"sandbox image {tag} missing: run `viscodex-agent sandbox build --package-set {package_set}`")
+    return tag
+
+
+SUPPORTED_SETS = (DEFAULT_SET, OLDEST_SET)
+"""What version-sensitive sandbox code (chart tracer, DOM text) is tested on: newest and oldest."""
 
 
 def own_containers(client: docker.DockerClient, sandbox: Sandbox | None = None) -> list[str]:

@@ -1,16 +1,32 @@
-"""What a render says about itself: DOM text blocks of an HTML render, the artist trace of a chart run."""
+"""What a render says about itself: DOM text blocks of an HTML render, the artist trace of a chart run.
+
+Every test runs on the default package set and on the oldest one offered (matplotlib 3.8): the tracer
+reads matplotlib's artists, whose internals move between versions.
+"""
 
 from __future__ import annotations
 
 import io
 import json
+from collections.abc import Iterator
 
+import docker
 import pytest
+from conftest import SUPPORTED_SETS, own_containers, set_image
 from PIL import Image
 
 from viscodex.sandbox import HtmlRender, Sandbox, Viewport
 
 pytestmark = pytest.mark.docker
+
+
+@pytest.fixture(scope="module", params=SUPPORTED_SETS)
+def sandbox(request: pytest.FixtureRequest, docker_client: docker.DockerClient) -> Iterator[Sandbox]:
+    """A warm sandbox on each supported package set's image (overrides conftest's)."""
+    with Sandbox(client=docker_client, image=set_image(docker_client, request.param)) as shared:
+        yield shared
+    assert own_containers(docker_client, shared) == []
+
 
 PAGE = """<body style="margin:0;font-family:'Liberation Sans',Arial,sans-serif;background:#fff">
 <h1 style="position:absolute;left:20px;top:10px;margin:0;font-size:30px;color:#dc2626">Hello world</h1>
