@@ -10,16 +10,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
+import docker
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from viscodex.model.errors import ModelError
 from viscodex.model.settings import ModelSettings
-from viscodex.sandbox import ImageRecipe, Sandbox, SandboxError, Viewport
+from viscodex.sandbox import DEFAULT_SET, ImageRecipe, Sandbox, SandboxError, Viewport, available_sets, image_versions
 from viscodex.sandbox.image import docker_client, image_exists
 
-from .cli_errors import expected_failures
+from .cli_errors import UsageError, expected_failures
 from .exit_codes import ExitCode
 
 CHART = "import matplotlib.pyplot as plt\nplt.bar(['a', 'b'], [1, 2])\n"
@@ -57,7 +58,20 @@ def model_check(settings: ModelSettings) -> Check:
     return Check("model", True, f"{backend}: {detail}")
 
 
-def run_checks(settings: ModelSettings | None = None) -> list[Check]:
+def packages_check(client: docker.DockerClient, tag: str) -> Check:
+    """The versions the image runs code with, and which other package sets are built."""
+    versions = image_versions(client, tag)
+    if not versions.packages:
+        return Check("python packages", False, f"{tag} records no versions", "rebuild: `sandbox build --force`")
+    built = [name for name in available_sets() if image_exists(client, ImageRecipe(package_set=name).tag)]
+    detail = (
+        f"set {versions.package_set or '?'}: Python {versions.python}, Node {versions.node}, {versions.describe()}"
+        f" ({len(versions.packages)} distributions); sets built: {', '.join(built) or 'none'}"
+    )
+    return Check("python packages", True, detail)
+
+
+def run_checks(settings: ModelSettings | None = None, package_set: str = DEFAULT_SET) -> list[Check]:
     """Each check runs only if the ones it depends on passed; later ones are reported as skipped."""
     checks: list[Check] = [model_check(settings or ModelSettings())]
     try:
@@ -67,11 +81,13 @@ def run_checks(settings: ModelSettings | None = None) -> list[Check]:
     except SandboxError as exc:
         checks.append(Check("docker daemon", False, str(exc), "start dockerd, or set DOCKER_HOST"))
         return checks
-    tag = os.environ.get("VISCODEX_SANDBOX_IMAGE") or ImageRecipe().tag
+    tag = os.environ.get("VISCODEX_SANDBOX_IMAGE") or ImageRecipe(package_set=package_set).tag
     if not image_exists(client, tag):
-        checks.append(Check("sandbox image", False, f"{tag} missing", "run `viscodex-agent sandbox build`"))
+        flag = "" if package_set == DEFAULT_SET else f" --package-set {package_set}"
+        checks.append(Check("sandbox image", False, f"{tag} missing", f"run `viscodex-agent sandbox build{flag}`"))
         return checks
     checks.append(Check("sandbox image", True, tag))
+    checks.append(packages_check(client, tag))
     with Sandbox(client=client, image=tag, pool={}) as sandbox:
 
         def run_python() -> str:
@@ -101,11 +117,16 @@ def doctor(
     model_url: Annotated[str | None, typer.Option(help="OpenAI-compatible server URL.")] = None,
     model_name: Annotated[str | None, typer.Option(help="Model name on that server.")] = None,
     model_path: Annotated[Path | None, typer.Option(help="Local checkpoint (embedded backend).")] = None,
+    package_set: Annotated[
+        str, typer.Option("--package-set", help=f"Check this package set's image ({', '.join(available_sets())}).")
+    ] = DEFAULT_SET,
 ) -> None:
     """Check the model, Docker, the sandbox image and rendering; exit 3 if something required fails."""
     with expected_failures():
         settings = ModelSettings.from_flags(model_url=model_url, model_name=model_name, model_path=model_path)
-    checks = run_checks(settings)
+        if package_set not in available_sets():
+            raise UsageError(f"no package set {package_set!r}; the sets are: {', '.join(available_sets())}")
+    checks = run_checks(settings, package_set)
     table = Table("check", "status", "detail", "how to fix", title="viscodex doctor")
     for check in checks:
         status = "[yellow]missing[/yellow]" if check.warn else "[green]ok[/green]" if check.ok else "[red]FAIL[/red]"

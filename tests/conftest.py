@@ -7,6 +7,7 @@ a skipped safety test proves nothing.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -57,6 +58,14 @@ def set_image(client: docker.DockerClient, package_set: str) -> str:
     if not image_exists(client, tag):
         missing_service(f"sandbox image {tag} missing: run `viscodex-agent sandbox build --package-set {package_set}`")
     return tag
+
+
+def locked_version(package_set: str, dist: str) -> str:
+    """The version a package set's lock file pins, read straight from the file (not through our code)."""
+    lock = (Path(__file__).parents[1] / "sandbox" / "package_sets" / f"{package_set}.lock").read_text()
+    found = re.search(rf"^{re.escape(dist)}==(\S+)", lock, re.MULTILINE)
+    assert found is not None, f"{dist} is not pinned in {package_set}.lock"
+    return found.group(1)
 
 
 SUPPORTED_SETS = (DEFAULT_SET, OLDEST_SET)

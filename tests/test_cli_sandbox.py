@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -14,6 +13,7 @@ from pathlib import Path
 
 import docker
 import pytest
+from conftest import locked_version
 from PIL import Image
 
 from viscodex.sandbox.owners import LABEL, LABEL_PID
@@ -112,11 +112,8 @@ def test_run_json_contract(tmp_path: Path, sandbox_image: str) -> None:
     assert isinstance(data["duration_s"], float)
     assert data["hint"] is None
     # the versions in use, as the image reports them: the default set's locked matplotlib
-    lock = (Path(__file__).parents[1] / "sandbox/package_sets/default.lock").read_text()
-    locked = re.search(r"^matplotlib==(\S+)", lock, re.MULTILINE)
-    assert locked is not None
     assert data["sandbox"]["package_set"] == "default"
-    assert data["sandbox"]["packages"]["matplotlib"] == locked.group(1)
+    assert data["sandbox"]["packages"]["matplotlib"] == locked_version("default", "matplotlib")
     assert data["sandbox"]["python"].startswith("3.11.")
 
 
@@ -173,6 +170,42 @@ def test_ctrl_c_leaves_no_container(tmp_path: Path, docker_client: docker.Docker
 
 @pytest.mark.docker
 def test_doctor_passes(sandbox_image: str) -> None:
-    proc = cli("doctor")
+    proc = cli("doctor", env={"COLUMNS": "250"})
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "FAIL" not in proc.stdout
+    # the versions in use are on the report
+    assert f"matplotlib {locked_version('default', 'matplotlib')}" in proc.stdout
+    assert "set default" in proc.stdout
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_build_with_user_packages_on_top(
+    tmp_path: Path, sandbox_image: str, docker_client: docker.DockerClient
+) -> None:
+    """`sandbox build --packages FILE`: the user's requirement on top of the set, in an image of its own
+    that `run --packages FILE` selects; the set's pins cannot be moved by it."""
+    reqs = tmp_path / "requirements.txt"
+    reqs.write_text("tabulate  # pretty tables\n")
+    built = cli("sandbox", "build", "--packages", str(reqs), timeout=600)
+    assert built.returncode == 0, built.stderr[-2000:]
+    tag = built.stdout.strip().splitlines()[-1]
+    assert tag.startswith("viscodex-sandbox:default-") and tag != sandbox_image
+    prog = tmp_path / "p.py"
+    prog.write_text(
+        "import tabulate, matplotlib\nprint(tabulate.tabulate([[1, 2]]).split()[0], matplotlib.__version__)"
+    )
+    ran = cli("sandbox", "run", str(prog), "--packages", str(reqs), "--json")
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    data = json.loads(ran.stdout)
+    assert data["stdout"].split() == ["-", locked_version("default", "matplotlib")]
+    assert "tabulate" in data["sandbox"]["packages"]
+    # the default image does not have it, and says so
+    plain = json.loads(cli("sandbox", "run", str(prog), "--json").stdout)
+    assert plain["exit_code"] == 1 and "no package that provides 'tabulate'" in plain["hint"]
+    # a requirement that would move a pinned version is refused before anything is built
+    clash = tmp_path / "clash.txt"
+    clash.write_text("numpy<2\n")
+    refused = cli("sandbox", "build", "--packages", str(clash), timeout=300)
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert "numpy" in refused.stderr

@@ -17,19 +17,12 @@ from pathlib import Path
 
 import docker
 import pytest
-from conftest import OLDEST_SET, own_containers, set_image
+from conftest import OLDEST_SET, locked_version, own_containers, set_image
 from PIL import Image
 
 from viscodex.sandbox import ImageVersions, Sandbox, available_sets, load_set, version_hint
 
 SETS_DIR = Path(__file__).parents[1] / "sandbox" / "package_sets"
-
-
-def _locked(set_name: str, dist: str) -> str:
-    """The version a lock file pins, read straight from the file."""
-    found = re.search(rf"^{re.escape(dist)}==(\S+)", (SETS_DIR / f"{set_name}.lock").read_text(), re.MULTILINE)
-    assert found is not None, f"{dist} is not pinned in {set_name}.lock"
-    return found.group(1)
 
 
 # --- package sets as data (no Docker) -----------------------------------------------------------
@@ -38,8 +31,8 @@ def _locked(set_name: str, dist: str) -> str:
 def test_sets_are_the_lock_files() -> None:
     assert available_sets()[0] == "default"
     assert {"default", "chartmimic"} <= set(available_sets())
-    assert load_set("chartmimic").pins["matplotlib"] == "3.8.4" == _locked("chartmimic", "matplotlib")
-    assert load_set("default").pins["matplotlib"] == _locked("default", "matplotlib")
+    assert load_set("chartmimic").pins["matplotlib"] == "3.8.4" == locked_version("chartmimic", "matplotlib")
+    assert load_set("default").pins["matplotlib"] == locked_version("default", "matplotlib")
     # every pin of every lock carries a hash: the image installs with --require-hashes
     for name in available_sets():
         lock = (SETS_DIR / f"{name}.lock").read_text()
@@ -48,11 +41,11 @@ def test_sets_are_the_lock_files() -> None:
 
 
 def test_default_set_is_current() -> None:
-    major_minor = tuple(int(p) for p in _locked("default", "matplotlib").split(".")[:2])
+    major_minor = tuple(int(p) for p in locked_version("default", "matplotlib").split(".")[:2])
     assert major_minor >= (3, 10)
-    assert int(_locked("default", "numpy").split(".")[0]) >= 2
-    assert int(_locked("default", "pandas").split(".")[0]) >= 2
-    assert _locked("default", "seaborn").startswith("0.13")
+    assert int(locked_version("default", "numpy").split(".")[0]) >= 2
+    assert int(locked_version("default", "pandas").split(".")[0]) >= 2
+    assert locked_version("default", "seaborn").startswith("0.13")
 
 
 def test_unknown_set_is_refused_with_the_names() -> None:
@@ -69,7 +62,7 @@ def test_locks_follow_their_sources() -> None:
         requested = re.findall(r"^([A-Za-z0-9][\w.-]*)(?:==(\S+))?\s*$", source, re.MULTILINE)
         assert requested
         for dist, version in requested:
-            locked = _locked(name, dist.lower())
+            locked = locked_version(name, dist.lower())
             assert not version or locked == version, f"{name}.lock has {dist}=={locked}, {name}.in says {version}"
 
 
@@ -251,10 +244,10 @@ def test_plotly_writes_a_png_with_the_network_off(default_sandbox: Sandbox) -> N
 @pytest.mark.docker
 def test_versions_in_use_are_the_locked_ones(default_sandbox: Sandbox, docker_client: docker.DockerClient) -> None:
     for dist in ("matplotlib", "numpy", "pandas", "seaborn", "scipy"):
-        assert default_sandbox.versions.packages[dist] == _locked("default", dist)
+        assert default_sandbox.versions.packages[dist] == locked_version("default", dist)
     assert default_sandbox.versions.package_set == "default"
     probe = default_sandbox.run("import matplotlib, numpy; print(matplotlib.__version__, numpy.__version__)")
-    assert probe.stdout.split() == [_locked("default", "matplotlib"), _locked("default", "numpy")]
+    assert probe.stdout.split() == [locked_version("default", "matplotlib"), locked_version("default", "numpy")]
 
 
 # --- the oldest set: its own image, and notes that name its versions --------------------------------
@@ -270,7 +263,7 @@ def oldest_sandbox(docker_client: docker.DockerClient) -> Iterator[Sandbox]:
 @pytest.mark.docker
 def test_oldest_set_runs_its_own_versions(oldest_sandbox: Sandbox) -> None:
     probe = oldest_sandbox.run("import matplotlib, numpy; print(matplotlib.__version__, numpy.__version__)")
-    assert probe.stdout.split() == [_locked(OLDEST_SET, "matplotlib"), _locked(OLDEST_SET, "numpy")]
+    assert probe.stdout.split() == [locked_version(OLDEST_SET, "matplotlib"), locked_version(OLDEST_SET, "numpy")]
     assert oldest_sandbox.versions.package_set == OLDEST_SET
 
 
@@ -281,7 +274,7 @@ def test_a_newer_keyword_fails_with_the_version_named(oldest_sandbox: Sandbox) -
     result = oldest_sandbox.run_chart(code)
     assert not result.ok
     # pyplot raises it in the script's own frame: the note names the chart libraries the set has
-    expected = f"matplotlib {_locked(OLDEST_SET, 'matplotlib')}"
+    expected = f"matplotlib {locked_version(OLDEST_SET, 'matplotlib')}"
     assert result.hint is not None and expected in result.hint and f"package set '{OLDEST_SET}'" in result.hint
     assert "unexpected keyword argument 'side'" in result.stderr and result.hint in result.stderr
 
