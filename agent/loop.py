@@ -27,7 +27,7 @@ from .extract import CodeLanguage, extract_code
 from .keep import with_kept_code
 from .syntax import SyntaxSession, check_syntax
 from .tasks import make_task
-from .tasks.base import KINDS, Kind, SolveRequest, Task, Verification
+from .tasks.base import KINDS, Kind, SolveRequest, Task, Verification, model_images
 
 MAX_PREVIOUS_CHARS = 24_000
 """The previous attempt goes back to the model as its extracted code, cut to this size."""
@@ -79,7 +79,8 @@ async def pick_kind(request: SolveRequest, model: ChatBackend) -> Kind:
         if suffix == ".py":
             text = path.read_text(encoding="utf-8", errors="replace")
             return "chart" if "matplotlib" in text or "seaborn" in text else "algorithm"
-    answer = await complete(model, ChatRequest.single(prompts.render("auto", "classify"), request.images, max_tokens=8))
+    images, note = model_images(request)  # cut as every other model call cuts them
+    answer = await complete(model, ChatRequest.single(prompts.render("auto", "classify") + note, images, max_tokens=8))
     words = answer.text.lower().replace(".", " ").split()
     return next((w for w in words if w in KINDS), "ui")
 

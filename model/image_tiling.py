@@ -10,6 +10,12 @@ fewest equal strips, overlapping by ``overlap`` pixels, that each scale by at le
 never more than ``max_tiles`` strips (then each strip is shrunk below ``min_scale``, still as little as
 ``max_tiles`` allows). A strip count is skipped when its strips would break the budget's aspect ratio,
 or when their model size is not stable (the server would resize them again).
+
+A picture so elongated that even ``max_tiles`` strips break the aspect ratio limit (a 60000x20 banner,
+ratio 3000, needs 16 strips of at most 200:1) gets the fewest strips, up to ``max_strips``, that keep
+it, provided they cost no more tokens than ``max_tiles`` full-budget images (thin strips are cheap: 16
+strips of 3810x20 cost 136 tokens each). Beyond that (a 1x70000 line would need 350 strips) the
+picture is refused with :class:`ImageInputError`: crop it.
 """
 
 from __future__ import annotations
@@ -33,6 +39,8 @@ from .pixel_budget import (
 #: Below half size, 12-14 px UI text falls under the ~7 px a 14 px vision patch can still read.
 DEFAULT_MIN_SCALE = 0.5
 DEFAULT_MAX_TILES = 8
+#: The most strips a picture too elongated for ``max_tiles`` strips may be cut into (about 6000:1).
+DEFAULT_MAX_STRIPS = 32
 #: Source pixels two neighbouring strips share, so a line of text cut by one edge is whole in the other.
 DEFAULT_OVERLAP = 64
 
@@ -75,11 +83,13 @@ def plan_tiles(
     max_tiles: int = DEFAULT_MAX_TILES,
     min_scale: float = DEFAULT_MIN_SCALE,
     overlap: int = DEFAULT_OVERLAP,
+    max_strips: int = DEFAULT_MAX_STRIPS,
 ) -> list[Box]:
     """The crop boxes :func:`tile_image` cuts a ``width`` x ``height`` image into (the module's rule).
 
     Pure arithmetic, so the rule is testable without pixels. Raises :class:`ImageInputError` when no
-    count up to ``max_tiles`` gives acceptable strips (a 1 px wide, 100000 px long line, say).
+    count up to ``max_strips`` gives acceptable strips within the token cap (a 1 px wide, 100000 px
+    long line, say).
     """
     if max_tiles < 1:
         raise ValueError(f"max_tiles must be at least 1, got {max_tiles}")
@@ -87,22 +97,36 @@ def plan_tiles(
         raise ImageInputError(f"image has no pixels ({width}x{height})")
     vertical = height >= width
     long_side, short_side = (height, width) if vertical else (width, height)
+    token_cap = max_tiles * (budget.max_pixels // (budget.factor * budget.factor))
     best: list[tuple[int, int]] | None = None
-    for count in range(1, max_tiles + 1):
+    too_costly = False
+    for count in range(1, max(max_tiles, max_strips) + 1):
+        if count > max_tiles and best is not None:
+            break
         spans = _strips(long_side, count, overlap)
         span = spans[0][1] - spans[0][0]
         tile_height, tile_width = (span, short_side) if vertical else (short_side, span)
         if max(span, short_side) / min(span, short_side) > budget.max_aspect_ratio:
             continue
-        if not is_stable(*smart_resize(tile_height, tile_width, budget), budget):
+        model_size = smart_resize(tile_height, tile_width, budget)
+        if not is_stable(*model_size, budget):
             continue  # the server would refuse or resize a strip of that size again
+        if count > max_tiles and count * budget.tokens(*model_size) > token_cap:
+            too_costly = True  # only thin strips may go past max_tiles: never more tokens than max_tiles images
+            continue
         best = spans
-        if resize_scale(tile_height, tile_width, budget) >= min_scale:
+        if count > max_tiles or resize_scale(tile_height, tile_width, budget) >= min_scale:
             break
     if best is None:
+        why = (
+            f"strips the model accepts would cost more than {token_cap:,} visual tokens"
+            if too_costly
+            else f"even {max(max_tiles, max_strips)} strips would each be beyond the model's limit of "
+            f"{budget.max_aspect_ratio:g}:1"
+        )
         raise ImageInputError(
-            f"a {width}x{height} image is too elongated: even {max_tiles} strips would each be beyond "
-            f"the model's aspect ratio limit of {budget.max_aspect_ratio:g}; crop it first"
+            f"a {width}x{height} picture is too elongated (aspect ratio {long_side / short_side:.0f}:1): {why}; "
+            "crop it into shorter parts"
         )
     if vertical:
         return [(0, start, width, end) for start, end in best]
@@ -116,6 +140,7 @@ def tile_image(
     *,
     min_scale: float = DEFAULT_MIN_SCALE,
     overlap: int = DEFAULT_OVERLAP,
+    max_strips: int = DEFAULT_MAX_STRIPS,
 ) -> list[ImageTile]:
     """``image`` as one or more strips, each converted to RGB and resized within ``budget``.
 
@@ -124,7 +149,9 @@ def tile_image(
     to right for a wide image), and a caller sends them as consecutive images of one message.
     """
     rgb = image if image.mode == "RGB" else to_rgb(image)[0]
-    boxes = plan_tiles(rgb.width, rgb.height, budget, max_tiles=max_tiles, min_scale=min_scale, overlap=overlap)
+    boxes = plan_tiles(
+        rgb.width, rgb.height, budget, max_tiles=max_tiles, min_scale=min_scale, overlap=overlap, max_strips=max_strips
+    )
     tiles = []
     for index, box in enumerate(boxes):
         strip = rgb if len(boxes) == 1 else rgb.crop(box)

@@ -48,7 +48,8 @@ class AlgorithmTask:
 
     async def prepare(self, request: SolveRequest, model: ChatBackend, sandbox: Sandbox) -> None:
         self.timeout_s = request.timeout_s
-        ask = ChatRequest.single(prompts.render("algorithm", "tests"), request.images, max_tokens=1024)
+        images, note = model_images(request)
+        ask = ChatRequest.single(prompts.render("algorithm", "tests") + note, images, max_tokens=1024)
         answer = await complete(model, ask)
         try:
             self.tests = _Tests.model_validate(extract_json(answer.text)).tests

@@ -7,10 +7,11 @@ from pathlib import Path
 from typing import Literal, Protocol
 
 from viscodex.model.chat import ChatBackend, ChatMessage
-from viscodex.model.images import ImageSource, PixelBudget, load_image, tile_image
+from viscodex.model.images import ImageSource
 from viscodex.sandbox import RunResult, Sandbox, UiStack
 
 from ..extract import CodeLanguage
+from .pictures import cut_note, model_budget, pictures_for_model
 
 Kind = Literal["ui", "chart", "algorithm", "fix"]
 KINDS: tuple[Kind, ...] = ("ui", "chart", "algorithm", "fix")
@@ -75,24 +76,17 @@ class Task(Protocol):
         ...
 
 
-def model_images(request: SolveRequest) -> tuple[tuple[ImageSource, ...], str]:
-    """The pictures as the model should get them, and a sentence saying how they were cut.
+def model_images(request: SolveRequest, count: int | None = None) -> tuple[tuple[ImageSource, ...], str]:
+    """The request's pictures (the first ``count``, default all) as the model should get them, and a
+    sentence saying how they were cut.
 
-    A very tall screenshot shrunk into one image's pixel budget would make its text illegible; it goes
-    as several overlapping strips, top to bottom, instead (see ``viscodex.model.image_tiling``).
+    A very tall screenshot shrunk into one image's pixel budget would make its text illegible, and one
+    beyond 200:1 the model refuses whole; either goes as several overlapping strips in reading order
+    instead (see :func:`~viscodex.agent.tasks.pictures.pictures_for_model`). Every model call that shows
+    the pictures goes through here, so none of them can hand the model a picture it refuses.
     """
-    budget = PixelBudget(max_pixels=request.max_image_tokens * 28 * 28)
-    images: list[ImageSource] = []
-    notes = []
-    for number, path in enumerate(request.images, 1):
-        tiles = tile_image(load_image(path), budget)
-        if len(tiles) == 1:
-            images.append(path)
-            continue
-        images.extend(tile.image for tile in tiles)
-        notes.append(f"picture {number} is cut into {len(tiles)} overlapping strips, top to bottom")
-    note = f"\n\n(Note: {'; '.join(notes)}.)" if notes else ""
-    return tuple(images), note
+    images, notes = pictures_for_model(request.images[:count], model_budget(request.max_image_tokens))
+    return images, cut_note(notes)
 
 
 def context_text(paths: tuple[Path, ...], limit: int = 20_000) -> str:

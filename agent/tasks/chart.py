@@ -30,12 +30,13 @@ class ChartTask:
     chart_types: tuple[str, ...] = ()
 
     async def prepare(self, request: SolveRequest, model: ChatBackend, sandbox: Sandbox) -> None:
-        self.target = await asyncio.to_thread(load_target, request.images[0])
+        self.target = await asyncio.to_thread(load_target, request.images[0], "chart")
         self.threshold = request.threshold
         self.timeout_s = request.timeout_s
         # The picture alone does not say bars from histogram reliably; the model's reading of it is the
         # hint the chart-type component is scored against (none if its answer names no type).
-        ask = ChatRequest.single(prompts.render("chart", "type"), request.images[:1], max_tokens=16)
+        images, note = model_images(request, 1)
+        ask = ChatRequest.single(prompts.render("chart", "type") + note, images, max_tokens=16)
         self.chart_types = normalize_types((await complete(model, ask)).text)
         if not self.chart_types:
             self.notes.append("the model named no chart type; chart type is not scored")
@@ -47,7 +48,7 @@ class ChartTask:
         return [ChatMessage("system", prompts.render("chart", "system")), ChatMessage("user", text + note, images)]
 
     def feedback(self, request: SolveRequest, verification: Verification) -> ChatMessage:
-        return visual_feedback("chart", verification)
+        return visual_feedback("chart", request, verification)
 
     def verify(self, code: str, sandbox: Sandbox) -> Verification:
         assert self.target is not None

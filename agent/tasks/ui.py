@@ -22,7 +22,7 @@ from ..extract import CodeLanguage
 from ..score.dom import dom_blocks
 from ..score.visual import score_ui
 from .base import Kind, SolveRequest, Verification, model_images
-from .visual_common import Target, first_text, load_target, scored, visual_feedback
+from .visual_common import Target, first_text, load_target, renders_for_model, scored, visual_feedback
 
 STACK_NOTES = {
     "html": "",
@@ -85,7 +85,7 @@ class UiTask:
 
         async def load(path: Path) -> Target:
             async with slots:
-                return await asyncio.to_thread(load_target, path)
+                return await asyncio.to_thread(load_target, path, "ui")
 
         self.targets = tuple(await asyncio.gather(*(load(path) for path in request.images)))
         self.threshold = request.threshold
@@ -103,7 +103,7 @@ class UiTask:
 
     def feedback(self, request: SolveRequest, verification: Verification) -> ChatMessage:
         if len(self.targets) == 1:
-            return visual_feedback("ui", verification)
+            return visual_feedback("ui", request, verification)
         text = prompts.render(
             "ui",
             "feedback_pages",
@@ -111,8 +111,8 @@ class UiTask:
             score=f"{verification.score:.3f}",
             critique="\n".join(f"- {line}" for line in verification.critique) or "- (nothing specific)",
         )
-        images = ((verification.render,) if verification.render else ()) + verification.more_renders
-        return ChatMessage("user", text, images)
+        images, note = renders_for_model(request, verification)
+        return ChatMessage("user", text + note, images)
 
     def verify(self, code: str, sandbox: Sandbox) -> Verification:
         if len(self.targets) == 1:
@@ -129,7 +129,7 @@ class UiTask:
         )
 
     def _verify_page(self, code: str, target: Target, sandbox: Sandbox) -> Verification:
-        viewport = Viewport(width=min(target.width, 8192), height=min(target.height, 16384))
+        viewport = Viewport(width=target.width, height=target.height)  # load_target keeps it within bounds
         started = time.monotonic()
         try:
             render = sandbox.render_html_blocks(code, viewport, timeout_s=self.timeout_s, stack=self.stack)
