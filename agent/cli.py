@@ -9,6 +9,7 @@ from types import FrameType
 import typer
 
 from . import cli_sandbox, cli_serve, cli_solve, doctor
+from .cli_errors import run_app
 
 app = typer.Typer(
     help="VisCodex: from a picture to code that was run and checked.",
@@ -29,4 +30,4 @@ def _interrupt_on_sigterm(signum: int, frame: FrameType | None) -> None:
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     signal.signal(signal.SIGTERM, _interrupt_on_sigterm)
-    app()
+    run_app(app, "viscodex-agent")

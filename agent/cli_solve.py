@@ -13,17 +13,16 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from viscodex.model.errors import ImagesNotSupported, ModelError, ModelUnavailable
-from viscodex.model.images import ImageInputError, decode_image
+from viscodex.model.images import ImageInputError
 from viscodex.model.settings import ModelSettings
-from viscodex.sandbox import UI_STACKS, RunCancelled, Sandbox, SandboxError, SandboxUnavailable
+from viscodex.sandbox import UI_STACKS, RunCancelled, Sandbox
 
 from .cli_errors import UsageError, expected_failures, fail
 from .events import Candidate, Done, Emit, Event, Failed, ParseError, SandboxResult, Score, Started
 from .exit_codes import ExitCode
 from .loop import Loop, SolveResult
 from .tasks.base import KINDS, SolveRequest
-from .tasks.fix import RepoError
+from .tasks.pictures import check_picture, model_budget
 
 err = Console(stderr=True)
 
@@ -55,10 +54,12 @@ def _json(event: Event) -> None:
     sys.stdout.flush()
 
 
-def _check_images(images: list[Path]) -> None:
+def _check_images(images: list[Path], kind: str, max_image_tokens: int) -> None:
+    """Refuse, before any model or sandbox starts, a picture the run could not use (exit 2)."""
+    budget = model_budget(max_image_tokens)
     for image in images:
         try:
-            decode_image(image)
+            check_picture(image, kind, budget)
         except ImageInputError as exc:
             raise UsageError(f"{image}: {exc}") from None
 
@@ -84,18 +85,25 @@ def solve(
 ) -> None:
     """Turn IMAGE into code that was run and checked in the sandbox."""
     emit = _json if json_out else _human
-    with expected_failures():
+
+    def report(message: str, code: ExitCode) -> None:
+        if json_out:
+            _json(Failed(elapsed_s=0.0, error=message, exit_code=int(code)))
+
+    with expected_failures(report):
         if kind != "auto" and kind not in KINDS:
             raise UsageError(f"unknown --kind {kind!r}; use auto or one of {', '.join(KINDS)}")
         missing = [str(p) for p in [*images, *(context or [])] if not p.is_file()]
         if missing:
             raise UsageError(f"no such file: {', '.join(missing)}")
-        _check_images(images)
         if stack not in UI_STACKS:
             raise UsageError(f"unknown --stack {stack!r}; use one of {', '.join(UI_STACKS)}")
         if kind == "fix" and repo is None:
             raise UsageError("--kind fix needs --repo DIR")
+        if repo is not None and not repo.is_dir():
+            raise UsageError(f"--repo {repo} is not a folder")
         settings = ModelSettings.from_flags(model_url=model_url, model_name=model_name, model_path=model_path)
+        _check_images(images, kind, settings.max_image_tokens)
         request = SolveRequest(
             images=tuple(images),
             kind=kind,  # type: ignore[arg-type]
@@ -112,18 +120,13 @@ def solve(
         )
         stamp = time.strftime("%Y%m%d-%H%M%S")
         folder = run_dir or Path(".viscodex") / "runs" / f"{stamp}-{kind}"
-    try:
-        result = asyncio.run(_run(request, settings, folder, emit))
-    except KeyboardInterrupt:
-        raise fail("interrupted; no sandbox container is left running", ExitCode.FAILED) from None
-    except (ModelUnavailable, SandboxUnavailable, ImagesNotSupported) as exc:
-        if json_out:
-            _json(Failed(elapsed_s=0.0, error=str(exc), exit_code=int(ExitCode.UNAVAILABLE)))
-        raise fail(str(exc), ExitCode.UNAVAILABLE) from None
-    except (RepoError, UsageError) as exc:
-        raise fail(str(exc), ExitCode.USAGE) from None
-    except (ModelError, SandboxError) as exc:
-        raise fail(str(exc), ExitCode.FAILED) from None
+    # Settings were read above: a ValidationError from here on is a bug, not bad configuration.
+    with expected_failures(report, configuring=False):
+        try:
+            result = asyncio.run(_run(request, settings, folder, emit))
+        except KeyboardInterrupt:
+            report("interrupted", ExitCode.FAILED)
+            raise fail("interrupted; no sandbox container is left running", ExitCode.FAILED) from None
     if result.best is not None:
         if out is not None:
             out.parent.mkdir(parents=True, exist_ok=True)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
 
 import viscodex
+from viscodex.agent import run_app
 
 from .server import build_server
+
+EXIT_USAGE = 2
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 
@@ -17,7 +21,7 @@ app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 def serve(
     tcp: Annotated[bool, typer.Option(help="Listen on TCP instead of stdio.")] = False,
     host: Annotated[str, typer.Option(help="TCP address; localhost unless you mean it.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="TCP port.")] = 2087,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 2087,
     version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
 ) -> None:
     """Run the VisCodex language server."""
@@ -26,10 +30,14 @@ def serve(
         return
     server = build_server()
     if tcp:
-        server.start_tcp(host, port)
+        try:
+            server.start_tcp(host, port)
+        except OSError as exc:  # an unknown host, a port in use or out of range, no permission
+            print(f"viscodex-lsp: cannot listen on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
+            raise typer.Exit(EXIT_USAGE) from None
     else:
         server.start_io()
 
 
 def main() -> None:
-    app()
+    run_app(app, "viscodex-lsp")

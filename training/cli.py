@@ -90,9 +90,11 @@ def _recipe(
             raise fail(f"unknown preset {preset!r}; known: {', '.join(PRESETS)}", EXIT_USAGE)
         data = PRESETS[preset].model_dump()
     elif config is not None:
+        import yaml
+
         try:
             data = MergeRecipe.load(config).model_dump()
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, yaml.YAMLError) as exc:
             raise fail(f"cannot read recipe {config}: {' '.join(str(exc).split())[:300]}", EXIT_USAGE) from None
     data.update({k: v for k, v in overrides.items() if v is not None})
     params = dict(data.get("parameters") or {})  # type: ignore[call-overload]
@@ -206,4 +208,6 @@ def merge_sweep(
 
 
 def main() -> None:
-    app()
+    from viscodex.agent.cli_errors import run_app  # light: the failure types load only on a failure
+
+    run_app(app, "viscodex-train")
