@@ -171,7 +171,13 @@ def to_storable(image: Image.Image) -> Image.Image:
     """``image`` in a mode PNG stores (for writing a Pillow image of an exotic mode to a file)."""
     if image.mode in FORMAT_MODES["PNG"]:
         return image
-    return image.convert("RGBA" if "A" in image.mode or "a" in image.mode else "RGB")
+    if image.mode in ("La", "RGBa"):  # premultiplied: Pillow converts them only to LA / RGBA
+        return image.convert(image.mode.upper())
+    if image.mode.startswith("I;16"):
+        return image.convert("I").convert("I;16")
+    if image.mode in ("I", "F"):
+        return image.convert("L")
+    return image.convert("RGBA" if "A" in image.mode else "RGB")
 
 
 def encode(image: Image.Image, fmt: str) -> bytes:

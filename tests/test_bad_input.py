@@ -5,7 +5,9 @@ Property-based (hypothesis, strategies in ``image_strategies.py``): the image pi
 normalise, tile), the solve task's picture rules (target size, what goes to the model) and ``solve``'s
 input checks, through the CLI itself. The outcome is always a usable image or the documented
 ``ImageInputError``, never another exception; in the CLI, exit 2 with one line, or the run goes on. No
-Docker and no model: the runs that pass the checks stop at the (unreachable) model with exit 3.
+Docker and no model: the runs that pass the checks stop at the (unreachable) model with exit 3. Only the
+last tests (marked ``docker``) run the pictures the issue found through the real sandbox and a scripted
+model: a 1x1 UI renders at 16x16 and is scored, a 60000x20 picture reaches the model as 16 strips.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from image_strategies import FAST, PURE, Picture, claimed_pngs, pictures, sizes
 from PIL import Image
+from scripted_model import ScriptedModel, serve
 from typer.testing import CliRunner
 
 from viscodex.agent import cli_errors
@@ -444,3 +447,48 @@ def test_console_script_error_paths_end_without_a_traceback(case: str, files: di
     proc = subprocess.run(args, capture_output=True, text=True, timeout=120, env=env, stdin=subprocess.DEVNULL)
     assert proc.returncode == code, proc.stderr
     assert "Traceback" not in proc.stderr and proc.stderr.strip()
+
+
+# --- the pictures the issue found, end to end (the real sandbox, a scripted model) ---------------------------
+
+PAGE = "```html\n<!doctype html><html><body style='margin:0;background:#c81e1e'></body></html>\n```"
+TESTS = '```json\n{"tests": [{"input": "7\\n", "output": "7\\n"}]}\n```'
+ECHO = "```python\nprint(input())\n```"
+
+
+def solve_with(model: ScriptedModel, picture: Path, run_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    command = ["solve", str(picture), "--max-iters", "1", "--model-url", model.url, "--run-dir", str(run_dir), *args]
+    return subprocess.run(
+        [str(BIN / "viscodex-agent"), *command],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "XDG_CACHE_HOME": str(run_dir.parent / "cache")},
+    )
+
+
+@pytest.mark.docker
+def test_a_1x1_ui_picture_renders_and_scores(folder: Path, sandbox_image: str) -> None:
+    dot = folder / "dot-e2e.png"
+    Image.new("RGB", (1, 1), (200, 30, 30)).save(dot)
+    run_dir = folder / "run-dot"
+    with serve(ScriptedModel([PAGE])) as model:
+        proc = solve_with(model, dot, run_dir, "--kind", "ui")
+    assert proc.returncode in (0, 1) and "Traceback" not in proc.stderr, proc.stderr
+    assert Image.open(run_dir / "iter-1" / "cand-1" / "render.png").size == (16, 16)
+    assert (run_dir / "iter-1" / "cand-1" / "score.json").is_file()
+    assert "viewport of 16x16 pixels" in "\n".join(model.user_texts(0))
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize("size", [(60000, 20), (20, 60000)])
+def test_a_3000_to_1_picture_reaches_the_model_as_strips(
+    size: tuple[int, int], folder: Path, sandbox_image: str
+) -> None:
+    path = folder / f"strip-{size[0]}x{size[1]}.png"
+    Image.new("L", size, 230).save(path)
+    with serve(ScriptedModel([TESTS, ECHO])) as model:
+        proc = solve_with(model, path, folder / f"run-{size[0]}", "--kind", "algorithm")
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    assert model.image_count(0) == 16 and model.image_count(1) == 16  # the sample-test ask, then the first turn
+    assert "cut into 16 overlapping strips" in "\n".join(model.user_texts(1))
