@@ -556,6 +556,22 @@ def test_tiling_handles_what_normalize_refuses() -> None:
         plan_tiles(1, 100000, max_tiles=8)
 
 
+def test_a_picture_too_elongated_for_8_strips_gets_thin_ones_within_the_token_cap() -> None:
+    for width, height in ((60000, 20), (20, 60000)):
+        boxes = plan_tiles(width, height, SMALL_BUDGET)
+        assert len(boxes) == 16  # 15 would be 203:1 with the overlap
+        tokens = sum(SMALL_BUDGET.tokens(*smart_resize(b - t, r - left, SMALL_BUDGET)) for left, t, r, b in boxes)
+        assert tokens <= 8 * 1280
+    image = Image.new("L", (60000, 20), 128)
+    tiles = tile_image(image, SMALL_BUDGET)
+    assert [tile.box for tile in tiles] == plan_tiles(60000, 20, SMALL_BUDGET)
+    assert all(tile.image.size == (3808, 28) for tile in tiles)
+    with pytest.raises(ImageInputError, match=r"too elongated .* even 8 strips"):
+        plan_tiles(60000, 20, SMALL_BUDGET, max_strips=8)  # the way it was: at most max_tiles strips
+    with pytest.raises(ImageInputError, match="more than 1,280 visual tokens"):
+        plan_tiles(200, 200 * 250, SMALL_BUDGET, max_tiles=1)  # 2 strips of 1280 tokens: twice one image
+
+
 # --- data URLs -------------------------------------------------------------------------------------------
 
 
