@@ -194,6 +194,19 @@ class WarmContainer:
         except docker.errors.APIError as exc:
             if "already in progress" not in str(exc):
                 raise
+            self._wait_gone()
+
+    def _wait_gone(self, timeout_s: float = 30.0) -> None:
+        """Another thread's removal is under way: return once it is done, so that "killed" means gone
+        (``close`` promises no container is left when it returns)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            try:
+                self.container.reload()
+            except docker.errors.NotFound:
+                return
+            time.sleep(0.05)
+        raise SandboxError(f"container {self.container.short_id} was still being removed after {timeout_s:.0f} s")
 
     def destroy(self) -> None:
         """Kill and remove the container. Idempotent; never raises for an already-gone container."""

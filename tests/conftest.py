@@ -77,7 +77,7 @@ def own_containers(client: docker.DockerClient, sandbox: Sandbox | None = None) 
     labels = [LABEL, f"{LABEL_PID}={os.getpid()}"]
     if sandbox is not None:
         labels.append(f"{LABEL_INSTANCE}={sandbox.instance}")
-    return [c.name for c in client.containers.list(all=True, sparse=True, filters={"label": labels})]
+    return [c.id for c in client.containers.list(all=True, sparse=True, filters={"label": labels})]
 
 
 @pytest.fixture
