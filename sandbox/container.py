@@ -13,8 +13,6 @@ import socket
 import struct
 import threading
 import time
-from functools import cache
-from pathlib import Path
 from typing import Any, Literal
 
 import docker
@@ -24,6 +22,7 @@ from docker.types import Ulimit
 from .errors import RunCancelled, SandboxError
 from .limits import Limits
 from .owners import current_owner
+from .shim import payload
 
 Role = Literal["exec", "chart", "html"]
 LABEL_ROLE = "org.viscodex.role"
@@ -31,9 +30,8 @@ STDOUT = 1
 MAX_REPLY_BYTES = 256 << 20
 
 
-@cache
 def shim_source() -> str:
-    return (Path(__file__).with_name("shim.py")).read_text(encoding="utf-8")
+    return payload()
 
 
 class Deadline(Exception):

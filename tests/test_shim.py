@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 import time
 
-from viscodex.sandbox import shim
+from viscodex.sandbox.shim import supervisor as shim
 
 
 def _run(argv: list[str], stdin: bytes = b"", timeout: float = 5, cap: int = 1 << 20) -> dict:

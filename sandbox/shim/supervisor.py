@@ -1,6 +1,7 @@
 """The process that runs as PID 1 inside every sandbox container.
 
-The host starts it with ``python3 -I -c <this file's text> ROLE`` so the image never has to be rebuilt
+The host starts it with ``python3 -I -c <payload> ROLE``, the payload being this file joined with
+``chart_trace.py`` and ``dom_text.py`` (``payload.py``), so the image never has to be rebuilt
 when this file changes. It preloads what its role needs (matplotlib for charts, a launched chromium for
 HTML), prints one ``{"ready": ...}`` line, then reads exactly one job as a JSON line on stdin, runs it
 and prints one result JSON line. The host destroys the container afterwards: one container, one run.
@@ -14,7 +15,6 @@ only enforces what needs to be reported precisely: the wall-clock timeout and th
 from __future__ import annotations
 
 import base64
-import itertools
 import json
 import os
 import select
@@ -26,8 +26,14 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
+try:  # on the host (tests, type checks) the parts are modules; in the container they precede this file
+    from .chart_trace import CHART_PATH, png_size, trace_figure
+    from .dom_text import collect_text_blocks
+except ImportError:
+    pass
+
+
 WORK = "/work"
-CHART_PATH = "/tmp/.viscodex-chart.png"
 TRACE_PATH = "/tmp/.viscodex-trace.json"
 MAX_TEXT_WORDS = 20000
 PIPE_GRACE_S = 0.2
@@ -245,354 +251,6 @@ def _spawn_fork(body: Callable[[], int]) -> tuple[int, int, int, int]:
     return pid, in_w, out_r, err_r
 
 
-# --- what a render can say about itself ----------------------------------------------------------
-
-# Collects the page's visible text as words (each with its box in CSS pixels of the full page, which are
-# device pixels at scale 1, its computed colour and font size) and groups them into blocks: one per line
-# of each block-level container. Words rather than whole text nodes, so that a caller can regroup them
-# exactly as it groups OCR words of a picture; ranges per word, so that wrapped lines split correctly.
-TEXT_BLOCKS_JS = r"""
-({maxWords, clip}) => {
-  const SKIP = new Set(["SCRIPT", "STYLE", "NOSCRIPT", "TEMPLATE", "TITLE", "HEAD"]);
-  const canvas = document.createElement("canvas");
-  canvas.width = canvas.height = 1;
-  const ctx = canvas.getContext("2d", {willReadFrequently: true});
-  const colours = new Map();
-  const toRgb = (css) => {
-    if (colours.has(css)) return colours.get(css);
-    let rgb = null;
-    const m = /^rgba?\(([^)]*)\)$/.exec(css);
-    if (m) {
-      const p = m[1].split(/[\s,/]+/).filter(Boolean).map(parseFloat);
-      if (p.length >= 3 && !(p.length >= 4 && p[3] === 0)) rgb = p.slice(0, 3).map(Math.round);
-    } else if (ctx) {
-      ctx.clearRect(0, 0, 1, 1);
-      ctx.fillStyle = "#000";
-      ctx.fillStyle = css;
-      ctx.fillRect(0, 0, 1, 1);
-      const d = ctx.getImageData(0, 0, 1, 1).data;
-      if (d[3] > 0) rgb = [d[0], d[1], d[2]];
-    }
-    colours.set(css, rgb);
-    return rgb;
-  };
-  const styles = new Map();
-  const styleOf = (el) => {
-    let s = styles.get(el);
-    if (!s) { s = getComputedStyle(el); styles.set(el, s); }
-    return s;
-  };
-  const containerOf = (el) => {
-    let e = el;
-    while (e && e !== document.body) {
-      const d = styleOf(e).display;
-      if (!d.startsWith("inline") && d !== "contents") return e;
-      e = e.parentElement;
-    }
-    return document.body;
-  };
-  const visible = (el) => {
-    if (el.checkVisibility && !el.checkVisibility({opacityProperty: true, visibilityProperty: true})) {
-      return false;
-    }
-    const s = styleOf(el);
-    return s.visibility === "visible" && parseFloat(s.opacity) > 0;
-  };
-  const transform = (word, how) => {
-    if (how === "uppercase") return word.toUpperCase();
-    if (how === "lowercase") return word.toLowerCase();
-    if (how === "capitalize") return word.charAt(0).toUpperCase() + word.slice(1);
-    return word;
-  };
-  const sx = window.scrollX, sy = window.scrollY;
-  const range = document.createRange();
-  const groups = new Map();
-  let count = 0, truncated = false;
-  const walker = document.createTreeWalker(document.body || document.documentElement, NodeFilter.SHOW_TEXT);
-  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
-    const el = node.parentElement;
-    if (!el || SKIP.has(el.tagName) || !/\S/.test(node.data) || !visible(el)) continue;
-    const style = styleOf(el);
-    const colour = toRgb(style.color);
-    const fontSize = parseFloat(style.fontSize) || 0;
-    const re = /\S+/g;
-    let m;
-    while ((m = re.exec(node.data)) !== null) {
-      if (count >= maxWords) { truncated = true; break; }
-      range.setStart(node, m.index);
-      range.setEnd(node, m.index + m[0].length);
-      const rects = range.getClientRects();
-      const r = rects.length > 1 ? rects[0] : range.getBoundingClientRect();
-      if (!r || r.width < 1 || r.height < 1) continue;
-      const box = [r.left + sx, r.top + sy, r.right + sx, r.bottom + sy];
-      if (box[2] <= 0 || box[3] <= 0) continue;
-      if (clip && (box[0] >= clip[0] || box[1] >= clip[1])) continue;
-      const container = containerOf(el);
-      if (!groups.has(container)) groups.set(container, []);
-      groups.get(container).push({
-        text: transform(m[0], style.textTransform), box, color: colour, font_size: fontSize,
-      });
-      count += 1;
-    }
-    if (truncated) break;
-  }
-  const blocks = [];
-  const finish = (container, words) => {
-    const box = [
-      Math.min(...words.map((w) => w.box[0])), Math.min(...words.map((w) => w.box[1])),
-      Math.max(...words.map((w) => w.box[2])), Math.max(...words.map((w) => w.box[3])),
-    ];
-    const area = (w) => (w.box[2] - w.box[0]) * (w.box[3] - w.box[1]);
-    const main = words.reduce((a, b) => (area(b) > area(a) ? b : a));
-    blocks.push({
-      text: words.map((w) => w.text).join(" "),
-      box, color: main.color, font_size: Math.max(...words.map((w) => w.font_size)),
-      tag: container.tagName.toLowerCase(), words,
-    });
-  };
-  for (const [container, words] of groups) {
-    let line = [];
-    for (const w of words) {
-      const last = line[line.length - 1];
-      if (last) {
-        const top = Math.min(...line.map((x) => x.box[1])), bottom = Math.max(...line.map((x) => x.box[3]));
-        const mid = (w.box[1] + w.box[3]) / 2;
-        if (mid < top || mid > bottom || w.box[0] < last.box[0] - 1) { finish(container, line); line = []; }
-      }
-      line.push(w);
-    }
-    if (line.length) finish(container, line);
-  }
-  blocks.sort((a, b) => a.box[1] - b.box[1] || a.box[0] - b.box[0]);
-  return {blocks, truncated};
-}
-"""
-
-
-def _collect_text_blocks(page: Any, arg: dict[str, Any], timeout_ms: float) -> dict[str, Any]:
-    """Run ``TEXT_BLOCKS_JS`` in an isolated world of the page: it shares the DOM but not the page's
-    JavaScript globals, so a page that patches ``Range``, ``getComputedStyle`` or ``Array`` (a polyfill,
-    or a page gaming its score) cannot change what is collected. A failure yields no blocks and an
-    ``error``, never a failed render."""
-    try:
-        cdp = page.context.new_cdp_session(page)
-        try:
-            frame = cdp.send("Page.getFrameTree")["frameTree"]["frame"]["id"]
-            world = cdp.send("Page.createIsolatedWorld", {"frameId": frame, "worldName": "viscodex-blocks"})
-            reply = cdp.send(
-                "Runtime.evaluate",
-                {
-                    "expression": f"({TEXT_BLOCKS_JS})({json.dumps(arg)})",
-                    "contextId": world["executionContextId"],
-                    "returnByValue": True,
-                    "timeout": timeout_ms,
-                },
-            )
-        finally:
-            cdp.detach()
-        if "exceptionDetails" in reply:
-            details = reply["exceptionDetails"]
-            text = details.get("exception", {}).get("description") or details.get("text", "exception")
-            raise RuntimeError(str(text)[:500])
-        value = reply["result"]["value"]
-        if not isinstance(value, dict):
-            raise RuntimeError("text blocks: unexpected result")
-        return value
-    except Exception as exc:  # noqa: BLE001 - the screenshot is still good; say why blocks are missing
-        return {"blocks": [], "truncated": False, "error": f"{type(exc).__name__}: {exc}"}
-
-
-def _png_size(path: str) -> tuple[int, int]:
-    """Width and height from a PNG's IHDR chunk: the standard library has no image reader."""
-    with open(path, "rb") as fh:
-        head = fh.read(24)
-    if head[:8] != b"\x89PNG\r\n\x1a\n" or head[12:16] != b"IHDR":
-        raise ValueError("not a PNG")
-    return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
-
-
-def _trace_figure(figure: Any, png_size: tuple[int, int]) -> dict[str, Any]:
-    """What a drawn matplotlib figure is made of, as plain JSON: per axes its chart types and series,
-    and every visible text with its role, box in pixels of the saved PNG (y down) and colour.
-
-    Read from the artists (containers, lines, collections, patches) rather than from the calls, so it
-    describes what was drawn whichever API drew it (pyplot, object-oriented, pandas, seaborn).
-    """
-    from matplotlib.collections import PathCollection, PolyCollection, QuadMesh
-    from matplotlib.colors import to_hex, to_rgba
-    from matplotlib.container import BarContainer
-    from matplotlib.patches import Wedge
-
-    renderer = figure.canvas.get_renderer()
-    fig_w, fig_h = figure.canvas.get_width_height()
-    png_w, png_h = png_size
-    kx, ky = png_w / max(fig_w, 1), png_h / max(fig_h, 1)
-
-    def box(artist: Any) -> list[float]:
-        bb = artist.get_window_extent(renderer)
-        return [
-            round(bb.x0 * kx, 1),
-            round((fig_h - bb.y1) * ky, 1),
-            round(bb.x1 * kx, 1),
-            round((fig_h - bb.y0) * ky, 1),
-        ]
-
-    def hexes(colors: Any, limit: int = 12) -> list[str]:
-        out: list[str] = []
-        for c in colors:
-            rgba = to_rgba(c)
-            if rgba[3] == 0:
-                continue
-            h = to_hex(rgba)
-            if h not in out:
-                out.append(h)
-            if len(out) >= limit:
-                break
-        return out
-
-    texts: list[dict[str, Any]] = []
-
-    def add_text(t: Any, role: str, axes: int | None) -> None:
-        if t is None or not t.get_visible() or not t.get_text().strip():
-            return
-        texts.append(
-            {
-                "text": t.get_text(),
-                "role": role,
-                "axes": axes,
-                "box": box(t),
-                "color": to_hex(t.get_color()),
-                "rotation": round(float(t.get_rotation()), 1),
-                "font_size": round(float(t.get_fontsize()) * figure.dpi / 72 * ky, 1),
-            }
-        )
-
-    axes_out: list[dict[str, Any]] = []
-    for index, ax in enumerate(figure.axes):
-        if not ax.get_visible():
-            continue
-        series: list[dict[str, Any]] = []
-        for container in ax.containers:
-            if not isinstance(container, BarContainer):
-                continue
-            patches = [p for p in container.patches if p.get_visible()]
-            if not patches:
-                continue
-            horizontal = getattr(container, "orientation", None) == "horizontal"
-            kind = "barh" if horizontal else "bar"
-            if not horizontal and len(patches) >= 3:
-                edges = [(p.get_x(), p.get_x() + p.get_width()) for p in patches]
-                gaps = [abs(b[0] - a[1]) for a, b in itertools.pairwise(edges)]
-                width = max(abs(e[1] - e[0]) for e in edges) or 1.0
-                if all(g <= 1e-6 * width for g in gaps):
-                    kind = "hist"
-            series.append(
-                {
-                    "type": kind,
-                    "label": str(container.get_label() or ""),
-                    "colors": hexes(p.get_facecolor() for p in patches),
-                    "n": len(patches),
-                }
-            )
-        for line in ax.lines:
-            if not line.get_visible() or not line.get_transform().contains_branch(ax.transData):
-                continue  # axhline/axvline and friends are decoration, not data
-            style = str(line.get_linestyle())
-            marker = str(line.get_marker())
-            stroked = style not in ("None", "none", "", " ")
-            kind = "line" if stroked or marker in ("None", "none", "", " ") else "scatter"
-            series.append(
-                {
-                    "type": kind,
-                    "label": str(line.get_label() or ""),
-                    "colors": hexes([line.get_color()]),
-                    "n": len(line.get_xydata()),
-                }
-            )
-        for coll in ax.collections:
-            if not coll.get_visible():
-                continue
-            if isinstance(coll, PathCollection):
-                kind, n = "scatter", len(coll.get_offsets())
-            elif isinstance(coll, QuadMesh):
-                kind, n = "heatmap", 0
-            elif isinstance(coll, PolyCollection):
-                kind, n = "area", len(coll.get_paths())
-            else:
-                continue  # LineCollections: error bars, vlines, stems
-            series.append(
-                {
-                    "type": kind,
-                    "label": str(coll.get_label() or ""),
-                    "colors": hexes(coll.get_facecolor()),
-                    "n": n,
-                }
-            )
-        wedges = [p for p in ax.patches if isinstance(p, Wedge) and p.get_visible()]
-        if wedges:
-            series.append(
-                {
-                    "type": "pie",
-                    "label": "",
-                    "colors": hexes(w.get_facecolor() for w in wedges),
-                    "n": len(wedges),
-                }
-            )
-        if ax.images:
-            series.append({"type": "heatmap", "label": "", "colors": [], "n": len(ax.images)})
-        types: list[str] = []
-        for s in series:
-            if s["type"] not in types:
-                types.append(s["type"])
-        add_text(ax.title, "title", index)
-        add_text(getattr(ax, "_left_title", None), "title", index)
-        add_text(getattr(ax, "_right_title", None), "title", index)
-        add_text(ax.xaxis.label, "xlabel", index)
-        add_text(ax.yaxis.label, "ylabel", index)
-        xticks: list[str] = []
-        yticks: list[str] = []
-        for role, axis, out in (("xtick", ax.xaxis, xticks), ("ytick", ax.yaxis, yticks)):
-            lo, hi = sorted(axis.get_view_interval())
-            eps = (hi - lo) * 1e-6
-            for tick in axis.get_major_ticks():
-                if not lo - eps <= tick.get_loc() <= hi + eps:
-                    continue  # a tick outside the view limits is not drawn
-                for t in (tick.label1, tick.label2):
-                    if t.get_visible() and t.get_text().strip():
-                        out.append(t.get_text())
-                        add_text(t, role, index)
-        legend = ax.get_legend()
-        legend_labels: list[str] = []
-        if legend is not None and legend.get_visible():
-            add_text(legend.get_title(), "legend_title", index)
-            for t in legend.get_texts():
-                legend_labels.append(t.get_text())
-                add_text(t, "legend", index)
-        for t in ax.texts:
-            add_text(t, "text", index)
-        axes_out.append(
-            {
-                "index": index,
-                "box": box(ax),
-                "types": types,
-                "series": series,
-                "title": ax.get_title(),
-                "xlabel": ax.get_xlabel(),
-                "ylabel": ax.get_ylabel(),
-                "xticklabels": xticks,
-                "yticklabels": yticks,
-                "legend": legend_labels,
-            }
-        )
-    sup = {id(getattr(figure, f"_sup{k}", None)): f"sup{k}" for k in ("title", "xlabel", "ylabel")}
-    for t in figure.texts:  # suptitle() and friends add their Text here too
-        add_text(t, sup.get(id(t), "text"), None)
-    for legend in figure.legends:
-        for t in legend.get_texts():
-            add_text(t, "legend", None)
-    return {"width": png_w, "height": png_h, "axes": axes_out, "texts": texts}
-
-
 # --- roles ---------------------------------------------------------------------------------------
 
 
@@ -647,7 +305,7 @@ def _preload_chart() -> Callable[[dict[str, Any]], dict[str, Any]]:
                 # After saving: layout engines (tight/constrained) only run at draw time, so the
                 # positions are final only now, and they are those of the PNG we return.
                 try:
-                    trace = _trace_figure(figure, _png_size(CHART_PATH))
+                    trace = trace_figure(figure, png_size(CHART_PATH))
                 except Exception as exc:  # noqa: BLE001 - a trace failure must not fail the chart
                     trace = {"error": f"{type(exc).__name__}: {exc}"}
                 with open(TRACE_PATH, "w", encoding="utf-8") as fh:
@@ -732,7 +390,7 @@ def _preload_html() -> Callable[[dict[str, Any]], dict[str, Any]]:
             blocks = None
             if job.get("blocks"):
                 clip = None if full_page else [int(job["width"]), int(job["height"])]
-                blocks = _collect_text_blocks(page, {"maxWords": MAX_TEXT_WORDS, "clip": clip}, timeout_ms)
+                blocks = collect_text_blocks(page, {"maxWords": MAX_TEXT_WORDS, "clip": clip}, timeout_ms)
         except PlaywrightError as exc:
             timed_out = "Timeout" in type(exc).__name__ or "Timeout" in str(exc)
             return {

@@ -1,0 +1,204 @@
+"""What a drawn matplotlib figure is made of, read inside the sandbox (part of the shim payload).
+
+Standard library and matplotlib only: this runs under the image's python3, joined with the other parts
+of the shim into one source (see ``payload.py``). It must work on every matplotlib a package set
+offers (tested on the default and the oldest set).
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+CHART_PATH = "/tmp/.viscodex-chart.png"
+
+
+def png_size(path: str) -> tuple[int, int]:
+    """Width and height from a PNG's IHDR chunk: the standard library has no image reader."""
+    with open(path, "rb") as fh:
+        head = fh.read(24)
+    if head[:8] != b"\x89PNG\r\n\x1a\n" or head[12:16] != b"IHDR":
+        raise ValueError("not a PNG")
+    return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+
+
+def trace_figure(figure: Any, png_size: tuple[int, int]) -> dict[str, Any]:
+    """What a drawn matplotlib figure is made of, as plain JSON: per axes its chart types and series,
+    and every visible text with its role, box in pixels of the saved PNG (y down) and colour.
+
+    Read from the artists (containers, lines, collections, patches) rather than from the calls, so it
+    describes what was drawn whichever API drew it (pyplot, object-oriented, pandas, seaborn).
+    """
+    from matplotlib.collections import PathCollection, PolyCollection, QuadMesh
+    from matplotlib.colors import to_hex, to_rgba
+    from matplotlib.container import BarContainer
+    from matplotlib.patches import Wedge
+
+    renderer = figure.canvas.get_renderer()
+    fig_w, fig_h = figure.canvas.get_width_height()
+    png_w, png_h = png_size
+    kx, ky = png_w / max(fig_w, 1), png_h / max(fig_h, 1)
+
+    def box(artist: Any) -> list[float]:
+        bb = artist.get_window_extent(renderer)
+        return [
+            round(bb.x0 * kx, 1),
+            round((fig_h - bb.y1) * ky, 1),
+            round(bb.x1 * kx, 1),
+            round((fig_h - bb.y0) * ky, 1),
+        ]
+
+    def hexes(colors: Any, limit: int = 12) -> list[str]:
+        out: list[str] = []
+        for c in colors:
+            rgba = to_rgba(c)
+            if rgba[3] == 0:
+                continue
+            h = to_hex(rgba)
+            if h not in out:
+                out.append(h)
+            if len(out) >= limit:
+                break
+        return out
+
+    texts: list[dict[str, Any]] = []
+
+    def add_text(t: Any, role: str, axes: int | None) -> None:
+        if t is None or not t.get_visible() or not t.get_text().strip():
+            return
+        texts.append(
+            {
+                "text": t.get_text(),
+                "role": role,
+                "axes": axes,
+                "box": box(t),
+                "color": to_hex(t.get_color()),
+                "rotation": round(float(t.get_rotation()), 1),
+                "font_size": round(float(t.get_fontsize()) * figure.dpi / 72 * ky, 1),
+            }
+        )
+
+    axes_out: list[dict[str, Any]] = []
+    for index, ax in enumerate(figure.axes):
+        if not ax.get_visible():
+            continue
+        series: list[dict[str, Any]] = []
+        for container in ax.containers:
+            if not isinstance(container, BarContainer):
+                continue
+            patches = [p for p in container.patches if p.get_visible()]
+            if not patches:
+                continue
+            horizontal = getattr(container, "orientation", None) == "horizontal"
+            kind = "barh" if horizontal else "bar"
+            if not horizontal and len(patches) >= 3:
+                edges = [(p.get_x(), p.get_x() + p.get_width()) for p in patches]
+                gaps = [abs(b[0] - a[1]) for a, b in itertools.pairwise(edges)]
+                width = max(abs(e[1] - e[0]) for e in edges) or 1.0
+                if all(g <= 1e-6 * width for g in gaps):
+                    kind = "hist"
+            series.append(
+                {
+                    "type": kind,
+                    "label": str(container.get_label() or ""),
+                    "colors": hexes(p.get_facecolor() for p in patches),
+                    "n": len(patches),
+                }
+            )
+        for line in ax.lines:
+            if not line.get_visible() or not line.get_transform().contains_branch(ax.transData):
+                continue  # axhline/axvline and friends are decoration, not data
+            style = str(line.get_linestyle())
+            marker = str(line.get_marker())
+            stroked = style not in ("None", "none", "", " ")
+            kind = "line" if stroked or marker in ("None", "none", "", " ") else "scatter"
+            series.append(
+                {
+                    "type": kind,
+                    "label": str(line.get_label() or ""),
+                    "colors": hexes([line.get_color()]),
+                    "n": len(line.get_xydata()),
+                }
+            )
+        for coll in ax.collections:
+            if not coll.get_visible():
+                continue
+            if isinstance(coll, PathCollection):
+                kind, n = "scatter", len(coll.get_offsets())
+            elif isinstance(coll, QuadMesh):
+                kind, n = "heatmap", 0
+            elif isinstance(coll, PolyCollection):
+                kind, n = "area", len(coll.get_paths())
+            else:
+                continue  # LineCollections: error bars, vlines, stems
+            series.append(
+                {
+                    "type": kind,
+                    "label": str(coll.get_label() or ""),
+                    "colors": hexes(coll.get_facecolor()),
+                    "n": n,
+                }
+            )
+        wedges = [p for p in ax.patches if isinstance(p, Wedge) and p.get_visible()]
+        if wedges:
+            series.append(
+                {
+                    "type": "pie",
+                    "label": "",
+                    "colors": hexes(w.get_facecolor() for w in wedges),
+                    "n": len(wedges),
+                }
+            )
+        if ax.images:
+            series.append({"type": "heatmap", "label": "", "colors": [], "n": len(ax.images)})
+        types: list[str] = []
+        for s in series:
+            if s["type"] not in types:
+                types.append(s["type"])
+        add_text(ax.title, "title", index)
+        add_text(getattr(ax, "_left_title", None), "title", index)
+        add_text(getattr(ax, "_right_title", None), "title", index)
+        add_text(ax.xaxis.label, "xlabel", index)
+        add_text(ax.yaxis.label, "ylabel", index)
+        xticks: list[str] = []
+        yticks: list[str] = []
+        for role, axis, out in (("xtick", ax.xaxis, xticks), ("ytick", ax.yaxis, yticks)):
+            lo, hi = sorted(axis.get_view_interval())
+            eps = (hi - lo) * 1e-6
+            for tick in axis.get_major_ticks():
+                if not lo - eps <= tick.get_loc() <= hi + eps:
+                    continue  # a tick outside the view limits is not drawn
+                for t in (tick.label1, tick.label2):
+                    if t.get_visible() and t.get_text().strip():
+                        out.append(t.get_text())
+                        add_text(t, role, index)
+        legend = ax.get_legend()
+        legend_labels: list[str] = []
+        if legend is not None and legend.get_visible():
+            add_text(legend.get_title(), "legend_title", index)
+            for t in legend.get_texts():
+                legend_labels.append(t.get_text())
+                add_text(t, "legend", index)
+        for t in ax.texts:
+            add_text(t, "text", index)
+        axes_out.append(
+            {
+                "index": index,
+                "box": box(ax),
+                "types": types,
+                "series": series,
+                "title": ax.get_title(),
+                "xlabel": ax.get_xlabel(),
+                "ylabel": ax.get_ylabel(),
+                "xticklabels": xticks,
+                "yticklabels": yticks,
+                "legend": legend_labels,
+            }
+        )
+    sup = {id(getattr(figure, f"_sup{k}", None)): f"sup{k}" for k in ("title", "xlabel", "ylabel")}
+    for t in figure.texts:  # suptitle() and friends add their Text here too
+        add_text(t, sup.get(id(t), "text"), None)
+    for legend in figure.legends:
+        for t in legend.get_texts():
+            add_text(t, "legend", None)
+    return {"width": png_w, "height": png_h, "axes": axes_out, "texts": texts}
