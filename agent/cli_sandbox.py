@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+import yaml
 from rich.console import Console
 
 from viscodex.sandbox import (
@@ -54,8 +55,8 @@ def _policy(path: Path | None, package_set: str | None = None, packages: Path | 
     """The policy file's limits (defaults without one), with the image chosen by the flags if given."""
     try:
         policy = SandboxPolicy() if path is None else SandboxPolicy.load(path)
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"bad policy file {path}: {exc}") from None
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        raise UsageError(f"bad policy file {path}: {' '.join(str(exc).split())[:400]}") from None
     if package_set is not None and package_set not in available_sets():
         raise UsageError(f"no package set {package_set!r}; the sets are: {', '.join(available_sets())}")
     if packages is not None and not packages.is_file():
@@ -140,7 +141,10 @@ def render(
                 size = (width, height) if width and height else None
                 png = sandbox.render_chart(source, size=size, timeout_s=timeout)
             else:
-                viewport = Viewport(width=width or 1280, height=height or 800)
+                try:
+                    viewport = Viewport(width=width or 1280, height=height or 800)
+                except ValueError:
+                    raise UsageError("--width must be 16..8192 and --height 16..16384 pixels") from None
                 png = sandbox.render_html(source, viewport, timeout_s=timeout)
         try:
             out.parent.mkdir(parents=True, exist_ok=True)

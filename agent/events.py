@@ -73,7 +73,8 @@ class Done(_Event):
 
 
 class Failed(_Event):
-    """The run could not go on (model or sandbox unavailable): what, and how to fix it."""
+    """The run could not go on (bad input or usage, a model or sandbox unavailable, an error): what, how
+    to fix it, and the exit code the CLI ends with."""
 
     type: Literal["failed"] = "failed"
     error: str
