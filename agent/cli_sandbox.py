@@ -51,7 +51,7 @@ def _read_text(path: Path) -> str:
         raise UsageError(f"cannot read {path}: {exc}") from None
 
 
-def _policy(path: Path | None, package_set: str | None = None, packages: Path | None = None) -> SandboxPolicy:
+def load_policy(path: Path | None, package_set: str | None = None, packages: Path | None = None) -> SandboxPolicy:
     """The policy file's limits (defaults without one), with the image chosen by the flags if given."""
     try:
         policy = SandboxPolicy() if path is None else SandboxPolicy.load(path)
@@ -91,7 +91,7 @@ def run(
             raise UsageError("--timeout must be positive")
         if memory is not None and memory < 16:
             raise UsageError("--memory must be at least 16 MiB")
-        pol = _policy(policy, package_set, packages)
+        pol = load_policy(policy, package_set, packages)
         with Sandbox(pool={}, policy=pol) as sandbox:
             limits: Limits = pol.run.merged(timeout_s=timeout, memory_mb=memory)
             result = sandbox.run(code, lang=language, stdin=stdin_data, limits=limits)
@@ -136,7 +136,7 @@ def render(
         if suffix not in {".html", ".htm", ".py"}:
             raise UsageError(f"render takes .html or .py files, not {file.name}")
         source = _read_text(file)
-        with Sandbox(pool={}, policy=_policy(policy, package_set, packages)) as sandbox:
+        with Sandbox(pool={}, policy=load_policy(policy, package_set, packages)) as sandbox:
             if suffix == ".py":
                 size = (width, height) if width and height else None
                 png = sandbox.render_chart(source, size=size, timeout_s=timeout)
@@ -168,7 +168,7 @@ def build(
     """Build the sandbox image from Debian packages and locked wheels (no registry needed). Idempotent:
     each package set (and set plus --packages) gets its own image, built once."""
     with expected_failures():
-        pol = _policy(policy, package_set, packages)
+        pol = load_policy(policy, package_set, packages)
         recipe = pol.image_recipe().model_copy(update={"registry_base": registry_base})
         with err.status("building the sandbox image") as status:
 

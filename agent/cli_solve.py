@@ -15,9 +15,10 @@ from rich.console import Console
 
 from viscodex.model.images import ImageInputError
 from viscodex.model.settings import ModelSettings
-from viscodex.sandbox import UI_STACKS, RunCancelled, Sandbox
+from viscodex.sandbox import UI_STACKS, RunCancelled, Sandbox, SandboxPolicy
 
 from .cli_errors import UsageError, expected_failures, fail
+from .cli_sandbox import PackageSetOpt, PackagesOpt, PolicyOpt, load_policy
 from .events import Candidate, Done, Emit, Event, Failed, ParseError, SandboxResult, Score, Started
 from .exit_codes import ExitCode
 from .loop import Loop, SolveResult
@@ -82,6 +83,9 @@ def solve(
     model_name: Annotated[str | None, typer.Option(help="Model name on that server.")] = None,
     model_path: Annotated[Path | None, typer.Option(help="Local checkpoint (embedded backend).")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="One JSON event per line on stdout.")] = False,
+    policy: PolicyOpt = None,
+    package_set: PackageSetOpt = None,
+    packages: PackagesOpt = None,
 ) -> None:
     """Turn IMAGE into code that was run and checked in the sandbox."""
     emit = _json if json_out else _human
@@ -102,6 +106,7 @@ def solve(
             raise UsageError("--kind fix needs --repo DIR")
         if repo is not None and not repo.is_dir():
             raise UsageError(f"--repo {repo} is not a folder")
+        sandbox_policy = load_policy(policy, package_set, packages)
         settings = ModelSettings.from_flags(model_url=model_url, model_name=model_name, model_path=model_path)
         _check_images(images, kind, settings.max_image_tokens)
         request = SolveRequest(
@@ -123,7 +128,7 @@ def solve(
     # Settings were read above: a ValidationError from here on is a bug, not bad configuration.
     with expected_failures(report, configuring=False):
         try:
-            result = asyncio.run(_run(request, settings, folder, emit))
+            result = asyncio.run(_run(request, settings, sandbox_policy, folder, emit))
         except KeyboardInterrupt:
             report("interrupted", ExitCode.FAILED)
             raise fail("interrupted; no sandbox container is left running", ExitCode.FAILED) from None
@@ -138,12 +143,14 @@ def solve(
     raise typer.Exit(int(ExitCode.OK if result.verified else ExitCode.FAILED))
 
 
-async def _run(request: SolveRequest, settings: ModelSettings, folder: Path, emit: Emit) -> SolveResult:
+async def _run(
+    request: SolveRequest, settings: ModelSettings, policy: SandboxPolicy, folder: Path, emit: Emit
+) -> SolveResult:
     from viscodex.model.select import open_backend
 
     model = await open_backend(settings)
     try:
-        sandbox = await asyncio.to_thread(Sandbox)
+        sandbox = await asyncio.to_thread(Sandbox, policy=policy)
         try:
             return await Loop(request, model, sandbox, folder, emit).run()
         except RunCancelled:

@@ -20,7 +20,7 @@ import pytest
 from conftest import OLDEST_SET, locked_version, own_containers, set_image
 from PIL import Image
 
-from viscodex.sandbox import ImageVersions, Sandbox, available_sets, load_set, version_hint
+from viscodex.sandbox import ImageVersions, Sandbox, SandboxPolicy, available_sets, load_set, version_hint
 
 SETS_DIR = Path(__file__).parents[1] / "sandbox" / "package_sets"
 
@@ -303,3 +303,34 @@ def test_cli_reports_versions_of_the_chosen_set(tmp_path: Path, docker_client: d
     assert data["sandbox"]["package_set"] == OLDEST_SET
     assert data["sandbox"]["packages"]["matplotlib"] == "3.8.4"
     assert "matplotlib 3.8.4" in data["hint"]
+
+
+def test_policy_file_names_the_set_and_requirements(tmp_path: Path) -> None:
+    (tmp_path / "extra.txt").write_text("tabulate\n")
+    policy_file = tmp_path / "policy.yaml"
+    policy_file.write_text("package_set: chartmimic\nrequirements: extra.txt\nrun:\n  timeout_s: 5\n")
+    policy = SandboxPolicy.load(policy_file)
+    assert policy.requirements == tmp_path / "extra.txt"  # relative to the policy file
+    recipe = policy.image_recipe()
+    assert recipe.package_set == "chartmimic" and recipe.extra_requirements == "tabulate\n"
+    assert recipe.tag.startswith("viscodex-sandbox:chartmimic-")
+    assert SandboxPolicy().image_recipe().tag.startswith("viscodex-sandbox:default-")
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--package-set", "nope"], "no package set 'nope'; the sets are: default, chartmimic"),
+        (["--packages", "missing.txt"], "no such file: missing.txt"),
+    ],
+)
+def test_solve_and_run_refuse_an_unknown_set_in_one_line(tmp_path: Path, flags: list[str], message: str) -> None:
+    picture = tmp_path / "p.png"
+    Image.new("RGB", (64, 64), "white").save(picture)
+    prog = tmp_path / "p.py"
+    prog.write_text("print(1)\n")
+    agent = Path(sys.executable).with_name("viscodex-agent")
+    for args in (["solve", str(picture), "--kind", "chart"], ["sandbox", "run", str(prog)]):
+        proc = subprocess.run([str(agent), *args, *flags], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+        assert proc.returncode == 2, proc.stderr
+        assert proc.stderr.strip().splitlines() == [f"viscodex-agent: {message}"]
