@@ -14,15 +14,15 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
-CodeLanguage = Literal["html", "python", "javascript", "diff", "json"]
+from viscodex.sandbox import LANGUAGE_SPECS, SYNTAX_LANGUAGES, SyntaxLanguage
+
+CodeLanguage = SyntaxLanguage
+"""What ``extract_code`` picks out: the languages whose syntax is checked (the loop checks what it
+extracts); named, aliased and fence-tagged in ``viscodex.sandbox.LANGUAGE_SPECS``."""
 Origin = Literal["fenced", "unfenced", "whole"]
 
-FENCE_ALIASES: Final[dict[str, frozenset[str]]] = {
-    "html": frozenset({"html", "htm", "xhtml"}),
-    "python": frozenset({"python", "py", "python3", "py3"}),
-    "javascript": frozenset({"javascript", "js", "jsx", "mjs", "cjs", "node"}),
-    "diff": frozenset({"diff", "patch", "udiff"}),
-    "json": frozenset({"json"}),
+FENCE_ALIASES: Final[dict[CodeLanguage, frozenset[str]]] = {
+    name: LANGUAGE_SPECS[name].fences for name in SYNTAX_LANGUAGES
 }
 """Info strings (first word, lower case) that count as each language's fenced block."""
 

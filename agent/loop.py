@@ -19,7 +19,7 @@ from pathlib import Path
 
 from viscodex.model.chat import ChatBackend, ChatMessage, ChatRequest, Completion, complete
 from viscodex.model.errors import ModelError, ModelHTTPError
-from viscodex.sandbox import Sandbox
+from viscodex.sandbox import LanguageName, Sandbox, language_spec_for_path
 
 from . import prompts
 from .events import Candidate, Done, Emit, ParseError, SandboxResult, Score, Started
@@ -29,6 +29,8 @@ from .syntax import SyntaxSession, check_syntax
 from .tasks import make_task
 from .tasks.base import KINDS, Kind, SolveRequest, Task, Verification, model_images
 
+UI_LANGUAGES: frozenset[LanguageName] = frozenset({"html", "css", "jsx", "tsx", "vue", "svelte"})
+"""A context file in one of these (read off its suffix) makes ``auto`` a UI task."""
 MAX_PREVIOUS_CHARS = 24_000
 """The previous attempt goes back to the model as its extracted code, cut to this size."""
 
@@ -73,10 +75,10 @@ async def pick_kind(request: SolveRequest, model: ChatBackend) -> Kind:
     if request.repo is not None:
         return "fix"
     for path in request.context_files:
-        suffix = path.suffix.lower()
-        if suffix in {".html", ".htm", ".css", ".jsx", ".tsx", ".vue", ".svelte"}:
+        spec = language_spec_for_path(path)
+        if spec is not None and spec.name in UI_LANGUAGES:
             return "ui"
-        if suffix == ".py":
+        if spec is not None and spec.name == "python":
             text = path.read_text(encoding="utf-8", errors="replace")
             return "chart" if "matplotlib" in text or "seaborn" in text else "algorithm"
     images, note = model_images(request)  # cut as every other model call cuts them

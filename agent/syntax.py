@@ -14,6 +14,7 @@ CPython's own parser has the last word whenever tree-sitter objects (see ``_chec
 from __future__ import annotations
 
 import ast
+import importlib
 import json
 import re
 import threading
@@ -24,47 +25,28 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Final, Literal, get_args
+from typing import Final
 
 import numpy as np
-import tree_sitter_css
-import tree_sitter_html
-import tree_sitter_javascript
-import tree_sitter_python
-import tree_sitter_typescript
 from tree_sitter import Language, Node, Parser, Query, QueryCursor, Tree
 
-SyntaxLanguage = Literal["python", "javascript", "jsx", "typescript", "tsx", "css", "html", "diff", "json"]
-SYNTAX_LANGUAGES: Final[tuple[SyntaxLanguage, ...]] = get_args(SyntaxLanguage)
+from viscodex.sandbox import LANGUAGE_SPECS, SYNTAX_LANGUAGES, SyntaxLanguage, language_spec, language_spec_for_path
+
 LANGUAGE_ALIASES: Final[dict[str, SyntaxLanguage]] = {
-    "py": "python",
-    "python3": "python",
-    "py3": "python",
-    "js": "javascript",
-    "mjs": "javascript",
-    "cjs": "javascript",
-    "node": "javascript",
-    "ts": "typescript",
-    "mts": "typescript",
-    "cts": "typescript",
-    "htm": "html",
-    "xhtml": "html",
-    "patch": "diff",
-    "udiff": "diff",
+    alias: name for name in SYNTAX_LANGUAGES for alias in LANGUAGE_SPECS[name].aliases
 }
+"""Other names of the checked languages (``py`` -> python), from ``viscodex.sandbox.LANGUAGE_SPECS``."""
 MAX_ERRORS: Final = 10
 """Issues reported at most; past the first few, errors are mostly echoes of the first."""
 
-_GRAMMARS: Final[dict[str, Callable[[], object]]] = {
-    "python": tree_sitter_python.language,
-    "javascript": tree_sitter_javascript.language,
-    "typescript": tree_sitter_typescript.language_typescript,
-    "tsx": tree_sitter_typescript.language_tsx,
-    "css": tree_sitter_css.language,
-    "html": tree_sitter_html.language,
+_CHECKED: Final[dict[str, SyntaxLanguage]] = {name: name for name in SYNTAX_LANGUAGES}
+_PARSED_AS: Final[dict[str, str]] = {
+    name: next(other for other, spec in LANGUAGE_SPECS.items() if spec.grammar == grammar)
+    for name, grammar in ((name, spec.grammar) for name, spec in LANGUAGE_SPECS.items())
+    if grammar is not None
 }
-_GRAMMAR_FOR: Final[dict[str, str]] = {"jsx": "javascript"}
-"""Languages parsed with another one's grammar: tree-sitter-javascript parses JSX."""
+"""Each language with a grammar -> the first language with the same grammar, whose parser (and session
+tree) it shares: tree-sitter-javascript parses JSX, so jsx is parsed as javascript."""
 
 _HTML_QUERY: Final = """
 (element) @element
@@ -145,13 +127,13 @@ class SyntaxReport:
 
 def normalize_language(language: str) -> SyntaxLanguage:
     """The canonical name for ``language`` (``"py"`` -> ``"python"``); ValueError if it is not checked."""
-    name = language.strip().lower()
-    if name in LANGUAGE_ALIASES:
-        return LANGUAGE_ALIASES[name]
-    for known in SYNTAX_LANGUAGES:
-        if name == known:
-            return known
-    raise ValueError(f"no syntax check for language {language!r}; known: {', '.join(SYNTAX_LANGUAGES)}")
+    try:
+        name = language_spec(language).name
+    except ValueError:
+        name = None
+    if name not in _CHECKED:
+        raise ValueError(f"no syntax check for language {language!r}; known: {', '.join(SYNTAX_LANGUAGES)}")
+    return _CHECKED[name]
 
 
 class SyntaxSession:
@@ -190,9 +172,8 @@ class SyntaxSession:
 
     def prime(self, code: str, language: str) -> None:
         """Parse ``code`` (a prefix of what will be checked) only to keep its tree; no verdict."""
-        lang = normalize_language(language)
-        name = _GRAMMAR_FOR.get(lang, lang)
-        if name not in _GRAMMARS:
+        name = _PARSED_AS.get(normalize_language(language))
+        if name is None:
             return
         data = code.encode("utf-8", "replace")
         parser = _parser(name)
@@ -248,11 +229,9 @@ def _point(data: bytes, offset: int) -> tuple[int, int]:
 
 
 def language_of_path(path: Path) -> SyntaxLanguage | None:
-    """The checked language a file's extension names (``app.py`` -> python), or None."""
-    try:
-        return normalize_language(path.suffix.lstrip("."))
-    except ValueError:
-        return None
+    """The checked language a file's suffix names (``app.py`` -> python), or None."""
+    spec = language_spec_for_path(path)
+    return _CHECKED.get(spec.name) if spec is not None else None
 
 
 def check_syntax(
@@ -285,7 +264,7 @@ def _check(code: str, language: str, max_errors: int) -> SyntaxReport:
         elif lang == "html":
             found = _check_html(source, deadline)
         else:
-            found = _tree_issues(_GRAMMAR_FOR.get(lang, lang), source.data, 0, deadline)
+            found = _tree_issues(_PARSED_AS[lang], source.data, 0, deadline)
     except _GaveUp as exc:
         message = f"gave up checking after {exc.seconds:.1f} s: the code is too long or too deeply nested"
         found = [(0, message)]
@@ -297,12 +276,12 @@ def _check(code: str, language: str, max_errors: int) -> SyntaxReport:
 def parse_tree(code: str, language: str) -> tuple[Node, bytes] | None:
     """The tree-sitter tree of ``code`` (and the bytes its offsets index), for callers that read code
     rather than judge it; None for a language without a grammar or input too slow to parse."""
-    lang = normalize_language(language)
-    if lang not in _GRAMMARS and lang not in _GRAMMAR_FOR:
+    name = _PARSED_AS.get(normalize_language(language))
+    if name is None:
         return None
     data = code.encode("utf-8", "replace")
     try:
-        root = _parse(_GRAMMAR_FOR.get(lang, lang), data, time.monotonic() + PARSE_DEADLINE_S * (1 + len(data) / 1e6))
+        root = _parse(name, data, time.monotonic() + PARSE_DEADLINE_S * (1 + len(data) / 1e6))
     except _GaveUp:
         return None
     return root, data
@@ -359,8 +338,9 @@ class _GaveUp(Exception):
 
 @cache
 def _grammar(name: str) -> Language:
-    """The grammar, loaded once per process (immutable, so shared by all threads)."""
-    return Language(_GRAMMARS[name]())
+    """The grammar of language ``name``, loaded once per process (immutable, so shared by all threads)."""
+    module, _, function = (language_spec(name).grammar or "").partition(":")
+    return Language(getattr(importlib.import_module(module), function)())
 
 
 @cache

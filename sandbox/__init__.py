@@ -6,7 +6,20 @@ A leaf of the package: it knows nothing of models, agents or editors.
 from .api import UI_STACKS, Sandbox, UiStack
 from .errors import RenderError, RunCancelled, SandboxError, SandboxUnavailable
 from .image import ImageRecipe, ensure_image, image_versions
-from .languages import LANGUAGES, Language, language_for_path
+from .languages import (
+    LANGUAGE_NAMES,
+    LANGUAGE_SPECS,
+    LANGUAGES,
+    SYNTAX_LANGUAGES,
+    Language,
+    LanguageName,
+    LanguageSpec,
+    Runner,
+    SyntaxLanguage,
+    language_for_path,
+    language_spec,
+    language_spec_for_path,
+)
 from .limits import Limits, SandboxPolicy
 from .package_sets import DEFAULT_SET, PackageSet, available_sets, load_set
 from .results import DomBlock, DomWord, HtmlRender, RunResult, Viewport
@@ -15,6 +28,9 @@ from .versions import ImageVersions, version_hint
 __all__ = [
     "DEFAULT_SET",
     "LANGUAGES",
+    "LANGUAGE_NAMES",
+    "LANGUAGE_SPECS",
+    "SYNTAX_LANGUAGES",
     "UI_STACKS",
     "DomBlock",
     "DomWord",
@@ -22,21 +38,27 @@ __all__ = [
     "ImageRecipe",
     "ImageVersions",
     "Language",
+    "LanguageName",
+    "LanguageSpec",
     "Limits",
     "PackageSet",
     "RenderError",
     "RunCancelled",
     "RunResult",
+    "Runner",
     "Sandbox",
     "SandboxError",
     "SandboxPolicy",
     "SandboxUnavailable",
+    "SyntaxLanguage",
     "UiStack",
     "Viewport",
     "available_sets",
     "ensure_image",
     "image_versions",
     "language_for_path",
+    "language_spec",
+    "language_spec_for_path",
     "load_set",
     "version_hint",
 ]
