@@ -4,19 +4,22 @@ byte, every supported layout and policy, and every bad input refused before anyt
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import get_args
 
 import pytest
 import torch
+from pydantic import ValidationError
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from viscodex.training.merge.engine import MergeError, run_merge
-from viscodex.training.merge.methods import METHODS, BlockContext
+from viscodex.training.merge.methods import METHOD_NAMES, METHODS, BlockContext
 from viscodex.training.merge.recipe import MergeParameters, MergeRecipe
 
 TRAIN = str(Path(sys.executable).parent / "viscodex-train")
@@ -330,6 +333,26 @@ def test_cli_merge_flags_config_and_refusals(tiny_models: dict[str, Path], tmp_p
     assert proc.returncode == 0, proc.stderr
     v = load_dir(tiny_models["vlm"])
     assert all(torch.equal(load_dir(tmp_path / "cfg")[k], v[k]) for k in v)
+
+
+def test_method_names_come_from_the_registry(tmp_path: Path) -> None:
+    """The registry, the recipe's type and the CLI's choices name the same methods (written out here)."""
+    expected = ("task_arithmetic", "linear", "ties", "dare")
+    assert tuple(METHODS) == METHOD_NAMES == expected
+    assert all(cls.name == name for name, cls in METHODS.items())
+    assert get_args(MergeRecipe.model_fields["method"].annotation) == expected
+    with pytest.raises(ValidationError, match="'task_arithmetic', 'linear', 'ties' or 'dare'"):
+        MergeRecipe(vlm="a", code="b", base="c", method="slerp")  # type: ignore[arg-type]
+    proc = subprocess.run(
+        [TRAIN, "merge", "--vlm", "a", "--code", "b", "--base", "c", "--method", "slerp", "--out", str(tmp_path / "o")],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 2 and "'task_arithmetic', 'linear', 'ties', 'dare'" in proc.stderr, proc.stderr
+    wide = {**os.environ, "COLUMNS": "300"}
+    help_text = subprocess.run([TRAIN, "merge", "--help"], capture_output=True, text=True, env=wide).stdout
+    assert "<task_arithmetic|linear|ties|dare>" in help_text, help_text
+    assert not (tmp_path / "o").exists()
 
 
 def test_cli_sweep_writes_one_merge_per_lam(tiny_models: dict[str, Path], tmp_path: Path) -> None:

@@ -12,6 +12,8 @@ import typer
 
 import viscodex
 
+from .merge.methods import MethodName
+
 if TYPE_CHECKING:
     from .merge.recipe import MergeRecipe
 
@@ -151,7 +153,7 @@ def merge(
     code: Annotated[str | None, typer.Option("--code", help="Coding LLM (a fine-tune of --base).")] = None,
     base: Annotated[str | None, typer.Option("--base", help="The LLM both were fine-tuned from.")] = None,
     lam: Annotated[float | None, typer.Option("--lam", help="Weight of the VLM's task vector (0.7).")] = None,
-    method: Annotated[str | None, typer.Option(help="task_arithmetic | linear | ties | dare")] = None,
+    method: Annotated[MethodName | None, typer.Option(help="The merge method (default task_arithmetic).")] = None,
     density: Annotated[float | None, typer.Option(help="TIES/DARE: fraction kept.")] = None,
     seed: Annotated[int | None, typer.Option(help="DARE's seed.")] = None,
     dtype: Annotated[str | None, typer.Option(help="input | float32 | bfloat16 | float16")] = None,

@@ -15,12 +15,18 @@ import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
-
-from .recipe import MergeParameters
+from typing import TYPE_CHECKING, ClassVar, Final, Literal, get_args
 
 if TYPE_CHECKING:
     import torch
+
+    from .recipe import MergeParameters
+
+MethodName = Literal["task_arithmetic", "linear", "ties", "dare"]
+"""The registered methods' names, in ``METHODS``' order: the recipe's ``method`` and the CLI's
+``--method`` choices are this type. Written out for the type checker; the registry is checked against it
+when this module is imported. (Light on purpose: the CLI imports it to build its choices.)"""
+METHOD_NAMES: Final[tuple[MethodName, ...]] = get_args(MethodName)
 
 
 @dataclass(frozen=True)
@@ -39,7 +45,7 @@ class BlockContext:
 
 
 class MergeMethod(ABC):
-    name: ClassVar[str]
+    name: ClassVar[MethodName]
     whole_tensors: ClassVar[bool] = False
 
     def __init__(self, params: MergeParameters) -> None:
@@ -60,7 +66,7 @@ class MergeMethod(ABC):
     ) -> torch.Tensor: ...
 
 
-METHODS: dict[str, type[MergeMethod]] = {}
+METHODS: dict[MethodName, type[MergeMethod]] = {}
 
 
 def register(cls: type[MergeMethod]) -> type[MergeMethod]:
@@ -193,3 +199,7 @@ class Dare(MergeMethod):
         for delta, weight in zip(deltas, weights, strict=True):
             out += weight * delta
         return out
+
+
+if tuple(METHODS) != METHOD_NAMES:
+    raise RuntimeError(f"merge methods registered {tuple(METHODS)} but MethodName lists {METHOD_NAMES}")

@@ -9,6 +9,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from .methods import MethodName
+
 
 class MergeParameters(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -32,7 +34,7 @@ class MergeRecipe(BaseModel):
     vlm: str = Field(description="The vision-language model (Qwen2.5-VL).")
     code: str = Field(description="The coding LLM: a fine-tune of `base`.")
     base: str = Field(description="The LLM both language models were fine-tuned from.")
-    method: Literal["task_arithmetic", "linear", "ties", "dare"] = "task_arithmetic"
+    method: MethodName = Field("task_arithmetic", description="A method of the registry (methods.METHODS).")
     parameters: MergeParameters = MergeParameters()
     dtype: Literal["input", "float32", "bfloat16", "float16"] = Field(
         "input", description="input: each tensor keeps the VLM's dtype."
