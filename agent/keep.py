@@ -17,11 +17,11 @@ from pathlib import Path
 
 from tree_sitter import Node
 
-from .syntax import language_of_path, normalize_language, parse_tree
+from .syntax import SyntaxLanguage, language_of_path, normalize_language, parse_tree
+from .syntax.html import JS_SCRIPT_TYPES
 from .tasks.base import Verification
 
-_SCRIPT_LANGUAGES = {"javascript", "jsx", "typescript", "tsx"}
-_JS_SCRIPT_TYPES = {"", "module", "text/javascript", "application/javascript", "text/babel", "text/jsx"}
+_SCRIPT_LANGUAGES: frozenset[SyntaxLanguage] = frozenset({"javascript", "jsx", "typescript", "tsx"})
 
 
 @dataclass(frozen=True)
@@ -157,7 +157,7 @@ def _embedded_script_defs(element: Node, data: bytes) -> set[str]:
         if attribute.type == "attribute" and _name(attribute.named_children[0], data).lower() == "type":
             value = attribute.named_children[-1]
             script_type = _name(value, data).strip("\"'").lower()
-    if script_type not in _JS_SCRIPT_TYPES:
+    if script_type not in JS_SCRIPT_TYPES:
         return set()
     return definitions(_name(raw, data), "jsx" if "babel" in script_type or "jsx" in script_type else "javascript")
 

@@ -286,7 +286,7 @@ def test_python2_print_is_caught_though_tree_sitter_accepts_it() -> None:
 
 def test_cpython_has_the_last_word_over_tree_sitter(monkeypatch: pytest.MonkeyPatch) -> None:
     # Should tree-sitter's grammar ever reject valid Python, CPython's acceptance wins.
-    monkeypatch.setattr(syntax, "_tree_issues", lambda *args, **kwargs: [(0, "syntax error near `x`")])
+    monkeypatch.setattr(syntax.python, "tree_issues", lambda *args, **kwargs: [(0, "syntax error near `x`")])
     assert check_syntax("x = 1\n", "python").ok
     report = check_syntax("x = (\n", "python")  # tree-sitter's issue on CPython's line is dropped as an echo
     assert [issue.message for issue in report.errors] == ["'(' was never closed"]
