@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import logging
-import signal
-from types import FrameType
+from typing import Annotated
 
 import typer
 
 from . import cli_sandbox, cli_serve, cli_solve, doctor
-from .cli_errors import run_app
+from .cli_errors import console_main, version_callback
+
+PROG = "viscodex-agent"
 
 app = typer.Typer(
     help="VisCodex: from a picture to code that was run and checked.",
@@ -22,12 +22,15 @@ app.command(name="serve")(cli_serve.serve)
 app.command(name="solve")(cli_solve.solve)
 
 
-def _interrupt_on_sigterm(signum: int, frame: FrameType | None) -> None:
-    """Treat SIGTERM like Ctrl-C so the same clean-up (no container left) runs for both."""
-    raise KeyboardInterrupt
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", is_eager=True, callback=version_callback(PROG), help="Print the version and exit."),
+    ] = False,
+) -> None:
+    """VisCodex: from a picture to code that was run and checked."""
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    signal.signal(signal.SIGTERM, _interrupt_on_sigterm)
-    run_app(app, "viscodex-agent")
+    console_main(app, PROG)

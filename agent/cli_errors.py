@@ -10,11 +10,14 @@ shown only when ``VISCODEX_DEBUG`` is set.
 
 from __future__ import annotations
 
+import logging
 import os
+import signal
 import sys
 import tomllib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from types import FrameType
 from typing import TYPE_CHECKING
 
 import typer
@@ -111,6 +114,40 @@ def expected_failures(
         if on_failure is not None:
             on_failure(one_line(message), code)
         raise fail(message, code) from None
+
+
+LOG_LEVEL_VARIABLE = "VISCODEX_LOG_LEVEL"
+"""DEBUG, INFO, WARNING (the default) or ERROR: how much the console scripts log on stderr."""
+
+
+def _interrupt_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    """Treat SIGTERM like Ctrl-C so the same clean-up (no container left, servers stopped) runs for both."""
+    raise KeyboardInterrupt
+
+
+def console_main(app: typer.Typer, prog: str) -> None:
+    """What every VisCodex console script's ``main`` does: logging on stderr at ``VISCODEX_LOG_LEVEL``,
+    SIGTERM handled as Ctrl-C, and :func:`run_app`, so the three tools fail, log and stop alike."""
+    level = os.environ.get(LOG_LEVEL_VARIABLE, "WARNING").upper()
+    logging.basicConfig(
+        level=level if level in logging.getLevelNamesMapping() else logging.WARNING,
+        format=f"{prog} %(levelname)s %(name)s: %(message)s",
+    )
+    signal.signal(signal.SIGTERM, _interrupt_on_sigterm)
+    run_app(app, prog)
+
+
+def version_callback(prog: str) -> Callable[[bool], None]:
+    """A ``--version`` option's callback: print ``prog VERSION`` and exit 0 (eager, before anything else)."""
+
+    def show(value: bool) -> None:
+        if value:
+            from viscodex import __version__
+
+            print(f"{prog} {__version__}")
+            raise typer.Exit(0)
+
+    return show
 
 
 def run_app(app: typer.Typer, prog: str) -> None:

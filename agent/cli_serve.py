@@ -17,7 +17,9 @@ err = Console(stderr=True)
 
 
 def serve(
-    model: Annotated[str, typer.Option("--model", help="Checkpoint folder or hub id.")],
+    model: Annotated[
+        str, typer.Option("--model-path", "--model", help="Checkpoint folder or hub id (--model: the old spelling).")
+    ],
     host: Annotated[str, typer.Option(help="Address to bind; 127.0.0.1 unless you mean it.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port.")] = 8000,
     served_model_name: Annotated[str, typer.Option(help="Name clients ask for.")] = "viscodex",
@@ -26,7 +28,7 @@ def serve(
     dtype: Annotated[str, typer.Option(help="auto | float32 | bfloat16 | float16")] = "auto",
     startup_timeout: Annotated[float, typer.Option(help="Seconds to wait for health.")] = 900.0,
 ) -> None:
-    """Start vLLM for MODEL, wait until it is healthy, print its URL, and stop it cleanly on Ctrl-C."""
+    """Start vLLM for the model at --model-path, wait until it is healthy, print its URL; Ctrl-C stops it."""
     opts = ServeOptions(
         model=model,
         host=host,
