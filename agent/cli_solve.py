@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import shutil
 import sys
-import time
 from pathlib import Path
 from typing import Annotated
 
@@ -15,13 +14,14 @@ from rich.console import Console
 
 from viscodex.model.images import ImageInputError
 from viscodex.model.settings import ModelSettings
-from viscodex.sandbox import UI_STACKS, RunCancelled, Sandbox, SandboxPolicy
+from viscodex.sandbox import UI_STACKS, RunCancelled, SandboxPolicy
 
+from . import solver
 from .cli_errors import UsageError, expected_failures, fail
 from .cli_sandbox import PackageSetOpt, PackagesOpt, PolicyOpt, load_policy
 from .events import Candidate, Done, Emit, Event, Failed, ParseError, SandboxResult, Score, Started
 from .exit_codes import ExitCode
-from .loop import Loop, SolveResult
+from .loop import SolveResult
 from .tasks.base import KINDS, SolveRequest
 from .tasks.pictures import check_picture, model_budget
 
@@ -123,8 +123,7 @@ def solve(
             max_image_tokens=settings.max_image_tokens,
             stack=stack,
         )
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        folder = run_dir or Path(".viscodex") / "runs" / f"{stamp}-{kind}"
+        folder = run_dir or solver.default_run_dir(kind)
     # Settings were read above: a ValidationError from here on is a bug, not bad configuration.
     with expected_failures(report, configuring=False):
         try:
@@ -146,16 +145,7 @@ def solve(
 async def _run(
     request: SolveRequest, settings: ModelSettings, policy: SandboxPolicy, folder: Path, emit: Emit
 ) -> SolveResult:
-    from viscodex.model.select import open_backend
-
-    model = await open_backend(settings)
     try:
-        sandbox = await asyncio.to_thread(Sandbox, policy=policy)
-        try:
-            return await Loop(request, model, sandbox, folder, emit).run()
-        except RunCancelled:
-            raise KeyboardInterrupt from None
-        finally:
-            await asyncio.to_thread(sandbox.close)
-    finally:
-        await model.aclose()
+        return await solver.solve(request, settings=settings, policy=policy, emit=emit, run_dir=folder)
+    except RunCancelled:
+        raise KeyboardInterrupt from None
