@@ -336,8 +336,12 @@ def test_chart_score_without_hint_leaves_type_out() -> None:
     score = score_chart(png, [], png, trace)
     assert score.chart_type is None and score.overall == 1.0
     broken = score_chart(png, TARGET, png, {"error": "boom"}, target_hint="bar")
-    assert broken.trace_error == "boom" and broken.chart_type == 0.0 and broken.text == 0.0
+    assert broken.trace_error == "boom" and broken.chart_type == 0.0
+    # The texts are judged by the pixels when neither source names them: the same picture hides none.
+    assert broken.text == 1.0 and not broken.missing
     assert any("could not be traced" in line for line in critique(broken, limit=20))
+    blank = score_chart(png, TARGET, _canvas([]), {"error": "boom"}, target_hint="bar")
+    assert blank.text == 0.0 and len(blank.missing) == len(TARGET)
 
 
 def test_critique_flags_font_size_and_keeps_apostrophes() -> None:

@@ -2,7 +2,13 @@
 
 A picture alone does not say reliably whether it shows bars or a histogram, so the target's type comes
 from a hint: the type the model said it drew, a previous candidate's trace, or the user. Without a hint
-the component is not scored (``None``) rather than guessed. Types are compared exactly and by family
+the component is not scored (``None``) rather than guessed.
+
+The picture does say how each series is drawn, though: in the series' colour, a bar or an area is a
+filled shape and a line is a thin stroke. ``type_evidence`` compares that, per candidate series, on the
+target and on the candidate (on the target's canvas); where it can be measured it decides the
+component, and the hint is not needed (a model that names the type wrongly no longer costs a right
+script its chart-type score). Types are compared exactly and by family
 (a histogram is closer to bars than to lines): the score is the mean of the two Jaccard indices.
 """
 
@@ -10,6 +16,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
 
 KINDS = ("bar", "barh", "hist", "line", "area", "scatter", "pie", "heatmap")
 FAMILY = {
@@ -66,3 +76,86 @@ def type_agreement(candidate: Sequence[str], target: Sequence[str]) -> float | N
     exact = _jaccard(have, want)
     family = _jaccard({FAMILY.get(t, t) for t in have}, {FAMILY.get(t, t) for t in want})
     return (exact + family) / 2
+
+
+# --- what the picture says -------------------------------------------------------------------------
+
+MARK_COLOR_DISTANCE = 30
+"""Largest per-channel difference from a series colour for a pixel to be one of its marks."""
+MIN_MARK_PIXELS = 80
+SOLIDITY_GAP = 0.3
+"""Filled marks (bars, areas, wedges) keep most of their pixels through a 3x3 erosion, strokes (lines)
+keep almost none, markers about half: a series whose marks differ by this much is drawn another way."""
+FILLED = ("bar", "barh", "hist", "area", "pie")
+
+
+def mark_solidity(rgb: npt.NDArray[np.uint8], color: tuple[int, int, int]) -> tuple[int, float]:
+    """(pixel count, share of them surviving a 3x3 erosion) of the pixels drawn in ``color``."""
+    diff = np.abs(rgb.astype(np.int16) - np.array(color, dtype=np.int16)).max(axis=2)
+    mask = diff <= MARK_COLOR_DISTANCE
+    count = int(mask.sum())
+    if count == 0:
+        return 0, 0.0
+    core = mask.copy()
+    core[1:, :] &= mask[:-1, :]
+    core[:-1, :] &= mask[1:, :]
+    core[:, 1:] &= mask[:, :-1]
+    core[:, :-1] &= mask[:, 1:]
+    core[1:, 1:] &= mask[:-1, :-1]
+    core[:-1, :-1] &= mask[1:, 1:]
+    core[1:, :-1] &= mask[:-1, 1:]
+    core[:-1, 1:] &= mask[1:, :-1]
+    core[0, :] = core[-1, :] = False
+    core[:, 0] = core[:, -1] = False
+    return count, float(core.sum()) / count
+
+
+@dataclass(frozen=True)
+class TypeEvidence:
+    """One candidate series checked against the target's marks of the same colour."""
+
+    type: str
+    color: tuple[int, int, int]
+    candidate_solidity: float
+    target_solidity: float
+    pixels: int
+
+    @property
+    def differs(self) -> bool:
+        return abs(self.candidate_solidity - self.target_solidity) >= SOLIDITY_GAP
+
+    @property
+    def target_looks(self) -> str:
+        s = self.target_solidity
+        return "filled shapes (bars, areas or wedges)" if s >= 0.6 else "thin lines" if s < 0.2 else "markers"
+
+
+def type_evidence(
+    target: npt.NDArray[np.uint8],
+    candidate: npt.NDArray[np.uint8],
+    series: Sequence[tuple[str, tuple[int, int, int]]],
+    max_series: int = 8,
+) -> list[TypeEvidence]:
+    """For each (type, colour) series of the candidate (at most ``max_series`` distinct colours), how
+    filled its marks are on the candidate (on the target's canvas) and on the target in that colour.
+    Series too small to measure on either picture are left out."""
+    out: list[TypeEvidence] = []
+    seen: set[tuple[int, int, int]] = set()
+    for kind, color in series:
+        if color in seen or len(seen) >= max_series:
+            continue
+        seen.add(color)
+        n_c, s_c = mark_solidity(candidate, color)
+        n_t, s_t = mark_solidity(target, color)
+        if min(n_c, n_t) < MIN_MARK_PIXELS:
+            continue
+        out.append(TypeEvidence(kind, color, s_c, s_t, n_t))
+    return out
+
+
+def evidence_agreement(evidence: Sequence[TypeEvidence]) -> float | None:
+    """Share of the measured series' pixels whose marks agree in kind; None if none was measured."""
+    total = sum(e.pixels for e in evidence)
+    if not total:
+        return None
+    return sum(e.pixels for e in evidence if not e.differs) / total

@@ -25,6 +25,10 @@ MAX_CHARS = 1600
 MAX_QUOTE = 60
 POSITION_TOLERANCE_PX = 3.0
 """Displacements smaller than this (or a quarter of the text's height) are measurement noise."""
+CHART_POSITION_TOLERANCE = 0.8
+"""In a chart, a text is reported misplaced only when it moved by most of its own height: a chart
+drawn at another dpi places legends and labels a few pixels apart (measured on right answers of the
+calibration half: legend entries 4-8 px, about half their height)."""
 COLOR_TOLERANCE = 5.0
 """Text colours closer than this ΔE00 are not reported (2 is just noticeable; 5 is clear)."""
 SIZE_TOLERANCE = 0.15
@@ -103,6 +107,8 @@ def _text_findings(score: VisualScore | ChartScore, weight_missing: float, chart
     )
     total = max(total, 1e-9)
     for block in score.missing:
+        if chart and sum(ch.isalnum() for ch in block.text) < 2:
+            continue  # "=]", "&§", a lone "1": OCR reading a marker or a tick, not a text
         role = _guess_target_role(block, score.target_size) if chart else ""
         out.append(
             Finding(
@@ -112,7 +118,7 @@ def _text_findings(score: VisualScore | ChartScore, weight_missing: float, chart
             )
         )
     for block in score.extra:
-        if chart and len(block.text.strip()) <= 1:
+        if chart and sum(ch.isalnum() for ch in block.text) < 2:
             continue  # OCR rarely reads a lone character (the "0" tick) on the target: likely a miss
         out.append(
             Finding(
@@ -123,7 +129,7 @@ def _text_findings(score: VisualScore | ChartScore, weight_missing: float, chart
         )
     pair_total = max(math.fsum(p.weight for p in score.pairs), 1e-9)
     for p in score.pairs:
-        if p.text_similarity < 1.0:
+        if p.text_similarity < 1.0 and not p.same_pixels:
             out.append(
                 Finding(
                     w.text * (p.weight / pair_total) * (1 - p.text_similarity) + 1e-6,
@@ -135,7 +141,7 @@ def _text_findings(score: VisualScore | ChartScore, weight_missing: float, chart
     for p in score.pairs:
         t_h, c_h = p.target.height, p.candidate.height
         ratio = c_h / max(t_h, 1.0)
-        if p.text_similarity < 0.9 or abs(ratio - 1) < SIZE_TOLERANCE or abs(c_h - t_h) < 2:
+        if p.same_pixels or p.text_similarity < 0.9 or abs(ratio - 1) < SIZE_TOLERANCE or abs(c_h - t_h) < 2:
             continue
         how = f"about {abs(ratio - 1):.0%} {'larger' if ratio > 1 else 'smaller'}"
         out.append(
@@ -184,7 +190,7 @@ def _position_findings(pairs: Sequence[BlockPair], weight: float, pair_total: fl
                 )
             )
     for p in pairs:
-        tolerance = max(POSITION_TOLERANCE_PX, 0.25 * p.target.height)
+        tolerance = max(POSITION_TOLERANCE_PX, (CHART_POSITION_TOLERANCE if chart else 0.25) * p.target.height)
         dx, dy = p.dx - base_dx, p.dy - base_dy
         if math.hypot(dx, dy) < tolerance:
             continue
@@ -280,7 +286,19 @@ def _chart_findings(score: ChartScore) -> list[Finding]:
     w = score.weights
     if score.trace_error:
         out.append(Finding(0.0, "trace", f"(The candidate's chart could not be traced: {score.trace_error})"))
-    if score.chart_type is not None and score.chart_type < 1.0:
+    if score.type_evidence:
+        total = max(1, sum(e.pixels for e in score.type_evidence))
+        for e in score.type_evidence:
+            if e.differs:
+                out.append(
+                    Finding(
+                        w.chart_type * max(0.5, e.pixels / total) + 1e-3,  # a type change is never minor
+                        "chart_type",
+                        f"Chart type: candidate draws {e.type} in {to_hex(e.color)}, where the target has "
+                        f"{e.target_looks} in that colour",
+                    )
+                )
+    elif score.chart_type is not None and score.chart_type < 1.0:
         drawn = ", ".join(score.candidate_types) or "nothing"
         out.append(
             Finding(
@@ -296,7 +314,7 @@ def _chart_findings(score: ChartScore) -> list[Finding]:
             drawn = f"; the candidate draws {len(score.candidate_series)} series"
         out.append(
             Finding(
-                w.series * (1 - score.series) + 1e-3,
+                0.5 * w.series * (1 - score.series) + 1e-3,  # a summary of the colour findings: after them
                 "series",
                 f"Series count: candidate {n_c} ({_hexes(score.candidate_palette)}), target {n_t} "
                 f"({_hexes(score.target_palette)}), counted by distinct series colours{drawn}",

@@ -55,8 +55,20 @@ def swatch_color(rgb: RgbArray, label: TextBlock) -> RGB | None:
     return rgb_tuple(coloured[inverse == top].mean(axis=0)) if len(values) else None
 
 
-def legend_colors(rgb: RgbArray, blocks: Sequence[TextBlock], series: Sequence[TraceSeries]) -> tuple[SeriesColor, ...]:
-    """For each labelled candidate series: its colour and the target legend's colour for that label."""
+def legend_colors(
+    rgb: RgbArray,
+    blocks: Sequence[TextBlock],
+    series: Sequence[TraceSeries],
+    candidate_rgb: RgbArray | None = None,
+    candidate_blocks: Sequence[TextBlock] = (),
+) -> tuple[SeriesColor, ...]:
+    """For each labelled candidate series: its colour and the target legend's colour for that label.
+
+    With ``candidate_rgb`` (the candidate on the target's canvas, ``align.py``) and its text blocks, the
+    candidate's colour is read the same way next to its own label, so both sides are measured by one
+    instrument: a swatch drawn with transparency, or a line swatch with markers, reads the same on both
+    and is no difference.
+    """
     out: list[SeriesColor] = []
     for s in series:
         label = s.shown_label
@@ -67,7 +79,11 @@ def legend_colors(rgb: RgbArray, blocks: Sequence[TextBlock], series: Sequence[T
         if best is not None and text_similarity(best.text, label, case=False) >= MIN_LABEL_SIMILARITY:
             target = swatch_color(rgb, best)
         candidate: RGB | None = None
-        if s.colors:
+        own = [b for b in candidate_blocks if text_similarity(b.text, label, case=False) >= MIN_LABEL_SIMILARITY]
+        if candidate_rgb is not None and candidate_rgb.shape == rgb.shape and own:
+            # Read at the candidate's own label, by the same instrument as the target's.
+            candidate = swatch_color(candidate_rgb, own[0]) if target is not None else None
+        elif s.colors:
             candidate = parse_hex(s.colors[0])
         de = delta_e(candidate, target) if candidate is not None and target is not None else None
         out.append(SeriesColor(label=label, candidate=candidate, target=target, delta_e=de))

@@ -39,15 +39,18 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
 
+from .align import align
 from .blocks import TextBlock, intersection_area
-from .charttype import normalize_types, type_agreement
-from .colors import delta_e, similarity_from_delta_e
+from .charttype import TypeEvidence, evidence_agreement, normalize_types, type_agreement, type_evidence
+from .colors import delta_e, parse_hex, similarity_from_delta_e
+from .evidence import same_drawing
 from .legend import SeriesColor, legend_colors
 from .matching import MIN_SIMILARITY, Matching, match_blocks, text_similarity
 from .palette import PaletteColor, dominant_colors, palette_similarity
 from .perceptual import Perceptual, perceptual_similarity
 from .raster import RgbArray, load_rgb
-from .trace import ChartTrace, TraceSeries, trace_blocks
+from .trace import ChartTrace, TraceSeries, trace_words
+from .words import blocks_from_words
 
 UI_MERGE_DELTA_E = 2.5
 """UI palettes keep near-white backgrounds apart (a white card on a light-grey page matters)."""
@@ -135,6 +138,9 @@ class BlockPair(BaseModel):
     color: float | None
     weight: float
     """How much this pair counts in the text, position and colour components."""
+    same_pixels: bool = False
+    """Both pictures draw the same thing at the target's place (``evidence.py``): whatever the two text
+    sources read, this pair does not differ, and the critique says nothing about it."""
 
 
 class _Score(BaseModel):
@@ -202,10 +208,17 @@ class ChartScore(_Score):
     """(index in target_palette, index in candidate_palette, ΔE00) of the paired colours."""
     target_types: tuple[str, ...] = ()
     candidate_types: tuple[str, ...] = ()
+    type_evidence: tuple[TypeEvidence, ...] = ()
+    """Per candidate series: how filled its marks are on both pictures (``charttype.type_evidence``); when
+    there is any, it decides ``chart_type`` and the hint is not used."""
     candidate_series: tuple[TraceSeries, ...] = ()
     series_colors: tuple[SeriesColor, ...] = ()
     """Per labelled candidate series: its colour and the target legend's colour for that label."""
     trace_error: str | None = None
+    aspect: float = 1.0
+    """The candidate's content shape (width / height) over the target's; the candidate is scaled onto the
+    target's content box before anything is compared (``align.py``), so this is the one geometric
+    difference left to report."""
     weights: ChartWeights = ChartWeights()
 
     def components(self) -> dict[str, float | None]:
@@ -269,6 +282,46 @@ def weighted_overall(components: Mapping[str, float | None], weights: Mapping[st
 def visible_to_ocr(blocks: Sequence[TextBlock], ocr: Sequence[TextBlock]) -> list[TextBlock]:
     """The blocks OCR found something at (a third of the smaller box overlapping)."""
     return [b for b in blocks if any(intersection_area(b.box, o.box) >= 0.3 * min(b.area, o.area) > 0 for o in ocr)]
+
+
+def drop_seen_in_both(
+    target: Sequence[TextBlock],
+    candidate: Sequence[TextBlock],
+    matching: Matching,
+    t_rgb: RgbArray,
+    c_rgb: RgbArray,
+) -> tuple[list[TextBlock], list[TextBlock], Matching]:
+    """Unpaired blocks whose pixels are the same on both pictures are not differences: the two text
+    sources read them differently (OCR took a marker for "(ou", split a word, missed a tick label).
+    They are left out of both sides (``evidence.py``); the matching is renumbered to match."""
+    if t_rgb.shape != c_rgb.shape:
+        return list(target), list(candidate), matching
+    quiet_t = {i for i in matching.missing if same_drawing(t_rgb, c_rgb, target[i].box)}
+    quiet_c = {j for j in matching.extra if same_drawing(t_rgb, c_rgb, candidate[j].box)}
+    if not quiet_t and not quiet_c:
+        return list(target), list(candidate), matching
+    new_t = {i: n for n, i in enumerate(i for i in range(len(target)) if i not in quiet_t)}
+    new_c = {j: n for n, j in enumerate(j for j in range(len(candidate)) if j not in quiet_c)}
+    return (
+        [target[i] for i in new_t],
+        [candidate[j] for j in new_c],
+        Matching(
+            pairs=tuple((new_t[i], new_c[j]) for i, j in matching.pairs),
+            missing=tuple(new_t[i] for i in matching.missing if i in new_t),
+            extra=tuple(new_c[j] for j in matching.extra if j in new_c),
+        ),
+    )
+
+
+def confirm_pair(pair: BlockPair, t_rgb: RgbArray, c_rgb: RgbArray) -> BlockPair:
+    """A pair that reads or sits differently, but whose pixels at the target's place are the same on both
+    pictures, does not differ: the texts are the same as drawn (OCR misread) and in the same place (the
+    pairing took a repeated text from elsewhere)."""
+    if pair.text_similarity >= 1.0 and pair.position >= 1.0:
+        return pair
+    if t_rgb.shape != c_rgb.shape or not same_drawing(t_rgb, c_rgb, pair.target.box):
+        return pair
+    return pair.model_copy(update={"text_similarity": 1.0, "dx": 0.0, "dy": 0.0, "position": 1.0, "same_pixels": True})
 
 
 def _pairs(
@@ -394,18 +447,23 @@ def score_chart(
     """
     weights = weights or ChartWeights()
     scales = scales or ScoreScales()
-    t_rgb, c_rgb = _rgb(target_png), _rgb(candidate_png)
+    t_rgb = _rgb(target_png)
+    aligned = align(_rgb(candidate_png), t_rgb)
+    c_rgb = aligned.rgb
     trace = candidate_trace if isinstance(candidate_trace, ChartTrace) else ChartTrace.parse(candidate_trace)
     target = list(target_blocks)
+    c_ocr = None if candidate_ocr is None else [aligned.block(b) for b in candidate_ocr]
     if trace.error is None:
-        candidate = trace_blocks(trace, c_rgb)
-        if candidate_ocr is not None:
-            candidate = visible_to_ocr(candidate, candidate_ocr)
+        candidate = blocks_from_words([aligned.block(w) for w in trace_words(trace)], c_rgb)
+        if c_ocr is not None:
+            candidate = visible_to_ocr(candidate, c_ocr)
     else:
-        candidate = list(candidate_ocr or [])
+        candidate = list(c_ocr or [])
     matching = match_blocks(target, candidate, scales.min_text_similarity)
+    target, candidate, matching = drop_seen_in_both(target, candidate, matching, t_rgb, c_rgb)
     diagonal = max(1.0, math.hypot(t_rgb.shape[1], t_rgb.shape[0]))
     pairs = _pairs(target, candidate, matching, diagonal, scales, lambda b: float(len(b.text)))
+    pairs = [confirm_pair(p, t_rgb, c_rgb) for p in pairs]
     text = _ratio(
         [p.text_similarity * (len(p.target.text) + len(p.candidate.text)) for p in pairs],
         [float(len(b.text)) for b in target] + [float(len(b.text)) for b in candidate],
@@ -413,12 +471,20 @@ def score_chart(
     )
     _, position, _ = _pair_means(pairs, bool(target or candidate))
     t_palette = dominant_colors(t_rgb, chromatic_only=True)
-    c_palette = dominant_colors(c_rgb, chromatic_only=True)
+    # The render as drawn: scaling it onto the target's canvas blends colours at every edge.
+    c_palette = dominant_colors(_rgb(candidate_png), chromatic_only=True)
     colour, palette_pairs = palette_similarity(t_palette, c_palette, scales.color)
     n_t, n_c = len(t_palette), len(c_palette)
     series = 1.0 if n_t == n_c else 1.0 - abs(n_t - n_c) / max(n_t, n_c)
     target_types = normalize_types(target_hint)
-    chart_type = type_agreement(trace.types, target_types)
+    marks = [
+        (s.type, parse_hex(s.colors[0]))
+        for s in trace.series
+        if s.colors and s.type != "heatmap" and (s.type != "pie" or len(s.colors) == 1)
+    ]
+    evidence = tuple(type_evidence(t_rgb, c_rgb, marks)) if trace.error is None else ()
+    from_picture = evidence_agreement(evidence)
+    chart_type = from_picture if from_picture is not None else type_agreement(trace.types, target_types)
     look = perceptual_similarity(t_rgb, c_rgb)
     return ChartScore(
         text=text,
@@ -432,8 +498,10 @@ def score_chart(
         palette_pairs=tuple(palette_pairs),
         target_types=target_types,
         candidate_types=trace.types,
+        type_evidence=evidence,
         candidate_series=trace.series,
-        series_colors=legend_colors(t_rgb, target, trace.series),
+        series_colors=legend_colors(t_rgb, target, trace.series, c_rgb, candidate),
         trace_error=trace.error,
+        aspect=aligned.aspect,
         weights=weights,
     )

@@ -1,0 +1,90 @@
+"""Whether two pictures draw the same thing at one place: the evidence a text finding needs.
+
+The target's texts come from OCR and the candidate's from its trace or DOM, so the two sides misread
+differently: OCR reads part of a title, splits a word, or reads a legend swatch or a marker as "(ou".
+Reading the candidate's render with OCR too would cost seconds per candidate; comparing pixels costs
+microseconds. Once the candidate is on the target's canvas (``align.py``), a text that OCR found on the
+target is really missing from the candidate only if the candidate's pixels there differ from the
+target's, and a text reads differently only if its pixels do. ``agreement`` is that comparison: the
+normalised cross-correlation of the two blurred greyscale patches, at the best of small shifts (a
+render from another machine lands a pixel or two away).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import numpy.typing as npt
+
+from .blocks import Box
+from .raster import RgbArray
+
+SHIFT = 2
+"""Largest shift (pixels) tried in each direction."""
+MARGIN = 2
+"""Pixels added around the box before comparing (ink of a tight box touches its edges)."""
+SAME = 0.75
+"""Agreement at or above which two patches are taken to draw the same thing (measured on the
+calibration halves: right answers' patches agree at 0.85-1.0, a changed text at 0.1-0.6)."""
+
+_GREY = np.array([0.299, 0.587, 0.114])
+
+
+def _grey(rgb: RgbArray) -> npt.NDArray[np.float64]:
+    return np.asarray(rgb.astype(np.float64) @ _GREY, dtype=np.float64)
+
+
+def _blur(x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """3x3 box blur (edges repeated): what resampling and anti-aliasing change, it evens out."""
+    p = np.pad(x, 1, mode="edge")
+    return np.asarray(
+        sum(p[dy : dy + x.shape[0], dx : dx + x.shape[1]] for dy in range(3) for dx in range(3)) / 9.0,
+        dtype=np.float64,
+    )
+
+
+def _ncc(a: npt.NDArray[np.float64], b: npt.NDArray[np.float64]) -> float:
+    a = a - a.mean()
+    b = b - b.mean()
+    den = math.sqrt(float((a * a).sum()) * float((b * b).sum()))
+    if den < 1e-9:
+        # Flat patches: alike if both are flat at about the same level.
+        return 1.0 if float((a * a).sum()) < 1e-9 and float((b * b).sum()) < 1e-9 else 0.0
+    return float((a * b).sum()) / den
+
+
+def agreement(target: RgbArray, candidate: RgbArray, box: Box, shift: int = -1) -> float:
+    """How alike the two pictures are inside ``box`` (pixels of both, same canvas): the best normalised
+    cross-correlation over shifts of the candidate up to ``shift`` pixels (by default ``SHIFT`` or a third
+    of the box's height, whichever is more, at most 8); 1.0 for equal pixels, about 0
+    for unrelated ones. Both pictures must have the same size."""
+    h, w = target.shape[:2]
+    if shift < 0:
+        # A third of the text's height: renders at another dpi place a legend or label a few pixels off.
+        shift = max(SHIFT, min(8, round(0.35 * (box[3] - box[1]))))
+    x0 = max(0, math.floor(box[0]) - MARGIN)
+    y0 = max(0, math.floor(box[1]) - MARGIN)
+    x1 = min(w, math.ceil(box[2]) + MARGIN)
+    y1 = min(h, math.ceil(box[3]) + MARGIN)
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return 1.0
+    t = target[y0:y1, x0:x1]
+    cx0, cy0 = max(0, x0 - shift), max(0, y0 - shift)
+    cx1, cy1 = min(w, x1 + shift), min(h, y1 + shift)
+    c = candidate[cy0:cy1, cx0:cx1]
+    if np.array_equal(t, candidate[y0:y1, x0:x1]):
+        return 1.0
+    tg = _blur(_grey(t))
+    cg = _blur(_grey(c))
+    best = -1.0
+    ph, pw = tg.shape
+    for dy in range(cg.shape[0] - ph + 1):
+        for dx in range(cg.shape[1] - pw + 1):
+            best = max(best, _ncc(tg, cg[dy : dy + ph, dx : dx + pw]))
+    return max(0.0, min(1.0, best))
+
+
+def same_drawing(target: RgbArray, candidate: RgbArray, box: Box, threshold: float = SAME) -> bool:
+    """Whether both pictures draw the same thing in ``box`` (``agreement`` at least ``threshold``)."""
+    return target.shape == candidate.shape and agreement(target, candidate, box) >= threshold
