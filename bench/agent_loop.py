@@ -25,10 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from scripted_model import ScriptedModel, serve
 
-from viscodex.agent.loop import Loop
-from viscodex.agent.tasks.base import SolveRequest
+from viscodex.agent import Loop, SolveRequest
+from viscodex.model import ModelSettings
 from viscodex.model.server_backend import ServerBackend
-from viscodex.model.settings import ModelSettings
 from viscodex.sandbox import Sandbox, Viewport
 
 TESTS = '```json\n{"tests": [{"input": "2 3\\n", "output": "5\\n"}, {"input": "1 1\\n", "output": "2\\n"}]}\n```'

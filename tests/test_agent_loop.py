@@ -18,7 +18,7 @@ import pytest
 from PIL import Image, ImageDraw
 from scripted_model import ScriptedModel, serve
 
-from viscodex.agent.events import parse_event
+from viscodex.agent import parse_event
 from viscodex.sandbox.owners import LABEL, LABEL_PID
 
 pytestmark = pytest.mark.docker

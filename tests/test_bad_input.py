@@ -30,12 +30,10 @@ from PIL import Image
 from scripted_model import ScriptedModel, serve
 from typer.testing import CliRunner
 
-from viscodex.agent import cli_errors
+from viscodex.agent import ExitCode, SolveRequest, cli_errors, describe_failure, run_app
 from viscodex.agent.cli import app as agent_app
-from viscodex.agent.cli_errors import describe_failure, run_app
-from viscodex.agent.exit_codes import ExitCode
 from viscodex.agent.tasks import visual_common
-from viscodex.agent.tasks.base import SolveRequest, model_images
+from viscodex.agent.tasks.base import model_images
 from viscodex.agent.tasks.pictures import (
     MAX_SIDE,
     MAX_TARGET_ASPECT,

@@ -192,7 +192,7 @@ def test_serve_missing_model_exits_3(tmp_path: Path) -> None:
 def test_solve_end_to_end_with_the_tiny_model(vllm_url: str, sandbox_image: str, tmp_path: Path, kind: str) -> None:
     """The whole path with the real server: the tiny model writes nonsense, so the run must end as
     best effort (exit 1) with the right events, never as a crash."""
-    from viscodex.agent.events import parse_event
+    from viscodex.agent import parse_event
 
     image = {"chart": "examples/chart/quarterly_sales.png", "algorithm": "examples/algorithm/pair_sum.png"}[kind]
     root = Path(__file__).resolve().parents[1]

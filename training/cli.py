@@ -210,6 +210,6 @@ def merge_sweep(
 
 
 def main() -> None:
-    from viscodex.agent.cli_errors import run_app  # light: the failure types load only on a failure
+    from viscodex.agent import run_app  # light: the failure types load only on a failure
 
     run_app(app, "viscodex-train")
