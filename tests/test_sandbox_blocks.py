@@ -103,8 +103,13 @@ def test_page_scripts_cannot_change_what_is_collected(sandbox: Sandbox) -> None:
 
 
 def test_render_html_is_unchanged(sandbox: Sandbox) -> None:
-    png = sandbox.render_html("<p>plain</p>", Viewport(width=200, height=100))
-    assert isinstance(png, bytes) and _size(png) == (200, 100)
+    """Collecting the text blocks does not change the picture: the same page, the same pixels."""
+    viewport = Viewport(width=480, height=320)
+    plain = sandbox.render_html(PAGE, viewport, full_page=False)
+    with_blocks = sandbox.render_html_blocks(PAGE, viewport, full_page=False)
+    with Image.open(io.BytesIO(plain)) as a, Image.open(io.BytesIO(with_blocks.png)) as b:
+        assert a.size == b.size == (480, 320)
+        assert list(a.convert("RGB").getdata()) == list(b.convert("RGB").getdata())
 
 
 BAR_CHART = """

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import http.server
 import io
+import ipaddress
 import os
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
 
 import docker
 import pytest
 from PIL import Image
 
-from viscodex.sandbox import RenderError, Sandbox, SandboxUnavailable, Viewport
+from viscodex.sandbox import RenderError, Sandbox, SandboxPolicy, SandboxUnavailable, Viewport
 from viscodex.sandbox.owners import LABEL, LABEL_INSTANCE, LABEL_PID, Owner, process_start
 
 pytestmark = pytest.mark.docker
@@ -78,13 +82,55 @@ def test_render_html_without_network_does_not_hang(sandbox: Sandbox) -> None:
     assert _png(sandbox.render_html(html, Viewport(width=200, height=100))).size == (200, 100)
 
 
-def test_render_html_script_cannot_reach_network(sandbox: Sandbox) -> None:
-    html = (
-        "<div id=out>pending</div><script>fetch('http://172.17.0.1:80/').then("
-        "() => out.textContent = 'reached', () => out.textContent = 'blocked')</script>"
+class _Open(http.server.BaseHTTPRequestHandler):
+    """Answers any GET with 200 and lets any origin read it (the page is not served from this host)."""
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Access-Control-Allow-Origin", "*")
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def host_http_server(docker_client: docker.DockerClient) -> Iterator[str]:
+    """An HTTP server on the host's Docker bridge address: what a page would reach with a network."""
+    ipam = docker_client.networks.get("bridge").attrs["IPAM"]["Config"][0]
+    gateway = ipam.get("Gateway") or str(ipaddress.ip_network(ipam["Subnet"])[1])
+    server = http.server.ThreadingHTTPServer((gateway, 0), _Open)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://{gateway}:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _fetch_page(url: str) -> str:
+    # a synchronous request settles before the screenshot: the page's text says what happened
+    return (
+        "<div id=out>pending</div><script>try { const x = new XMLHttpRequest();"
+        f" x.open('GET', '{url}', false); x.send(); out.textContent = 'reached ' + x.status }}"
+        " catch (e) { out.textContent = 'blocked' }</script>"
     )
-    png = sandbox.render_html(html, Viewport(width=200, height=100))
-    assert _png(png).size == (200, 100)
+
+
+def test_render_html_script_cannot_reach_network(
+    sandbox: Sandbox, docker_client: docker.DockerClient, sandbox_image: str, host_http_server: str
+) -> None:
+    render = sandbox.render_html_blocks(_fetch_page(host_http_server), Viewport(width=200, height=100))
+    assert _png(render.png).size == (200, 100)
+    assert [block.text for block in render.blocks] == ["blocked"]
+    # the control: with the network granted, the same page reaches the same server
+    opened = SandboxPolicy(html=SandboxPolicy().html.merged(network=True))
+    with Sandbox(client=docker_client, image=sandbox_image, policy=opened, pool={}) as networked:
+        control = networked.render_html_blocks(_fetch_page(host_http_server), Viewport(width=200, height=100))
+    assert [block.text for block in control.blocks] == ["reached 200"]
 
 
 def test_render_html_busy_script_times_out(sandbox: Sandbox) -> None:
