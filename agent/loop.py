@@ -19,7 +19,7 @@ from pathlib import Path
 
 from viscodex.model.chat import ChatBackend, ChatMessage, ChatRequest, Completion, complete
 from viscodex.model.errors import ModelError, ModelHTTPError
-from viscodex.sandbox import LanguageName, Sandbox, language_spec_for_path
+from viscodex.sandbox import LANGUAGE_SPECS, LanguageName, Sandbox, language_spec_for_path
 
 from . import prompts
 from .events import Candidate, Done, Emit, ParseError, SandboxResult, Score, Started
@@ -219,7 +219,7 @@ class Loop:
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "answer.md").write_text(answer, encoding="utf-8")
         extracted = extract_code(answer, task.language)
-        path = folder / f"code{task.suffix}"
+        path = folder / f"code{LANGUAGE_SPECS[task.language].suffixes[0]}"
         path.write_text(extracted.code, encoding="utf-8")
         self._emit(
             Candidate(

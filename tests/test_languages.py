@@ -12,6 +12,7 @@ import pytest
 from viscodex.agent.extract import FENCE_ALIASES, CodeLanguage, extract_code
 from viscodex.agent.loop import UI_LANGUAGES
 from viscodex.agent.syntax import LANGUAGE_ALIASES, check_syntax, language_of_path, normalize_language, parse_tree
+from viscodex.agent.tasks import Kind, make_task
 from viscodex.sandbox import (
     LANGUAGE_NAMES,
     LANGUAGE_SPECS,
@@ -109,3 +110,11 @@ def test_the_sandbox_runs_each_runnable_language(name: Language) -> None:
     runner = LANGUAGE_SPECS[name].runner
     assert runner is not None and (file, tuple(argv)) == (runner.file, runner.argv)
     assert file in argv and Path(file).suffix in LANGUAGE_SPECS[name].suffixes
+
+
+@pytest.mark.parametrize(
+    ("kind", "file"), [("ui", "code.html"), ("chart", "code.py"), ("algorithm", "code.py"), ("fix", "code.diff")]
+)
+def test_each_task_writes_its_code_under_its_languages_suffix(kind: Kind, file: str) -> None:
+    language = make_task(kind).language
+    assert f"code{LANGUAGE_SPECS[language].suffixes[0]}" == file

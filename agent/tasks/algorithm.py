@@ -41,7 +41,6 @@ def same_output(got: str, expected: str) -> bool:
 class AlgorithmTask:
     kind: Kind = "algorithm"
     language: CodeLanguage = "python"
-    suffix = ".py"
     tests: list[SampleTest] = field(default_factory=list)
     timeout_s: float | None = None
     notes: list[str] = field(default_factory=list)

@@ -60,8 +60,8 @@ class Verification:
 class Task(Protocol):
     kind: Kind
     language: CodeLanguage
-    """The code's language: for extraction, the syntax check and the file suffix."""
-    suffix: str
+    """The code's language: for extraction, the syntax check and the file's suffix (the language's first
+    in ``viscodex.sandbox.LANGUAGE_SPECS``)."""
 
     async def prepare(self, request: SolveRequest, model: ChatBackend, sandbox: Sandbox) -> None:
         """Work done once per run: read the target (OCR), extract sample tests, collect repo files."""

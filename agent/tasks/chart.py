@@ -22,7 +22,6 @@ from .visual_common import Target, first_text, load_target, scored, visual_feedb
 class ChartTask:
     kind: Kind = "chart"
     language: CodeLanguage = "python"
-    suffix: str = ".py"
     target: Target | None = None
     threshold: float = 0.9
     timeout_s: float | None = None

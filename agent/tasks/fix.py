@@ -82,7 +82,6 @@ def _pytest_fraction(output: str) -> float | None:
 class FixTask:
     kind: Kind = "fix"
     language: CodeLanguage = "diff"
-    suffix = ".diff"
     files: dict[str, bytes] = field(default_factory=dict)
     test_cmd: str = ""
     timeout_s: float = 60.0

@@ -67,7 +67,6 @@ class PageResult:
 class UiTask:
     kind: Kind = "ui"
     language: CodeLanguage = "html"
-    suffix: str = ".html"
     targets: tuple[Target, ...] = ()
     threshold: float = 0.9
     timeout_s: float | None = None
