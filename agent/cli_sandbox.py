@@ -20,6 +20,7 @@ from viscodex.sandbox import (
     available_sets,
     ensure_image,
     language_for_path,
+    language_spec_for_path,
 )
 
 from .cli_errors import UsageError, expected_failures
@@ -132,12 +133,13 @@ def render(
 ) -> None:
     """Render FILE to a PNG with the network off: a full-page screenshot, or the figure drawn."""
     with expected_failures():
-        suffix = file.suffix.lower()
-        if suffix not in {".html", ".htm", ".py"}:
+        spec = language_spec_for_path(file)
+        language = spec.name if spec is not None else None
+        if language not in ("html", "python"):
             raise UsageError(f"render takes .html or .py files, not {file.name}")
         source = _read_text(file)
         with Sandbox(pool={}, policy=load_policy(policy, package_set, packages)) as sandbox:
-            if suffix == ".py":
+            if language == "python":
                 size = (width, height) if width and height else None
                 png = sandbox.render_chart(source, size=size, timeout_s=timeout)
             else:
