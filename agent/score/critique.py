@@ -34,6 +34,18 @@ COLOR_TOLERANCE = 5.0
 SIZE_TOLERANCE = 0.15
 """Relative difference of the ink height of a text under which its font size is not questioned."""
 PALETTE_TOLERANCE = 8.0
+PAGE_NEIGHBOURS = 4
+SAME_LINE = 0.95
+"""On a page, position, size and colour are compared only between lines that read (almost) the same:
+a line wrapped elsewhere holds other words, another width and another main colour."""
+PAGE_SIZE_TOLERANCE = 0.25
+"""Pages rendered with another font (the target's web font is not in the sandbox) differ in letter
+height by up to about a fifth on right answers of the calibration half."""
+PAGE_COLOR_TOLERANCE = 15.0
+"""ΔE00 under which a page text's colour is not reported: anti-aliasing and font weight move the
+measured glyph colour of right answers by up to about 10."""
+PAGE_PERCEPTUAL_TOLERANCE = 0.6
+"""A page's overall look is reported below this: right answers rendered with other fonts score 0.7-0.9."""
 PERCEPTUAL_TOLERANCE = 0.9
 
 ROLE_NAMES = {
@@ -106,7 +118,9 @@ def _text_findings(score: VisualScore | ChartScore, weight_missing: float, chart
         + [size_of(b) for b in score.extra]
     )
     total = max(total, 1e-9)
-    for block in score.missing:
+    missing = score.missing if isinstance(score, ChartScore) else score.content_missing
+    extra = score.extra if isinstance(score, ChartScore) else score.content_extra
+    for block in missing:
         if chart and sum(ch.isalnum() for ch in block.text) < 2:
             continue  # "=]", "&§", a lone "1": OCR reading a marker or a tick, not a text
         role = _guess_target_role(block, score.target_size) if chart else ""
@@ -117,7 +131,7 @@ def _text_findings(score: VisualScore | ChartScore, weight_missing: float, chart
                 f"Missing text: {quote(block.text)} (target at {_at(block)}{role})",
             )
         )
-    for block in score.extra:
+    for block in extra:
         if chart and sum(ch.isalnum() for ch in block.text) < 2:
             continue  # OCR rarely reads a lone character (the "0" tick) on the target: likely a miss
         out.append(
@@ -129,7 +143,8 @@ def _text_findings(score: VisualScore | ChartScore, weight_missing: float, chart
         )
     pair_total = max(math.fsum(p.weight for p in score.pairs), 1e-9)
     for p in score.pairs:
-        if p.text_similarity < 1.0 and not p.same_pixels:
+        if chart and p.text_similarity < 1.0 and not p.same_pixels:
+            # (On a page a changed text is a missing and an extra line, judged word by word.)
             out.append(
                 Finding(
                     w.text * (p.weight / pair_total) * (1 - p.text_similarity) + 1e-6,
@@ -137,11 +152,15 @@ def _text_findings(score: VisualScore | ChartScore, weight_missing: float, chart
                     f"Text {quote(p.candidate.text)}{_role(p.candidate, chart)} should read {quote(p.target.text)}",
                 )
             )
-    out.extend(_position_findings(score.pairs, w.position, pair_total, chart))
+    # On a page, a line whose words differ was wrapped elsewhere: where it sits says nothing then.
+    same_line = [p for p in score.pairs if chart or p.text_similarity >= SAME_LINE]
+    out.extend(_position_findings(same_line, w.position, pair_total, chart))
     for p in score.pairs:
         t_h, c_h = p.target.height, p.candidate.height
         ratio = c_h / max(t_h, 1.0)
-        if p.same_pixels or p.text_similarity < 0.9 or abs(ratio - 1) < SIZE_TOLERANCE or abs(c_h - t_h) < 2:
+        tolerance = SIZE_TOLERANCE if chart else PAGE_SIZE_TOLERANCE
+        similar = 0.9 if chart else SAME_LINE
+        if p.same_pixels or p.text_similarity < similar or abs(ratio - 1) < tolerance or abs(c_h - t_h) < 2:
             continue
         how = f"about {abs(ratio - 1):.0%} {'larger' if ratio > 1 else 'smaller'}"
         out.append(
@@ -154,7 +173,12 @@ def _text_findings(score: VisualScore | ChartScore, weight_missing: float, chart
         )
     if not chart:
         for p in score.pairs:
-            if p.delta_e is None or p.delta_e < COLOR_TOLERANCE or p.color is None:
+            if (
+                p.delta_e is None
+                or p.delta_e < PAGE_COLOR_TOLERANCE
+                or p.color is None
+                or p.text_similarity < SAME_LINE
+            ):
                 continue
             assert p.candidate.color is not None and p.target.color is not None
             out.append(
@@ -189,9 +213,11 @@ def _position_findings(pairs: Sequence[BlockPair], weight: float, pair_total: fl
                     "(check margins, padding and sizes above it)",
                 )
             )
-    for p in pairs:
-        tolerance = max(POSITION_TOLERANCE_PX, (CHART_POSITION_TOLERANCE if chart else 0.25) * p.target.height)
+    for n, p in enumerate(pairs):
+        tolerance = max(POSITION_TOLERANCE_PX, (CHART_POSITION_TOLERANCE if chart else 1.0) * p.target.height)
         dx, dy = p.dx - base_dx, p.dy - base_dy
+        if not chart:
+            dx, dy = _page_offset(pairs, n)
         if math.hypot(dx, dy) < tolerance:
             continue
         relative = " relative to the rest" if (base_dx or base_dy) else ""
@@ -206,6 +232,28 @@ def _position_findings(pairs: Sequence[BlockPair], weight: float, pair_total: fl
     return out
 
 
+def _edge_dx(p: BlockPair) -> float:
+    """The horizontal offset of the nearest-agreeing edge (left, centre or right): a line set in another
+    font is wider or narrower, and keeps the edge it is aligned by."""
+    t, c = p.target.box, p.candidate.box
+    return min((c[0] - t[0], p.dx, c[2] - t[2]), key=abs)
+
+
+def _page_offset(pairs: Sequence[BlockPair], n: int, k: int = PAGE_NEIGHBOURS) -> tuple[float, float]:
+    """Pair ``n``'s offset relative to its ``k`` nearest neighbours' (median): a page rendered with
+    another font moves whole regions (every line below a re-wrapped paragraph), which is one
+    difference at most and not one per line."""
+    p = pairs[n]
+    others = sorted(
+        (q for i, q in enumerate(pairs) if i != n),
+        key=lambda q: math.hypot(q.target.center[0] - p.target.center[0], q.target.center[1] - p.target.center[1]),
+    )[:k]
+    dx, dy = _edge_dx(p), p.dy
+    if len(others) < 2:
+        return dx, dy
+    return dx - statistics.median(_edge_dx(q) for q in others), dy - statistics.median(q.dy for q in others)
+
+
 def _look_findings(score: VisualScore | ChartScore, weight: float) -> list[Finding]:
     out: list[Finding] = []
     (tw, th), (cw, ch) = score.target_size, score.candidate_size
@@ -218,7 +266,8 @@ def _look_findings(score: VisualScore | ChartScore, weight: float) -> list[Findi
                 f"The render is {cw}x{ch} px, the target {tw}x{th} px",
             )
         )
-    if score.perceptual < PERCEPTUAL_TOLERANCE:
+    floor = PERCEPTUAL_TOLERANCE if isinstance(score, ChartScore) else PAGE_PERCEPTUAL_TOLERANCE
+    if score.perceptual < floor:
         out.append(
             Finding(
                 weight * (1 - score.perceptual) * 0.5,
@@ -375,6 +424,13 @@ def _chart_findings(score: ChartScore) -> list[Finding]:
     return out
 
 
+PAGE_FLOORS = {"position": 0.002, "font": 0.004}
+"""Impact under which a page finding of that kind is noise, not sent: right answers of the calibration half
+rendered with the sandbox's fonts have lines displaced by up to 0.0015 of the score (relative to their
+neighbours) and headings set up to 30% smaller in a fallback font (0.003)."""
+CHART_FLOORS: dict[str, float] = {}
+
+
 KIND_CAPS = {"missing": 5, "extra": 3, "text": 3, "position": 3, "color": 4, "font": 3}
 """At most this many findings of one kind are spelled out; the rest are summed up in one sentence."""
 _MORE = {
@@ -394,6 +450,8 @@ def findings(score: VisualScore | ChartScore) -> list[Finding]:
     else:
         found = _text_findings(score, score.weights.block, chart=False) + _ui_palette_findings(score)
     found += _look_findings(score, score.weights.perceptual)
+    floors = CHART_FLOORS if isinstance(score, ChartScore) else PAGE_FLOORS
+    found = [f for f in found if f.impact >= floors.get(f.kind, 0.0)]
     found.sort(key=lambda f: -f.impact)
     kept: list[Finding] = []
     overflow: dict[str, list[Finding]] = {}

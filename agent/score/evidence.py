@@ -58,8 +58,11 @@ def agreement(target: RgbArray, candidate: RgbArray, box: Box, shift: int = -1) 
     """How alike the two pictures are inside ``box`` (pixels of both, same canvas): the best normalised
     cross-correlation over shifts of the candidate up to ``shift`` pixels (by default ``SHIFT`` or a third
     of the box's height, whichever is more, at most 8); 1.0 for equal pixels, about 0
-    for unrelated ones. Both pictures must have the same size."""
-    h, w = target.shape[:2]
+    for unrelated ones; 0 where the box is not on both pictures (the same coordinates are used on both)."""
+    h = min(target.shape[0], candidate.shape[0])
+    w = min(target.shape[1], candidate.shape[1])
+    if box[2] > w or box[3] > h:
+        return 0.0  # off one of the pictures: nothing to compare with
     if shift < 0:
         # A third of the text's height: renders at another dpi place a legend or label a few pixels off.
         shift = max(SHIFT, min(8, round(0.35 * (box[3] - box[1]))))
@@ -87,4 +90,4 @@ def agreement(target: RgbArray, candidate: RgbArray, box: Box, shift: int = -1) 
 
 def same_drawing(target: RgbArray, candidate: RgbArray, box: Box, threshold: float = SAME) -> bool:
     """Whether both pictures draw the same thing in ``box`` (``agreement`` at least ``threshold``)."""
-    return target.shape == candidate.shape and agreement(target, candidate, box) >= threshold
+    return agreement(target, candidate, box) >= threshold

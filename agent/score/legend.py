@@ -79,10 +79,12 @@ def legend_colors(
         if best is not None and text_similarity(best.text, label, case=False) >= MIN_LABEL_SIMILARITY:
             target = swatch_color(rgb, best)
         candidate: RGB | None = None
-        own = [b for b in candidate_blocks if text_similarity(b.text, label, case=False) >= MIN_LABEL_SIMILARITY]
-        if candidate_rgb is not None and candidate_rgb.shape == rgb.shape and own:
+        own = max(candidate_blocks, key=lambda b: text_similarity(b.text, label, case=False), default=None)
+        if own is not None and text_similarity(own.text, label, case=False) < MIN_LABEL_SIMILARITY:
+            own = None
+        if candidate_rgb is not None and candidate_rgb.shape == rgb.shape and own is not None:
             # Read at the candidate's own label, by the same instrument as the target's.
-            candidate = swatch_color(candidate_rgb, own[0]) if target is not None else None
+            candidate = swatch_color(candidate_rgb, own) if target is not None else None
         elif s.colors:
             candidate = parse_hex(s.colors[0])
         de = delta_e(candidate, target) if candidate is not None and target is not None else None

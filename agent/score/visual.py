@@ -43,6 +43,7 @@ from .align import align
 from .blocks import TextBlock, intersection_area
 from .charttype import TypeEvidence, evidence_agreement, normalize_types, type_agreement, type_evidence
 from .colors import delta_e, parse_hex, similarity_from_delta_e
+from .content import content_diff
 from .evidence import same_drawing
 from .legend import SeriesColor, legend_colors
 from .matching import MIN_SIMILARITY, Matching, match_blocks, text_similarity
@@ -182,6 +183,11 @@ class VisualScore(_Score):
 
     kind: Literal["ui"] = "ui"
     block: float
+    content_missing: tuple[TextBlock, ...] = ()
+    """Target lines most of whose words the candidate lacks anywhere (``content.py``): what the critique
+    calls missing, since lines wrapped elsewhere are not."""
+    content_extra: tuple[TextBlock, ...] = ()
+    """Candidate lines most of whose words the target lacks anywhere."""
     weights: ScoreWeights = ScoreWeights()
 
     def components(self) -> dict[str, float | None]:
@@ -412,7 +418,12 @@ def score_ui(
     )
     text, position, colour = _pair_means(pairs, bool(target or candidate))
     look = perceptual_similarity(t_rgb, c_rgb)
+    content = content_diff(target, candidate)
     return VisualScore(
+        # A line OCR read on the target but the DOM does not hold (a placeholder, an input's value), or
+        # one the DOM holds but OCR missed (faint text), is no difference where the pixels agree.
+        content_missing=tuple(target[i] for i in content.missing if not same_drawing(t_rgb, c_rgb, target[i].box)),
+        content_extra=tuple(candidate[j] for j in content.extra if not same_drawing(t_rgb, c_rgb, candidate[j].box)),
         block=block,
         text=text,
         position=position,

@@ -144,7 +144,11 @@ class UiTask:
             )
         sandbox_s = time.monotonic() - started
         score = score_ui(target.png, target.blocks, render.png, dom_blocks(render))
-        return scored(score, self.threshold, render.png, sandbox_s)
+        verification = scored(score, self.threshold, render.png, sandbox_s)
+        # As for charts: the critique holds only differences above the noise of rendering elsewhere, so a
+        # page with any line left in it differs from the picture.
+        verification.passed = verification.passed and not verification.critique
+        return verification
 
 
 def combine_pages(pages: list[PageResult], threshold: float, missing: list[int]) -> Verification:
