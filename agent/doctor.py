@@ -72,7 +72,8 @@ def packages_check(client: docker.DockerClient, tag: str) -> Check:
 
 
 def run_checks(settings: ModelSettings | None = None, package_set: str = DEFAULT_SET) -> list[Check]:
-    """Each check runs only if the ones it depends on passed; later ones are reported as skipped."""
+    """Each check runs only if the ones it depends on passed: without a Docker daemon or the sandbox
+    image the report ends there, with the fix for the first one that failed."""
     checks: list[Check] = [model_check(settings or ModelSettings())]
     try:
         client = docker_client()

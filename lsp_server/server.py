@@ -1,5 +1,6 @@
-"""The VisCodex language server. Features (image to code, progress, code actions) are registered by
-the modules of this package as they are built; this file only creates the server."""
+"""The VisCodex language server: today a bare pygls server with VisCodex's name and version, which
+answers `initialize` and `shutdown`. Its features (image to code, progress, code actions) are the
+language-server issue's work; they will be registered here, each in a module of its own."""
 
 from __future__ import annotations
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +20,12 @@ from viscodex.sandbox import DEFAULT_SET, Sandbox
 from viscodex.sandbox.image import ImageRecipe, image_exists
 from viscodex.sandbox.owners import LABEL, LABEL_INSTANCE, LABEL_PID
 from viscodex.sandbox.package_sets import OLDEST_SET
+
+# The checkout's top-level folders are subpackages of `viscodex` (src/viscodex links to them), never
+# top-level modules: `python -m pytest` puts the checkout on sys.path, so take it off again before
+# any test imports, or `import agent` would work here and nowhere else.
+_CHECKOUT = Path(__file__).resolve().parents[1]
+sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != _CHECKOUT]
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 # merges record input digests in a cache; the tests' own, not the user's
