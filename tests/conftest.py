@@ -27,6 +27,12 @@ from viscodex.sandbox.package_sets import OLDEST_SET
 _CHECKOUT = Path(__file__).resolve().parents[1]
 sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != _CHECKOUT]
 
+# Hermetic: no VISCODEX_* setting and no config file of the machine's user reaches a test (or the
+# processes it starts), except what points the tests at their own infrastructure.
+KEPT_VARIABLES = {"VISCODEX_SANDBOX_IMAGE", "VISCODEX_HASH_CACHE", "VISCODEX_WHEEL_CACHE"}
+for _name in [n for n in os.environ if n.startswith("VISCODEX_") and n not in KEPT_VARIABLES]:
+    del os.environ[_name]
+os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="viscodex-test-config-")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 # merges record input digests in a cache; the tests' own, not the user's
 os.environ.setdefault("VISCODEX_HASH_CACHE", f"{tempfile.gettempdir()}/viscodex-test-{os.getpid()}/sha256.json")
@@ -110,3 +116,12 @@ def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
     out = tmp_path_factory.mktemp("tiny")
     return dict(build_tiny_models(out, seed=0))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that needs the Docker daemon (every sandbox fixture depends on ``docker_client``) is
+    marked ``docker`` whether or not its module says so: ``-m "not docker"`` then really runs
+    without the daemon."""
+    for item in items:
+        if "docker_client" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.docker)

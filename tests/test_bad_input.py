@@ -422,6 +422,7 @@ ERROR_PATHS: dict[str, tuple[list[str], int]] = {
 }
 
 
+@pytest.mark.slow  # console-script subprocesses: seconds each
 @pytest.mark.parametrize("case", list(ERROR_PATHS))
 def test_console_script_error_paths_end_without_a_traceback(case: str, files: dict[str, str]) -> None:
     template, code = ERROR_PATHS[case]

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 AGENT = str(Path(sys.executable).parent / "viscodex-agent")
 
 
@@ -28,6 +30,7 @@ def test_bad_environment_value_is_a_usage_error(tmp_path: Path) -> None:
     assert proc.returncode == 2 and "deadline_s" in proc.stderr
 
 
+@pytest.mark.slow
 def test_configured_but_dead_server_fails_the_doctor(tmp_path: Path) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -70,6 +70,7 @@ def test_render_rejects_other_files(tmp_path: Path) -> None:
     assert_one_line_error(cli("sandbox", "render", str(page), "--out", str(tmp_path / "o.png")), 2)
 
 
+@pytest.mark.slow
 def test_docker_down_exits_3(tmp_path: Path) -> None:
     prog = tmp_path / "p.py"
     prog.write_text("print(1)")

@@ -17,7 +17,9 @@ FOLDERS = ("agent", "model", "sandbox", "training", "lsp_server")
 
 @pytest.mark.parametrize("name", FOLDERS)
 def test_folders_are_not_top_level_modules_in_tests(name: str) -> None:
-    assert importlib.util.find_spec(name) is None
+    spec = importlib.util.find_spec(name)
+    # (a bench test puts bench/ on the path, whose scripts include model.py and sandbox.py: not these)
+    assert spec is None or spec.origin is None or Path(spec.origin).resolve().parent != CHECKOUT / name
     assert importlib.util.find_spec(f"viscodex.{name}") is not None
 
 

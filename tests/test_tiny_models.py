@@ -247,6 +247,7 @@ def test_build_leaves_callers_random_state_alone(tmp_path: Path) -> None:
     assert torch.equal(torch.rand(3), expected)
 
 
+@pytest.mark.slow
 def test_cli_same_bytes_in_a_fresh_process(models: TinyModels, tmp_path: Path) -> None:
     """A new interpreter (new hash seeds, new thread pools) writes the same bytes, through the CLI."""
     out = tmp_path / "cli"
