@@ -417,10 +417,10 @@ def test_http_error_status_is_reported_and_transient_ones_retried(code: int, req
         assert f"HTTP {code}" in str(error) and "the server says no" in str(error)
         assert len(server.chat_requests) == requests
         if requests > 1:
-            # exponential backoff: 0.5 s then 1 s, each less up to 25 % jitter
-            assert 1.0 < elapsed < 5
-        else:
-            assert elapsed < 1
+            # exponential backoff: 0.5 s then 1 s, each less up to 25 % jitter: at least 1.125 s of waiting
+            # (a lower bound holds under any load; the upper one has a wide margin for a busy machine)
+            assert 1.0 < elapsed < 15
+        # not retried: the request count above says so, whatever the machine's load does to the clock
 
 
 def test_unknown_model_name() -> None:
