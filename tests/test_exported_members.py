@@ -9,6 +9,7 @@ from types import ModuleType
 import pytest
 
 import viscodex.agent
+import viscodex.agent.syntax
 import viscodex.model
 import viscodex.sandbox
 
@@ -28,7 +29,11 @@ def public_names(package: ModuleType) -> set[str]:
     return {name for name in held | lazy if not name.startswith("_")}
 
 
-@pytest.mark.parametrize("package", [viscodex.agent, viscodex.model, viscodex.sandbox], ids=lambda p: p.__name__)
+@pytest.mark.parametrize(
+    "package",
+    [viscodex.agent, viscodex.agent.syntax, viscodex.model, viscodex.sandbox],
+    ids=lambda package: package.__name__,
+)
 def test_all_imports_are_exported(package: ModuleType) -> None:
     for name in package.__all__:
         assert getattr(package, name) is not None, name
