@@ -39,6 +39,11 @@ os.environ.setdefault("VISCODEX_HASH_CACHE", f"{tempfile.gettempdir()}/viscodex-
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
+LOAD_MARGIN_S = 3.0
+"""Added to every upper bound on wall time: under ``-n 2`` beside other jobs, a step that takes 1 s
+alone can take 3. Lower bounds (a backoff or a timeout did wait) need no margin."""
+
+
 def missing_service(reason: str) -> None:
     if IN_CI:
         pytest.fail(f"required service missing in CI: {reason}", pytrace=False)
