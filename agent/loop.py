@@ -311,4 +311,4 @@ class Loop:
 
 PARSE_EVERY_CHARS = 1000
 """While an answer streams in, its code is parsed again after this many more characters: a 7B model
-writes them in seconds, a parse of the new part takes a millisecond or two."""
+writes them in seconds, a parse of the new part is far quicker (``bench/syntax.py``)."""

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 PARSE_DEADLINE_S: Final = 1.0
 """Time allowed to parse, plus a second per MB: tree-sitter's error recovery is quadratic on some
-degenerate input (20 000 unclosed `<div>` take 4 s), which a model stuck in a loop can produce."""
+degenerate input (tens of thousands of unclosed `<div>`), which a model stuck in a loop can produce."""
 _GUARD_BYTES: Final = 16 * 1024
 """Below this size a parse cannot take long enough to need the deadline (and its callbacks)."""
 _NEAR_CHARS: Final = 40
@@ -106,7 +106,7 @@ def tree_issues(
 
     Found by walking down only the subtrees that hold an error (``has_error``), not with the query
     ``(ERROR) @e (MISSING) @m``: on deeply nested input that query's time grows with the square of
-    the depth (29 s for 100 000 unclosed `(`), and it cannot see MISSING tokens that the grammar
+    the depth (100 000 unclosed `(` take many seconds), and it cannot see MISSING tokens that the grammar
     hides (CSS `a { color: ; }`). The walk costs nothing on valid code (``has_error`` is false at the
     root) and little on broken code.
     """

@@ -19,9 +19,10 @@ class SyntaxSession:
     The loop parses each answer while it streams in (``prime``), so the check after its last chunk
     only parses the tail: tree-sitter, given the old tree and the edit, reuses every subtree the edit
     did not touch. The edit is found as the common prefix and suffix of the old and new bytes, so any
-    two texts give a correct (if large) edit. Measured on a 1000-line Python file (bench/syntax.py): a
-    fresh parse 5-6 ms, the check after priming with all but the last chunk about 0.5 ms. Edits in the
-    middle of Python code gain less: tree-sitter-python re-parses everything after an inserted line.
+    two texts give a correct (if large) edit. On a 1000-line Python file the check after priming with
+    all but the last chunk costs a small fraction of a fresh parse (``bench/syntax.py``; figures in
+    ``bench/RESULTS.md``). Edits in the middle of Python code gain less: tree-sitter-python re-parses
+    everything after an inserted line.
     """
 
     def __init__(self) -> None:

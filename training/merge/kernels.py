@@ -1,14 +1,14 @@
 """The arithmetic of linear merges in numpy: widen each input block to float32, combine, round back.
 
 Task arithmetic and linear merges are weighted sums, and a merge spends nearly all its time on them.
-Doing them in numpy rather than torch keeps ``viscodex-train merge`` from importing torch at all (about
-2 s of start-up here, as long as the whole merge loop of a 1.5 GB model); torch is imported only for
+Doing them in numpy rather than torch keeps ``viscodex-train merge`` from importing torch at all (seconds
+of start-up, as long as the whole merge loop of a small model: ``bench/RESULTS.md``); torch is imported only for
 the methods that need it (TIES, DARE). The results are bit-identical to torch's: the same float32
 products and sums in the same order, and the same round-to-nearest-even back to bfloat16 (tested).
 
-numpy has no bfloat16 of its own; ``ml_dtypes`` (JAX's) adds one with vectorised casts. Measured on
-1 MiB blocks here: bfloat16 -> float32 0.14 ns an element, float32 -> bfloat16 0.6 ns; the same casts
-written as numpy integer shifts (round to nearest even by hand) made the whole weighted sum 2.5x slower.
+numpy has no bfloat16 of its own; ``ml_dtypes`` (JAX's) adds one with vectorised casts, well under a
+nanosecond an element; the same casts written as numpy integer shifts (round to nearest even by hand)
+made the whole weighted sum several times slower (measured: ``bench/RESULTS.md``, merge).
 """
 
 from __future__ import annotations
