@@ -162,6 +162,47 @@ def test_sharded_output_has_an_index(tiny_models: dict[str, Path], tmp_path: Pat
     assert all(torch.equal(single[k], sharded[k]) for k in single)
 
 
+def shard(src: Path, dst: Path, count: int, rotate: int) -> Path:
+    """A copy of a checkpoint as the hub ships 7B models: ``count`` shards named
+    model-0000i-of-0000n.safetensors and a model.safetensors.index.json naming each tensor's shard.
+    ``rotate`` shifts which tensor lands in which shard, so the inputs of one merge split differently."""
+    tensors = load_dir(src)
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns("*.safetensors", "*.index.json"))
+    names = sorted(tensors)
+    files = [f"model-{i + 1:05d}-of-{count:05d}.safetensors" for i in range(count)]
+    weight_map = {name: files[(i + rotate) % count] for i, name in enumerate(names)}
+    for file in files:
+        part = {name: tensors[name].contiguous() for name in names if weight_map[name] == file}
+        save_file(part, dst / file, metadata={"format": "pt"})
+    total = sum(t.numel() * t.element_size() for t in tensors.values())
+    index = {"metadata": {"total_size": total}, "weight_map": weight_map}
+    (dst / "model.safetensors.index.json").write_text(json.dumps(index, indent=2))
+    return dst
+
+
+def test_sharded_inputs_with_an_index_merge_like_single_files(tiny_models: dict[str, Path], tmp_path: Path) -> None:
+    """The real preset's inputs come as several shards and an index, each model split its own way."""
+    sharded = {
+        key: shard(tiny_models[key], tmp_path / key, count, rotate)
+        for key, count, rotate in (("vlm", 4, 0), ("code", 3, 1), ("base", 2, 1))
+    }
+    assert all(not (folder / "model.safetensors").exists() for folder in sharded.values())
+    # A leftover of another layout that the index does not name: the index, not the folder, says what to read.
+    first = sorted(load_dir(sharded["vlm"]))[0]
+    save_file({first: torch.zeros(1)}, sharded["vlm"] / "model-00001-of-00002.safetensors")
+    out = merge(sharded, tmp_path / "m", parameters=MergeParameters(lam=0.7))
+    merged = load_dir(out)
+    ref = reference(tiny_models["vlm"], tiny_models["code"], tiny_models["base"], 0.7)
+    assert merged.keys() == ref.keys()
+    assert all(torch.equal(merged[name], ref[name]) for name in ref)
+    single = load_dir(merge(tiny_models, tmp_path / "single"))
+    assert all(torch.equal(single[name], merged[name]) for name in single)
+    card = (out / "README.md").read_text()
+    for key, folder in sharded.items():
+        for file in [*sorted(folder.glob("*.safetensors")), folder / "model.safetensors.index.json"]:
+            assert f"`{file.name}`" in card, (key, file.name)
+
+
 def test_transformers_5_layout(tiny_models: dict[str, Path], tmp_path: Path) -> None:
     def relayout(t: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         out = {}
