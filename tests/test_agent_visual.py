@@ -80,12 +80,19 @@ def test_auto_picks_ui_from_context_file(targets: dict[str, Path], tmp_path: Pat
 
 def test_images_go_to_the_model_as_png_data_urls(targets: dict[str, Path], tmp_path: Path) -> None:
     with serve(ScriptedModel([fenced("html", PAGE)])) as model:
-        solve(model, targets["ui"], tmp_path, "--kind", "ui", "--max-iters", "1")
+        code, events, _ = solve(model, targets["ui"], tmp_path, "--kind", "ui", "--max-iters", "1")
+    # the page is the target's own source: verified in one round, and the events say so in order
+    assert code == 0
+    kinds = [e.type for e in events]
+    assert kinds[0] == "started" and kinds[-1] == "done"
+    assert kinds.index("candidate") < kinds.index("score")
     parts = [p for m in model.requests[0]["messages"] if isinstance(m["content"], list) for p in m["content"]]
     url = next(p["image_url"]["url"] for p in parts if p["type"] == "image_url")
     assert url.startswith("data:image/png;base64,")
     image = Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1])))
-    assert image.width % 28 == 0 and image.height % 28 == 0
+    assert image.format == "PNG"
+    # 640 x 360 is well inside the pixel budget: each side is rounded to the nearest multiple of 28
+    assert image.size == (23 * 28, 13 * 28)
 
 
 def test_react_stack_is_rendered_and_announced(tmp_path: Path, sandbox_image: str) -> None:
