@@ -18,7 +18,13 @@ from viscodex.agent.extract import (
     fenced_blocks,
     strip_reasoning,
 )
-from viscodex.agent.syntax import SYNTAX_LANGUAGES, SyntaxReport, check_syntax, normalize_language
+from viscodex.agent.syntax import (
+    PARSE_DEADLINE_S,
+    SYNTAX_LANGUAGES,
+    SyntaxReport,
+    check_syntax,
+    normalize_language,
+)
 
 # --- extract_code ----------------------------------------------------------------------------------
 
@@ -604,10 +610,27 @@ def test_degenerate_input_gives_up_at_the_deadline_and_the_parser_recovers() -> 
     assert check_syntax("<p>fine</p>" * 5000, "html").ok  # same thread, same parser: it was reset
 
 
-def test_pathological_inputs() -> None:
-    for text in ["(" * 100_000, "[" * 50_000, "<div>" * 20_000, "{" * 50_000, "\n" * 100_000]:
-        for language in SYNTAX_LANGUAGES:
-            assert isinstance(check_syntax(text, language), SyntaxReport)
+@pytest.mark.parametrize(
+    ("text", "valid_in"),
+    [
+        ("(" * 100_000, {"html"}),  # brackets are text in HTML
+        ("[" * 50_000, {"html"}),
+        ("{" * 50_000, {"html"}),
+        ("<div>" * 20_000, set()),  # HTML: the check gives up at its deadline, which is not a pass
+        ("\n" * 100_000, set(SYNTAX_LANGUAGES) - {"diff", "json"}),
+    ],
+    ids=["parens", "brackets", "braces", "divs", "newlines"],
+)
+def test_pathological_inputs(text: str, valid_in: set[str]) -> None:
+    """Each check ends by its deadline (with a margin for a loaded machine) and says the right thing."""
+    bound = PARSE_DEADLINE_S * (1 + len(text) / 1e6) + 5.0
+    for language in SYNTAX_LANGUAGES:
+        start = time.perf_counter()
+        report = check_syntax(text, language)
+        elapsed = time.perf_counter() - start
+        assert elapsed < bound, (language, elapsed)
+        assert report.ok == (language in valid_in), (language, report.errors[:1])
+        assert report.ok == (not report.errors)
 
 
 _SESSION_SOURCES = {
