@@ -6,8 +6,8 @@ the request and result, the events, and the failure mapping shared by the consol
 server, tests and benches import from here, not from the modules behind it.
 
 Only the failure mapping loads with the package; the rest (the loop pulls in the model client, the
-sandbox, tree-sitter and the scorers, about a second) loads on first use, so console scripts that
-only need the failure mapping start at once.
+sandbox, tree-sitter and the scorers) loads on first use, so console scripts that only need the
+failure mapping start at once.
 """
 
 import importlib
