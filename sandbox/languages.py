@@ -40,7 +40,8 @@ class LanguageSpec:
 
     name: LanguageName
     suffixes: tuple[str, ...] = ()
-    """File suffixes, lower case with the dot (``.py``): a file's language is read off its suffix."""
+    """File suffixes, lower case with the dot (``.py``): a file's language is read off its suffix, and
+    code in the language is written to a file with the first."""
     aliases: tuple[str, ...] = ()
     """Other names for it (``py``, ``js``), accepted wherever a language is named, fences included."""
     fence_tags: tuple[str, ...] = ()
