@@ -6,12 +6,14 @@ a skipped safety test proves nothing.
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 import docker
 import pytest
@@ -48,6 +50,16 @@ def missing_service(reason: str) -> None:
     if IN_CI:
         pytest.fail(f"required service missing in CI: {reason}", pytrace=False)
     pytest.skip(reason)
+
+
+def require_module(name: str) -> ModuleType:
+    """``pytest.importorskip`` that fails in CI: a test of an optional dependency skips only on a
+    developer's machine that lacks it."""
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        missing_service(f"{name} cannot be imported: {exc}")
+        raise  # unreachable: missing_service skips or fails
 
 
 @pytest.fixture(scope="session")

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
+from conftest import require_module
 from PIL import Image, ImageCms
 from pydantic import ValidationError
 
@@ -81,12 +82,12 @@ def pixel(image: Image.Image, xy: tuple[int, int]) -> tuple[int, ...]:
 
 
 def assert_model_ready(result: NormalizedImage | Image.Image, budget: PixelBudget = DEFAULT_BUDGET) -> None:
-    """What every accepted image must be: RGB, a fixed point of smart_resize within the budget."""
+    """What every accepted image must be: RGB, sides in multiples of the patch factor, pixels within the
+    budget (checked from the numbers themselves, not by asking smart_resize)."""
     image = result.image if isinstance(result, NormalizedImage) else result
     assert image.mode == "RGB"
     assert image.width % budget.factor == 0 and image.height % budget.factor == 0
     assert budget.min_pixels <= image.width * image.height <= budget.max_pixels
-    assert smart_resize(image.height, image.width, budget) == (image.height, image.width)
     if isinstance(result, NormalizedImage):
         assert result.tokens == (image.width // 28) * (image.height // 28)
 
@@ -382,7 +383,7 @@ def test_normalize_accepts_a_decoded_image_and_is_idempotent() -> None:
     assert isinstance(decoded, DecodedImage)
     first = normalize_image(decoded)
     assert_model_ready(first)
-    assert first.image.size == smart_resize(222, 333)[::-1]
+    assert first.image.size == (12 * 28, 8 * 28)  # 333 / 28 = 11.9 -> 12, 222 / 28 = 7.9 -> 8
     assert any("resized from 333x222" in note for note in first.notes)
     second = normalize_image(first.to_data_url())
     assert second.image.tobytes() == first.image.tobytes()
@@ -452,7 +453,7 @@ def test_smart_resize_matches_the_reference(budget: PixelBudget) -> None:
 
 @pytest.mark.slow
 def test_smart_resize_matches_installed_transformers() -> None:
-    module = pytest.importorskip("transformers.models.qwen2_vl.image_processing_pil_qwen2_vl")
+    module = require_module("transformers.models.qwen2_vl.image_processing_pil_qwen2_vl")
     for budget in BUDGETS:
         for height, width in sizes(3000, seed=7):
             args = (height, width, budget.factor, budget.min_pixels, budget.max_pixels)

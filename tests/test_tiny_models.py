@@ -169,8 +169,25 @@ def test_vlm_generates_from_an_image(models: TinyModels) -> None:
 
 
 def test_vlm_loads_through_auto_class(models: TinyModels) -> None:
-    model = AutoModelForImageTextToText.from_pretrained(models.vlm)
-    assert isinstance(model, Qwen2_5_VLForConditionalGeneration)
+    """The auto class a user's code calls picks Qwen2.5-VL and every saved tensor lands in it, unchanged."""
+    from safetensors.torch import load_file
+
+    model, info = AutoModelForImageTextToText.from_pretrained(models.vlm, output_loading_info=True)
+    assert type(model) is Qwen2_5_VLForConditionalGeneration
+    assert not info["missing_keys"] and not info["unexpected_keys"] and not info["mismatched_keys"]
+    saved = {}
+    for shard in sorted(models.vlm.glob("*.safetensors")):
+        saved.update(load_file(shard))
+    state = model.state_dict()
+    assert saved and len(saved) == len(state)
+    for name, tensor in saved.items():
+        # the hub layout (visual.*, model.*) maps onto the class's own names (model.visual.*, ...)
+        loaded = next(
+            state[key]
+            for key in (name, f"model.{name}", name.replace("model.", "model.language_model.", 1))
+            if key in state
+        )
+        assert torch.equal(loaded, tensor), name
 
 
 def test_code_and_base_load_and_run(models: TinyModels) -> None:
