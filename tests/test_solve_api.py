@@ -1,11 +1,11 @@
 """``viscodex.agent.solve`` for Python callers: it opens the model backend and the sandbox, runs the loop,
-reports events and closes both, against the real sandbox and a scripted model server (a TEST DOUBLE)."""
+reports events and closes both, against the real sandbox and a scripted model server (a TEST DOUBLE).
+Hermetic through conftest: no user VISCODEX_* variable or config file reaches it."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import os
 from pathlib import Path
 
 import docker
@@ -25,17 +25,6 @@ RIGHT = "```python\na, b = map(int, input().split())\nprint(a + b)\n```"
 
 
 @pytest.fixture
-def hermetic(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No user settings: no VISCODEX_* variables (but the tests' sandbox image and digest cache), no
-    config file."""
-    for name in [name for name in os.environ if name.startswith("VISCODEX_")]:
-        if name not in ("VISCODEX_SANDBOX_IMAGE", "VISCODEX_HASH_CACHE"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-
-
-@pytest.fixture
 def problem(tmp_path: Path) -> Path:
     image = Image.new("RGB", (400, 120), "white")
     ImageDraw.Draw(image).text((10, 10), "Read a and b. Print a + b.", fill="black")
@@ -45,7 +34,7 @@ def problem(tmp_path: Path) -> Path:
 
 
 def test_solve_sync_runs_the_loop_and_reports_events(
-    hermetic: None, sandbox_image: str, docker_client: docker.DockerClient, problem: Path, tmp_path: Path
+    sandbox_image: str, docker_client: docker.DockerClient, problem: Path, tmp_path: Path
 ) -> None:
     events: list[Event] = []
     request = SolveRequest(images=(problem,), kind="algorithm", max_iters=3)
@@ -62,7 +51,7 @@ def test_solve_sync_runs_the_loop_and_reports_events(
 
 
 def test_async_solve_with_an_unreachable_model_raises_before_any_run(
-    hermetic: None, sandbox_image: str, problem: Path, tmp_path: Path
+    sandbox_image: str, problem: Path, tmp_path: Path
 ) -> None:
     request = SolveRequest(images=(problem,), kind="algorithm", max_iters=1)
     settings = ModelSettings(model_url="http://127.0.0.1:9/v1", max_retries=0)
