@@ -9,20 +9,19 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import docker
 import pytest
+from helpers import AGENT
+from helpers import solve_cli as solve
 from PIL import Image, ImageDraw
 from scripted_model import ScriptedModel, serve
 
-from viscodex.agent import parse_event
 from viscodex.sandbox.owners import LABEL, LABEL_PID
 
 pytestmark = pytest.mark.docker
-AGENT = str(Path(sys.executable).parent / "viscodex-agent")
 
 TESTS_JSON = '```json\n{"tests": [{"input": "2 3\\n", "output": "5\\n"}, {"input": "10 -4\\n", "output": "6\\n"}]}\n```'
 SYNTAX_ERROR = "```python\ndef main(:\n    print(1)\n```"
@@ -32,25 +31,13 @@ RIGHT = "Here you go:\n```python\na, b = map(int, input().split())\nprint(a + b)
 
 
 @pytest.fixture
-def problem(tmp_path: Path) -> Path:
+def problem(tmp_path: Path, sandbox_image: str) -> Path:
+    """The problem picture; every loop test that takes it runs in the real sandbox image."""
     image = Image.new("RGB", (400, 200), "white")
     ImageDraw.Draw(image).text((10, 10), "Read a and b. Print a + b.\nInput: 2 3\nOutput: 5", fill="black")
     path = tmp_path / "problem.png"
     image.save(path)
     return path
-
-
-def solve(model: ScriptedModel, image: Path, tmp_path: Path, *args: str) -> tuple[int, list, Path]:
-    run_dir = tmp_path / "run"
-    proc = subprocess.run(
-        [AGENT, "solve", str(image), "--model-url", model.url, "--json", "--run-dir", str(run_dir), *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")},
-    )
-    events = [parse_event(line) for line in proc.stdout.splitlines() if line.strip()]
-    return proc.returncode, events, run_dir
 
 
 def types(events: list) -> list[str]:

@@ -9,9 +9,10 @@ import io
 from pathlib import Path
 
 import pytest
+from helpers import REACT
+from helpers import solve_cli as solve
 from PIL import Image
 from scripted_model import ScriptedModel, serve
-from test_agent_loop import solve
 
 from viscodex.sandbox import Sandbox, Viewport
 
@@ -96,8 +97,6 @@ def test_images_go_to_the_model_as_png_data_urls(targets: dict[str, Path], tmp_p
 
 
 def test_react_stack_is_rendered_and_announced(tmp_path: Path, sandbox_image: str) -> None:
-    from test_sandbox_stacks import REACT
-
     with Sandbox(pool={}) as sandbox:
         target = tmp_path / "react.png"
         target.write_bytes(sandbox.render_html(REACT, Viewport(width=500, height=200), full_page=False, stack="react"))

@@ -2,19 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-
-AGENT = str(Path(sys.executable).parent / "viscodex-agent")
-
-
-def run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([AGENT, *args], capture_output=True, text=True, timeout=120, env={**os.environ, **env})
+from helpers import agent as run
 
 
 def test_broken_config_file_is_a_usage_error(tmp_path: Path) -> None:

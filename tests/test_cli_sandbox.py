@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -14,6 +13,8 @@ from pathlib import Path
 import docker
 import pytest
 from conftest import locked_version
+from helpers import AGENT
+from helpers import agent as cli
 from PIL import Image
 
 from viscodex.sandbox import ImageRecipe
@@ -21,17 +22,6 @@ from viscodex.sandbox.image import image_exists
 from viscodex.sandbox.owners import LABEL, LABEL_PID
 
 BIN = Path(sys.executable).parent
-AGENT = str(BIN / "viscodex-agent")
-
-
-def cli(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [AGENT, *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, **(env or {})},
-    )
 
 
 def assert_one_line_error(proc: subprocess.CompletedProcess[str], code: int) -> None:

@@ -30,7 +30,7 @@ def test_merged_model_answers_through_vllm(
     out = tmp_path / "merged"
     run_merge(recipe, tiny_models["vlm"], tiny_models["code"], tiny_models["base"], out)
     monkeypatch.setenv("VLLM_CPU_KVCACHE_SPACE", "1")
-    from test_model_vllm import free_port
+    from helpers import free_port
 
     opts = ServeOptions(model=str(out), port=free_port(), max_model_len=2048, dtype="float32")
     request = ChatRequest.single("Chart to code:", [Image.new("RGB", (200, 120), "orange")], max_tokens=8)

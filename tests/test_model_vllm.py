@@ -13,7 +13,6 @@ import importlib.util
 import os
 import select
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ from pathlib import Path
 
 import pytest
 from conftest import missing_service
+from helpers import free_port
 from PIL import Image
 
 from viscodex.model.chat import ChatMessage, ChatRequest, complete
@@ -33,12 +33,6 @@ from viscodex.model.settings import ModelSettings
 
 pytestmark = [pytest.mark.xdist_group("vllm"), pytest.mark.slow]
 AGENT = str(Path(sys.executable).parent / "viscodex-agent")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="session")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 
 import pytest
+from helpers import REACT
 from PIL import Image
 
 from viscodex.sandbox import Sandbox, Viewport
@@ -13,11 +14,6 @@ pytestmark = pytest.mark.docker
 
 TAILWIND = """<!doctype html><html><head></head><body class="m-0">
 <div class="bg-red-600 w-40 h-20"></div><p class="text-blue-700 text-2xl">Tailwind works</p></body></html>"""
-REACT = """<!doctype html><html><head></head><body><div id="root"></div>
-<script type="text/babel">
-function Card({ title }) { return <h1 style={{color: "#16a34a"}}>{title}</h1>; }
-ReactDOM.createRoot(document.getElementById("root")).render(<Card title="Hello from React" />);
-</script></body></html>"""
 
 
 def test_tailwind_classes_are_applied(sandbox: Sandbox) -> None:

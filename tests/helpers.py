@@ -1,0 +1,59 @@
+"""Helpers shared by several test files: running the console scripts as a user does, a scripted solve,
+a free port, and pages more than one test renders. (Fixtures live in conftest.py.)"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from scripted_model import ScriptedModel
+
+from viscodex.agent import Event, parse_event
+
+BIN = Path(sys.executable).parent
+AGENT = str(BIN / "viscodex-agent")
+
+
+def console(
+    prog: str, *args: str, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Run console script ``prog`` of this environment with ``args``; ``env`` adds to the environment."""
+    return subprocess.run(
+        [str(BIN / prog), *args], capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})}
+    )
+
+
+def agent(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """`viscodex-agent ARGS...` as a user runs it."""
+    return console("viscodex-agent", *args, env=env, timeout=timeout)
+
+
+def solve_cli(model: ScriptedModel, image: Path, tmp_path: Path, *args: str) -> tuple[int, list[Event], Path]:
+    """`viscodex-agent solve IMAGE --json` against a scripted model: exit code, parsed events, run folder."""
+    run_dir = tmp_path / "run"
+    proc = subprocess.run(
+        [AGENT, "solve", str(image), "--model-url", model.url, "--json", "--run-dir", str(run_dir), *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")},
+    )
+    events = [parse_event(line) for line in proc.stdout.splitlines() if line.strip()]
+    return proc.returncode, events, run_dir
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+REACT = """<!doctype html><html><head></head><body><div id="root"></div>
+<script type="text/babel">
+function Card({ title }) { return <h1 style={{color: "#16a34a"}}>{title}</h1>; }
+ReactDOM.createRoot(document.getElementById("root")).render(<Card title="Hello from React" />);
+</script></body></html>"""
+"""A React 18 + JSX page (the `react` UI stack)."""
