@@ -3,7 +3,6 @@ fine-tuning) and scores it. Commands are added here as each stage lands."""
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -11,6 +10,9 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 import viscodex
+from viscodex.agent.cli_errors import console_main, version_callback
+from viscodex.agent.cli_errors import fail as shared_fail
+from viscodex.agent.exit_codes import ExitCode
 
 from .merge.methods import MethodName
 
@@ -19,18 +21,21 @@ if TYPE_CHECKING:
 
 app = typer.Typer(help="Make and score VisCodex models.", no_args_is_help=True, pretty_exceptions_enable=False)
 
-EXIT_FAILED = 1
-EXIT_USAGE = 2
+PROG = "viscodex-train"
 
 
-def fail(message: str, code: int) -> typer.Exit:
-    """One line on stderr and an exit code, no traceback: for failures the user can act on."""
-    print(f"viscodex-train: {message}", file=sys.stderr)
-    return typer.Exit(code)
+def fail(message: str, code: ExitCode) -> typer.Exit:
+    """One line on stderr and an exit code, no traceback: the same failure style as every VisCodex command."""
+    return shared_fail(message, code, PROG)
 
 
 @app.callback()
-def _root() -> None:
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", is_eager=True, callback=version_callback(PROG), help="Print the version and exit."),
+    ] = False,
+) -> None:
     """Make and score VisCodex models."""
 
 
@@ -52,9 +57,9 @@ def tiny(
     Qwen2 "base" both derive from, with a locally trained tokenizer. Seconds, a few MB, no download."""
     # Checked before importing torch and transformers (seconds), so a usage error answers at once.
     if out.exists() and not out.is_dir():
-        raise fail(f"{out} exists and is not a folder", EXIT_USAGE)
+        raise fail(f"{out} exists and is not a folder", ExitCode.USAGE)
     if out.is_dir() and not force and any(out.iterdir()):
-        raise fail(f"{out} exists and is not empty (--force replaces its vlm/, code/ and base/)", EXIT_USAGE)
+        raise fail(f"{out} exists and is not empty (--force replaces its vlm/, code/ and base/)", ExitCode.USAGE)
 
     from .tiny import build_tiny_models, directory_size
 
@@ -62,7 +67,7 @@ def tiny(
     try:
         models = build_tiny_models(out, seed=seed, force=force)
     except OSError as exc:
-        raise fail(f"cannot write {out}: {exc}", EXIT_FAILED) from None
+        raise fail(f"cannot write {out}: {exc}", ExitCode.FAILED) from None
     elapsed = time.perf_counter() - started
     for name, path in models.items():
         print(f"{name:<5} {path.resolve()}  {directory_size(path) / 1e6:.1f} MB")
@@ -85,11 +90,11 @@ def _recipe(
     from .merge.recipe import PRESETS, MergeRecipe
 
     if config is not None and preset is not None:
-        raise fail("give --config or --preset, not both", EXIT_USAGE)
+        raise fail("give --config or --preset, not both", ExitCode.USAGE)
     data: dict[str, object] = {}
     if preset is not None:
         if preset not in PRESETS:
-            raise fail(f"unknown preset {preset!r}; known: {', '.join(PRESETS)}", EXIT_USAGE)
+            raise fail(f"unknown preset {preset!r}; known: {', '.join(PRESETS)}", ExitCode.USAGE)
         data = PRESETS[preset].model_dump()
     elif config is not None:
         import yaml
@@ -97,7 +102,7 @@ def _recipe(
         try:
             data = MergeRecipe.load(config).model_dump()
         except (OSError, ValueError, yaml.YAMLError) as exc:
-            raise fail(f"cannot read recipe {config}: {' '.join(str(exc).split())[:300]}", EXIT_USAGE) from None
+            raise fail(f"cannot read recipe {config}: {' '.join(str(exc).split())[:300]}", ExitCode.USAGE) from None
     data.update({k: v for k, v in overrides.items() if v is not None})
     params = dict(data.get("parameters") or {})  # type: ignore[call-overload]
     params.update({k: v for k, v in parameters.items() if v is not None})
@@ -105,7 +110,7 @@ def _recipe(
     try:
         return MergeRecipe.model_validate(data)
     except ValidationError as exc:
-        raise fail(f"bad merge recipe: {' '.join(str(exc).split())[:400]}", EXIT_USAGE) from None
+        raise fail(f"bad merge recipe: {' '.join(str(exc).split())[:400]}", ExitCode.USAGE) from None
 
 
 def _progress_merge(recipe: MergeRecipe, out: Path, force: bool, download: bool) -> None:
@@ -118,7 +123,7 @@ def _progress_merge(recipe: MergeRecipe, out: Path, force: bool, download: bool)
     )
 
     from .merge.engine import MergeError, run_merge
-    from .merge.resolve import resolve_input
+    from .merge.resolve import HubUnavailable, resolve_input
 
     try:
         dirs = [resolve_input(ref, allow_download=download) for ref in (recipe.vlm, recipe.code, recipe.base)]
@@ -134,10 +139,12 @@ def _progress_merge(recipe: MergeRecipe, out: Path, force: bool, download: bool)
                 force=force,
                 progress=lambda d, t: bar.update(task, completed=d, total=t),
             )
+    except HubUnavailable as exc:
+        raise fail(str(exc), ExitCode.UNAVAILABLE) from None
     except MergeError as exc:
-        raise fail(str(exc), EXIT_USAGE) from None
+        raise fail(str(exc), ExitCode.USAGE) from None
     except OSError as exc:
-        raise fail(f"cannot write {out}: {exc}", EXIT_FAILED) from None
+        raise fail(f"cannot write {out}: {exc}", ExitCode.FAILED) from None
     print(
         f"{out}: {report.tensors_merged} tensors merged, {report.tensors_copied} copied, "
         f"{report.bytes_written / 1e6:.1f} MB in {report.seconds:.1f} s"
@@ -171,7 +178,7 @@ def merge(
     )
     if out is None:
         if preset is None:
-            raise fail("--out is required (only --preset has a default place)", EXIT_USAGE)
+            raise fail("--out is required (only --preset has a default place)", ExitCode.USAGE)
         from viscodex.model.settings import cache_dir
 
         out = cache_dir() / "models" / preset
@@ -196,20 +203,18 @@ def merge_sweep(
         raise fail(
             "--eval needs the evaluation harness, which is not part of this version yet; "
             "run merge-sweep without --eval to write the merges",
-            EXIT_USAGE,
+            ExitCode.USAGE,
         )
     try:
         values = [float(v) for v in lams.split(",") if v.strip()]
     except ValueError:
-        raise fail(f"--lams must be numbers separated by commas, not {lams!r}", EXIT_USAGE) from None
+        raise fail(f"--lams must be numbers separated by commas, not {lams!r}", ExitCode.USAGE) from None
     if not values:
-        raise fail("--lams is empty", EXIT_USAGE)
+        raise fail("--lams is empty", ExitCode.USAGE)
     for value in values:
         recipe = _recipe(config, preset, {"vlm": vlm, "code": code, "base": base}, {"lam": value})
         _progress_merge(recipe, out / f"lam-{value:.2f}", force, preset is not None if download is None else download)
 
 
 def main() -> None:
-    from viscodex.agent import run_app  # light: the failure types load only on a failure
-
-    run_app(app, "viscodex-train")
+    console_main(app, PROG)
