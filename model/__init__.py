@@ -16,7 +16,7 @@ from .settings import ModelSettings
 
 
 def __getattr__(name: str) -> object:
-    """``open_backend`` and ``probe`` pull in LangChain and openai (about 1.5 s): import them on use."""
+    """``open_backend`` and ``probe`` pull in LangChain and openai (slow to import): import them on use."""
     if name in ("open_backend", "probe"):
         from . import select
 

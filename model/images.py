@@ -246,8 +246,8 @@ def to_data_url(image: Image.Image, format: str = "PNG", *, compress_level: int 
     """``image`` encoded as a base64 ``data:`` URL, the way the chat API takes images.
 
     PNG by default: lossless, so the model sees exactly the normalised pixels. ``compress_level`` 1
-    because on 4K screenshots it took about 0.7x the time of Pillow's default 6 for 0-20% more bytes
-    (the request goes to a local server; encoding time is what the user waits for). ``JPEG`` (quality
+    because it encodes faster than Pillow's default 6 for a few more bytes, and the request goes to a
+    local server: encoding time is what the user waits for. ``JPEG`` (quality
     95) or ``WEBP`` (lossless) are there for callers that need smaller requests.
     """
     fmt = format.upper().replace("JPG", "JPEG")

@@ -24,7 +24,7 @@ from .plan import Job
 
 BLOCK_BYTES = 1 << 20
 """float32 bytes of one row block of one input: small blocks stay in the CPU caches and bound peak
-memory at a few times this (measured: 64 MiB blocks were 3x slower on 2 cores)."""
+memory at a few times this (larger blocks were slower: bench/RESULTS.md, merge)."""
 MAX_WORKERS = 4
 """Threads computing blocks at most; the writing thread and the input hashers (one per core) come on top."""
 _T = TypeVar("_T")

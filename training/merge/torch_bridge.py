@@ -46,8 +46,8 @@ def from_torch_f32(tensor: torch.Tensor, dtype: str) -> npt.NDArray[np.generic]:
 
 @contextmanager
 def one_thread() -> Iterator[None]:
-    """Run torch on one thread: on 1 MiB blocks more threads only add synchronisation (measured: a
-    2-thread merge took 7x as long on 2 cores), and the other core hashes the inputs alongside."""
+    """Run torch on one thread: on 1 MiB blocks more threads only add synchronisation (see
+    bench/RESULTS.md, merge), and the other core hashes the inputs alongside."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
