@@ -100,12 +100,6 @@ def delta_e(rgb1: Sequence[int], rgb2: Sequence[int]) -> float:
     return float(ciede2000(rgb_to_lab(rgb1), rgb_to_lab(rgb2)))
 
 
-def chroma(rgb: npt.ArrayLike) -> FloatArray:
-    """CIELAB chroma C*: about 0 for greys, white and black; 30 and more for clear colours."""
-    lab = rgb_to_lab(rgb)
-    return np.asarray(np.hypot(lab[..., 1], lab[..., 2]), dtype=np.float64)
-
-
 def rgb_tuple(values: npt.ArrayLike) -> RGB:
     """An ``(r, g, b)`` tuple of ints from three numbers (rounded, clipped to 0..255)."""
     v = np.clip(np.rint(np.asarray(values, dtype=np.float64)[:3]), 0, 255).astype(np.int64)
