@@ -5,8 +5,9 @@ the target (OCR) and of the candidate (DOM) hold different runs of the same word
 then reports "missing" halves of lines that are there, just wrapped. Words are what a reader compares:
 every word of three letters or more on each side is matched to one on the other side (the same word,
 or one OCR misread a letter of), wherever it sits; what is left over is missing or extra. A line counts
-as missing (or extra) only when most of its words are, and at least ``MIN_RUN`` of them: a lone
-unmatched word is more often an OCR misreading than a change.
+as missing (or extra) only when most of its words are, and at least ``MIN_RUN`` of them, or when it holds
+a run of ``MIN_RUN + 1`` unmatched words in a row: a lone unmatched word is more often an OCR misreading
+than a change.
 """
 
 from __future__ import annotations
@@ -46,8 +47,12 @@ class ContentDiff:
     candidate_words: int
 
 
-def _unmatched(a: list[list[str]], b: list[list[str]]) -> tuple[list[list[bool]], list[list[bool]]]:
-    """Per word of each side, whether it found no counterpart on the other (exact first, then fuzzy)."""
+def _unmatched(
+    a: list[list[str]], b: list[list[str]], a_y: Sequence[float], b_y: Sequence[float]
+) -> tuple[list[list[bool]], list[list[bool]]]:
+    """Per word of each side, whether it found no counterpart on the other (exact first, then fuzzy).
+    A word that occurs several times is matched to the nearest occurrence (by the lines' heights on
+    the page), so a changed "Contact us" is not excused by another "Contact" far below."""
     pool: dict[str, list[tuple[int, int]]] = defaultdict(list)
     for i, line in enumerate(b):
         for k, w in enumerate(line):
@@ -58,7 +63,8 @@ def _unmatched(a: list[list[str]], b: list[list[str]]) -> tuple[list[list[bool]]
         for k, w in enumerate(line):
             spots = pool.get(w)
             if spots:
-                bi, bk = spots.pop()
+                n = min(range(len(spots)), key=lambda s: abs(b_y[spots[s][0]] - a_y[i]))
+                bi, bk = spots.pop(n)
                 a_left[i][k] = False
                 b_left[bi][bk] = False
     rest_b = [(w, i, k) for i, line in enumerate(b) for k, w in enumerate(line) if b_left[i][k]]
@@ -82,7 +88,11 @@ def _reported(lines: list[list[str]], left: list[list[bool]]) -> tuple[int, ...]
     out = []
     for i, (line, flags) in enumerate(zip(lines, left, strict=True)):
         n = sum(flags)
-        if n >= MIN_RUN and n >= MOSTLY * len(line):
+        run = longest = 0
+        for flag in flags:
+            run = run + 1 if flag else 0
+            longest = max(longest, run)
+        if n >= MIN_RUN and (n >= MOSTLY * len(line) or longest >= MIN_RUN + 1):
             out.append(i)
     return tuple(out)
 
@@ -91,7 +101,7 @@ def content_diff(target: Sequence[TextBlock], candidate: Sequence[TextBlock]) ->
     """Target lines the candidate lacks and candidate lines the target lacks, judged word by word."""
     a = [words_of(b.text) for b in target]
     b = [words_of(c.text) for c in candidate]
-    a_left, b_left = _unmatched(a, b)
+    a_left, b_left = _unmatched(a, b, [t.center[1] for t in target], [c.center[1] for c in candidate])
     return ContentDiff(
         missing=_reported(a, a_left),
         extra=_reported(b, b_left),

@@ -91,3 +91,43 @@ def agreement(target: RgbArray, candidate: RgbArray, box: Box, shift: int = -1) 
 def same_drawing(target: RgbArray, candidate: RgbArray, box: Box, threshold: float = SAME) -> bool:
     """Whether both pictures draw the same thing in ``box`` (``agreement`` at least ``threshold``)."""
     return agreement(target, candidate, box) >= threshold
+
+
+COLOR_DISTANCE = 30
+"""Largest per-channel difference for a pixel to count as drawn in a given colour."""
+COVERED = 0.5
+"""Share of one picture's pixels of a colour that the other must have in that colour nearby (within
+``COLOR_REACH`` pixels) for the colour to be the same there."""
+COLOR_REACH = 3
+
+
+def _colour_mask(rgb: RgbArray, color: tuple[int, int, int]) -> npt.NDArray[np.bool_]:
+    diff = np.abs(rgb.astype(np.int16) - np.array(color, dtype=np.int16)).max(axis=2)
+    return np.asarray(diff <= COLOR_DISTANCE, dtype=np.bool_)
+
+
+def _dilate(mask: npt.NDArray[np.bool_], reach: int) -> npt.NDArray[np.bool_]:
+    out = mask.copy()
+    for _ in range(reach):
+        grown = out.copy()
+        grown[1:, :] |= out[:-1, :]
+        grown[:-1, :] |= out[1:, :]
+        grown[:, 1:] |= out[:, :-1]
+        grown[:, :-1] |= out[:, 1:]
+        out = grown
+    return out
+
+
+def colour_covered(has: RgbArray, other: RgbArray, color: tuple[int, int, int]) -> bool:
+    """Whether ``other`` draws ``color`` where ``has`` does (most of ``has``'s pixels of that colour have
+    one of ``other``'s within a few pixels): then a palette difference in that colour is an artefact of
+    reading the two palettes (a colour map's shades, blends, a swatch), not a difference of the
+    pictures. Pictures of different sizes are never covered."""
+    if has.shape != other.shape:
+        return False
+    mine = _colour_mask(has, color)
+    count = int(mine.sum())
+    if count == 0:
+        return True
+    theirs = _dilate(_colour_mask(other, color), COLOR_REACH)
+    return int((mine & theirs).sum()) >= COVERED * count

@@ -44,7 +44,7 @@ from .blocks import TextBlock, intersection_area
 from .charttype import TypeEvidence, evidence_agreement, normalize_types, type_agreement, type_evidence
 from .colors import delta_e, parse_hex, similarity_from_delta_e
 from .content import content_diff
-from .evidence import same_drawing
+from .evidence import colour_covered, same_drawing
 from .legend import SeriesColor, legend_colors
 from .matching import MIN_SIMILARITY, Matching, match_blocks, text_similarity
 from .palette import PaletteColor, dominant_colors, palette_similarity
@@ -212,6 +212,9 @@ class ChartScore(_Score):
     chart_type: float | None
     palette_pairs: tuple[tuple[int, int, float], ...] = ()
     """(index in target_palette, index in candidate_palette, ΔE00) of the paired colours."""
+    quiet_colors: tuple[tuple[int, int, int], ...] = ()
+    """Palette colours (of either picture) that the other picture draws at the same places: the critique
+    names no colour difference in them."""
     target_types: tuple[str, ...] = ()
     candidate_types: tuple[str, ...] = ()
     type_evidence: tuple[TypeEvidence, ...] = ()
@@ -487,6 +490,13 @@ def score_chart(
     colour, palette_pairs = palette_similarity(t_palette, c_palette, scales.color)
     n_t, n_c = len(t_palette), len(c_palette)
     series = 1.0 if n_t == n_c else 1.0 - abs(n_t - n_c) / max(n_t, n_c)
+    # Palette colours that the other picture draws at the same places are no difference (``evidence``).
+    quiet = tuple(
+        sorted(
+            {c.rgb for c in c_palette if colour_covered(c_rgb, t_rgb, c.rgb)}
+            | {c.rgb for c in t_palette if colour_covered(t_rgb, c_rgb, c.rgb)}
+        )
+    )
     target_types = normalize_types(target_hint)
     marks = [
         (s.type, parse_hex(s.colors[0]))
@@ -507,6 +517,7 @@ def score_chart(
         target_palette=t_palette,
         candidate_palette=c_palette,
         palette_pairs=tuple(palette_pairs),
+        quiet_colors=quiet,
         target_types=target_types,
         candidate_types=trace.types,
         type_evidence=evidence,
