@@ -21,6 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from .evidence import colour_mask
+
 KINDS = ("bar", "barh", "hist", "line", "area", "scatter", "pie", "heatmap")
 FAMILY = {
     "bar": "bars",
@@ -91,8 +93,7 @@ FILLED = ("bar", "barh", "hist", "area", "pie")
 
 def mark_solidity(rgb: npt.NDArray[np.uint8], color: tuple[int, int, int]) -> tuple[int, float]:
     """(pixel count, share of them surviving a 3x3 erosion) of the pixels drawn in ``color``."""
-    diff = np.abs(rgb.astype(np.int16) - np.array(color, dtype=np.int16)).max(axis=2)
-    mask = diff <= MARK_COLOR_DISTANCE
+    mask = colour_mask(rgb, color, MARK_COLOR_DISTANCE)
     count = int(mask.sum())
     if count == 0:
         return 0, 0.0

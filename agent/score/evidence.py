@@ -29,6 +29,8 @@ SAME = 0.75
 calibration halves: right answers' patches agree at 0.85-1.0, a changed text at 0.1-0.6)."""
 
 _GREY = np.array([0.299, 0.587, 0.114])
+COLOR_DISTANCE = 30
+"""Largest per-channel difference for a pixel to count as drawn in a given colour."""
 
 
 def _grey(rgb: RgbArray) -> npt.NDArray[np.float64]:
@@ -42,16 +44,6 @@ def _blur(x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         sum(p[dy : dy + x.shape[0], dx : dx + x.shape[1]] for dy in range(3) for dx in range(3)) / 9.0,
         dtype=np.float64,
     )
-
-
-def _ncc(a: npt.NDArray[np.float64], b: npt.NDArray[np.float64]) -> float:
-    a = a - a.mean()
-    b = b - b.mean()
-    den = math.sqrt(float((a * a).sum()) * float((b * b).sum()))
-    if den < 1e-9:
-        # Flat patches: alike if both are flat at about the same level.
-        return 1.0 if float((a * a).sum()) < 1e-9 and float((b * b).sum()) < 1e-9 else 0.0
-    return float((a * b).sum()) / den
 
 
 def agreement(target: RgbArray, candidate: RgbArray, box: Box, shift: int = -1) -> float:
@@ -80,11 +72,17 @@ def agreement(target: RgbArray, candidate: RgbArray, box: Box, shift: int = -1) 
         return 1.0
     tg = _blur(_grey(t))
     cg = _blur(_grey(c))
-    best = -1.0
     ph, pw = tg.shape
-    for dy in range(cg.shape[0] - ph + 1):
-        for dx in range(cg.shape[1] - pw + 1):
-            best = max(best, _ncc(tg, cg[dy : dy + ph, dx : dx + pw]))
+    windows = np.lib.stride_tricks.sliding_window_view(cg, (ph, pw))  # (shifts y, shifts x, ph, pw)
+    a = tg - tg.mean()
+    b = windows - windows.mean(axis=(2, 3), keepdims=True)
+    num = np.einsum("ij,yxij->yx", a, b)
+    den = np.sqrt(float((a * a).sum()) * (b * b).sum(axis=(2, 3)))
+    a_flat = float((a * a).sum()) < 1e-9
+    ncc = np.where(den > 1e-9, num / np.maximum(den, 1e-12), 0.0)
+    if a_flat:
+        ncc = np.where((b * b).sum(axis=(2, 3)) < 1e-9, 1.0, 0.0)
+    best = float(ncc.max())
     return max(0.0, min(1.0, best))
 
 
@@ -93,17 +91,36 @@ def same_drawing(target: RgbArray, candidate: RgbArray, box: Box, threshold: flo
     return agreement(target, candidate, box) >= threshold
 
 
-COLOR_DISTANCE = 30
-"""Largest per-channel difference for a pixel to count as drawn in a given colour."""
 COVERED = 0.5
 """Share of one picture's pixels of a colour that the other must have in that colour nearby (within
 ``COLOR_REACH`` pixels) for the colour to be the same there."""
 COLOR_REACH = 3
 
 
-def _colour_mask(rgb: RgbArray, color: tuple[int, int, int]) -> npt.NDArray[np.bool_]:
-    diff = np.abs(rgb.astype(np.int16) - np.array(color, dtype=np.int16)).max(axis=2)
-    return np.asarray(diff <= COLOR_DISTANCE, dtype=np.bool_)
+_BINS = np.arange(32, dtype=np.int16) * 8 + 4
+"""Centres of the 32 levels per channel a picture is indexed by for colour masks."""
+_INDEX_CACHE: dict[int, tuple[RgbArray, npt.NDArray[np.int32]]] = {}
+
+
+def colour_index(rgb: RgbArray) -> npt.NDArray[np.int32]:
+    """Each pixel's 15-bit colour bin (5 bits a channel), computed once per picture and reused."""
+    hit = _INDEX_CACHE.get(id(rgb))
+    if hit is not None and hit[0] is rgb:
+        return hit[1]
+    q = (rgb >> 3).astype(np.int32)
+    index = np.asarray((q[..., 0] << 10) | (q[..., 1] << 5) | q[..., 2], dtype=np.int32)
+    if len(_INDEX_CACHE) > 8:
+        _INDEX_CACHE.clear()
+    _INDEX_CACHE[id(rgb)] = (rgb, index)
+    return index
+
+
+def colour_mask(rgb: RgbArray, color: tuple[int, int, int], distance: int = COLOR_DISTANCE) -> npt.NDArray[np.bool_]:
+    """The pixels drawn in about ``color`` (each channel within ``distance``, to the 8-level bins):
+    one table look-up per pixel, so a picture's masks for many colours cost little."""
+    near = [np.abs(_BINS - np.int16(v)) <= distance + 4 for v in color]
+    lut = (near[0][:, None, None] & near[1][None, :, None] & near[2][None, None, :]).reshape(-1)
+    return np.asarray(lut[colour_index(rgb)], dtype=np.bool_)
 
 
 def _dilate(mask: npt.NDArray[np.bool_], reach: int) -> npt.NDArray[np.bool_]:
@@ -125,9 +142,9 @@ def colour_covered(has: RgbArray, other: RgbArray, color: tuple[int, int, int]) 
     pictures. Pictures of different sizes are never covered."""
     if has.shape != other.shape:
         return False
-    mine = _colour_mask(has, color)
+    mine = colour_mask(has, color)
     count = int(mine.sum())
     if count == 0:
         return True
-    theirs = _dilate(_colour_mask(other, color), COLOR_REACH)
+    theirs = _dilate(colour_mask(other, color), COLOR_REACH)
     return int((mine & theirs).sum()) >= COVERED * count

@@ -53,6 +53,10 @@ from .raster import RgbArray, load_rgb
 from .trace import ChartTrace, TraceSeries, trace_words
 from .words import blocks_from_words
 
+PALETTE_DELTA_E = 8.0
+"""ΔE00 from which the critique names a colour difference (``critique.PALETTE_TOLERANCE``)."""
+CONFIRM_PX = 3.0
+"""Pairs that read the same and sit closer than this are not checked on the pixels (nothing to say)."""
 UI_MERGE_DELTA_E = 2.5
 """UI palettes keep near-white backgrounds apart (a white card on a light-grey page matters)."""
 
@@ -326,8 +330,8 @@ def confirm_pair(pair: BlockPair, t_rgb: RgbArray, c_rgb: RgbArray) -> BlockPair
     """A pair that reads or sits differently, but whose pixels at the target's place are the same on both
     pictures, does not differ: the texts are the same as drawn (OCR misread) and in the same place (the
     pairing took a repeated text from elsewhere)."""
-    if pair.text_similarity >= 1.0 and pair.position >= 1.0:
-        return pair
+    if pair.text_similarity >= 1.0 and math.hypot(pair.dx, pair.dy) < CONFIRM_PX:
+        return pair  # nothing the critique would say: no need to look
     if t_rgb.shape != c_rgb.shape or not same_drawing(t_rgb, c_rgb, pair.target.box):
         return pair
     return pair.model_copy(update={"text_similarity": 1.0, "dx": 0.0, "dy": 0.0, "position": 1.0, "same_pixels": True})
@@ -491,10 +495,20 @@ def score_chart(
     n_t, n_c = len(t_palette), len(c_palette)
     series = 1.0 if n_t == n_c else 1.0 - abs(n_t - n_c) / max(n_t, n_c)
     # Palette colours that the other picture draws at the same places are no difference (``evidence``).
+    # Only colours the critique would name are checked: unpaired ones and pairs that differ.
+    paired_t = {i: d for i, _, d in palette_pairs}
+    paired_c = {j: d for _, j, d in palette_pairs}
+    suspect_c = [c.rgb for j, c in enumerate(c_palette) if paired_c.get(j, 99.0) >= PALETTE_DELTA_E]
+    suspect_t = [c.rgb for i, c in enumerate(t_palette) if paired_t.get(i, 99.0) >= PALETTE_DELTA_E]
+    series_colors = legend_colors(t_rgb, target, trace.series, c_rgb, candidate)
+    for sc in series_colors:
+        if sc.delta_e is not None and sc.delta_e >= PALETTE_DELTA_E and sc.candidate and sc.target:
+            suspect_c.append(sc.candidate)
+            suspect_t.append(sc.target)
     quiet = tuple(
         sorted(
-            {c.rgb for c in c_palette if colour_covered(c_rgb, t_rgb, c.rgb)}
-            | {c.rgb for c in t_palette if colour_covered(t_rgb, c_rgb, c.rgb)}
+            {rgb for rgb in suspect_c if colour_covered(c_rgb, t_rgb, rgb)}
+            | {rgb for rgb in suspect_t if colour_covered(t_rgb, c_rgb, rgb)}
         )
     )
     target_types = normalize_types(target_hint)
@@ -522,7 +536,7 @@ def score_chart(
         candidate_types=trace.types,
         type_evidence=evidence,
         candidate_series=trace.series,
-        series_colors=legend_colors(t_rgb, target, trace.series, c_rgb, candidate),
+        series_colors=series_colors,
         trace_error=trace.error,
         aspect=aligned.aspect,
         weights=weights,
