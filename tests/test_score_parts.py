@@ -305,7 +305,7 @@ def test_ui_critique_names_the_damage() -> None:
         TARGET[1].model_copy(update={"box": (80, 100, 170, 120)}),  # 40 px right
         TARGET[2].model_copy(update={"color": (37, 99, 235)}),  # blue instead of red
         # "Cancel anytime" missing; something extra instead
-        _block("Sign up", 500, 20, 70, 16),
+        _block("Sign up today", 500, 20, 110, 16),
     ]
     score = score_ui(_canvas(TARGET), TARGET, _canvas(candidate), candidate)
     assert score.position < 1 and score.color < 1 and score.block < 1 and score.text == 1.0
@@ -313,7 +313,8 @@ def test_ui_critique_names_the_damage() -> None:
     assert "Missing text: 'Cancel anytime' (target at x=300, y=320)" in lines
     assert "Text 'Pro plan' is 40 px too far right (target at x=40, y=100)" in lines
     assert "Colour of 'Buy' is #2563eb, target #dc2626" in lines
-    assert any(line.startswith("Extra text not in the target: 'Sign up'") for line in lines)
+    # (A lone extra word is under a page's noise floor: OCR misreads single words. Two are reported.)
+    assert any(line.startswith("Extra text not in the target: 'Sign up today'") for line in lines)
     text = render_critique(score, max_chars=300)
     assert text.startswith("Visual score ") and len(text) <= 300
 

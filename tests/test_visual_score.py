@@ -157,7 +157,10 @@ def test_moved_block_lowers_position(ui: dict[str, HtmlRender], ui_target: Targe
     for distance, score in zip((10, 40, 120), scores, strict=True):
         assert score.block == base.block and score.text == base.text
         lines = critique(score)
-        assert lines[0].startswith(f"Text 'Pro plan' is {distance} px too far right"), lines
+        if distance < 20:  # under a line's height: the noise of a page rendered with other fonts
+            assert not any("'Pro plan' is" in line for line in lines), lines
+        else:
+            assert lines[0].startswith(f"Text 'Pro plan' is {distance} px too far right"), lines
 
 
 def test_changed_colour_lowers_colour(ui: dict[str, HtmlRender], ui_target: Target) -> None:
@@ -166,7 +169,8 @@ def test_changed_colour_lowers_colour(ui: dict[str, HtmlRender], ui_target: Targ
     strong = score_of(ui, ui_target, "colour_strong")
     assert base.color > slight.color > strong.color
     assert slight.position == base.position and strong.block == base.block
-    assert "Colour of '$19 per month' is #1d4ed8, target #2563eb" in critique(slight)
+    # A slight shift of blue (ΔE00 about 7) is under a page's colour noise floor (15); red is not.
+    assert not any("$19 per month" in line for line in critique(slight))
     assert critique(strong)[0] == "Colour of '$19 per month' is #dc2626, target #2563eb"
 
 
@@ -291,4 +295,7 @@ def test_chart_missing_title(charts: dict[str, RunResult], chart_target: Target)
 def test_chart_series_count(charts: dict[str, RunResult], chart_target: Target) -> None:
     one = chart_score(charts, chart_target, "one_series")
     assert one.series == 0.5 and one.color < 1.0
-    assert any(line.startswith("Series count: candidate 1 (#2b6cb0), target 2") for line in critique(one))
+    # The series-count line sums up the colour lines and sits under the chart noise floor; the colour
+    # the candidate lacks is named.
+    lines = critique(one)
+    assert lines and "which the candidate lacks" in lines[0], lines
