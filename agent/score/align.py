@@ -13,6 +13,7 @@ the content (aspect ratio) is kept as a finding (``Alignment.aspect``), since sc
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 from PIL import Image
@@ -65,12 +66,15 @@ def content_box(rgb: RgbArray, tolerance: int = CONTENT_TOLERANCE) -> tuple[int,
     return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
 
 
-def align(candidate: RgbArray, target: RgbArray) -> Alignment:
+def align(
+    candidate: RgbArray, target: RgbArray, target_box: tuple[int, int, int, int] | Literal["measure"] | None = "measure"
+) -> Alignment:
     """The candidate's content scaled onto the target's content box, on a canvas of the target's size
-    filled with the candidate's background. Identical pictures (and pictures of the same size whose
+    filled with the candidate's background (``target_box``: the target's ``content_box`` if known).
+    Identical pictures (and pictures of the same size whose
     content boxes agree) are returned unchanged."""
     th, tw = target.shape[:2]
-    t_box = content_box(target)
+    t_box = content_box(target) if target_box == "measure" else target_box
     c_box = content_box(candidate)
     if t_box is None or c_box is None:
         return Alignment(rgb=_fit(candidate, tw, th))

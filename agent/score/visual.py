@@ -34,12 +34,14 @@ see on the candidate either (tiny, faint, overlapping marks) are then not held a
 from __future__ import annotations
 
 import math
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
 
-from .align import align
+from .align import align, content_box
 from .blocks import TextBlock, intersection_area
 from .charttype import TypeEvidence, evidence_agreement, normalize_types, type_agreement, type_evidence
 from .colors import delta_e, parse_hex, similarity_from_delta_e
@@ -49,7 +51,7 @@ from .legend import SeriesColor, legend_colors
 from .matching import MIN_SIMILARITY, Matching, match_blocks, text_similarity
 from .palette import PaletteColor, dominant_colors, palette_similarity
 from .perceptual import Perceptual, perceptual_similarity
-from .raster import RgbArray, load_rgb
+from .raster import RgbArray, image_key, load_rgb
 from .trace import ChartTrace, TraceSeries, trace_words
 from .words import blocks_from_words
 
@@ -445,6 +447,32 @@ def score_ui(
 # --- charts --------------------------------------------------------------------------------------
 
 
+_TARGETS: OrderedDict[str, tuple[RgbArray, tuple[PaletteColor, ...], tuple[int, int, int, int] | None]] = OrderedDict()
+_TARGETS_LOCK = threading.Lock()
+
+
+def _chart_target(
+    png: bytes | RgbArray,
+) -> tuple[RgbArray, tuple[PaletteColor, ...], tuple[int, int, int, int] | None]:
+    """The target's pixels, chromatic palette and content box: the same for every candidate of a run,
+    so computed once per picture (cached by content hash, a few entries)."""
+    if not isinstance(png, bytes):
+        return png, dominant_colors(png, chromatic_only=True), content_box(png)
+    key = image_key(png)
+    with _TARGETS_LOCK:
+        hit = _TARGETS.get(key)
+        if hit is not None:
+            _TARGETS.move_to_end(key)
+            return hit
+    rgb = load_rgb(png)
+    value = (rgb, dominant_colors(rgb, chromatic_only=True), content_box(rgb))
+    with _TARGETS_LOCK:
+        _TARGETS[key] = value
+        while len(_TARGETS) > 8:
+            _TARGETS.popitem(last=False)
+    return value
+
+
 def score_chart(
     target_png: bytes | RgbArray,
     target_blocks: Sequence[TextBlock],
@@ -465,8 +493,9 @@ def score_chart(
     """
     weights = weights or ChartWeights()
     scales = scales or ScoreScales()
-    t_rgb = _rgb(target_png)
-    aligned = align(_rgb(candidate_png), t_rgb)
+    t_rgb, t_palette, t_box = _chart_target(target_png)
+    raw_c = _rgb(candidate_png)
+    aligned = align(raw_c, t_rgb, t_box)
     c_rgb = aligned.rgb
     trace = candidate_trace if isinstance(candidate_trace, ChartTrace) else ChartTrace.parse(candidate_trace)
     target = list(target_blocks)
@@ -488,9 +517,8 @@ def score_chart(
         1.0 if not target and not candidate else 0.0,
     )
     _, position, _ = _pair_means(pairs, bool(target or candidate))
-    t_palette = dominant_colors(t_rgb, chromatic_only=True)
     # The render as drawn: scaling it onto the target's canvas blends colours at every edge.
-    c_palette = dominant_colors(_rgb(candidate_png), chromatic_only=True)
+    c_palette = dominant_colors(raw_c, chromatic_only=True)
     colour, palette_pairs = palette_similarity(t_palette, c_palette, scales.color)
     n_t, n_c = len(t_palette), len(c_palette)
     series = 1.0 if n_t == n_c else 1.0 - abs(n_t - n_c) / max(n_t, n_c)
