@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from . import cli_sandbox, cli_serve, cli_solve, doctor
-from .cli_errors import console_main, version_callback
+from .cli_errors import console_main, version_option
 
 PROG = "viscodex-agent"
 
@@ -24,10 +24,7 @@ app.command(name="solve")(cli_solve.solve)
 
 @app.callback()
 def _root(
-    version: Annotated[
-        bool,
-        typer.Option("--version", is_eager=True, callback=version_callback(PROG), help="Print the version and exit."),
-    ] = False,
+    version: Annotated[bool, version_option(PROG)] = False,
 ) -> None:
     """VisCodex: from a picture to code that was run and checked."""
 

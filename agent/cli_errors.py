@@ -18,7 +18,7 @@ import tomllib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -137,8 +137,9 @@ def console_main(app: typer.Typer, prog: str) -> None:
     run_app(app, prog)
 
 
-def version_callback(prog: str) -> Callable[[bool], None]:
-    """A ``--version`` option's callback: print ``prog VERSION`` and exit 0 (eager, before anything else)."""
+def version_option(prog: str) -> Any:
+    """The ``--version`` option every console script has: eager, prints ``prog VERSION`` and exits 0.
+    Use as ``version: Annotated[bool, version_option(PROG)] = False`` on the app's callback."""
 
     def show(value: bool) -> None:
         if value:
@@ -147,7 +148,7 @@ def version_callback(prog: str) -> Callable[[bool], None]:
             print(f"{prog} {__version__}")
             raise typer.Exit(0)
 
-    return show
+    return typer.Option("--version", is_eager=True, callback=show, help="Print the version and exit.")
 
 
 def run_app(app: typer.Typer, prog: str) -> None:

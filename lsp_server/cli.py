@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from viscodex.agent.cli_errors import console_main, fail, version_callback
+from viscodex.agent.cli_errors import console_main, fail, version_option
 from viscodex.agent.exit_codes import ExitCode
 
 from .server import build_server
@@ -21,10 +21,7 @@ def serve(
     tcp: Annotated[bool, typer.Option(help="Listen on TCP instead of stdio.")] = False,
     host: Annotated[str, typer.Option(help="TCP address; localhost unless you mean it.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 2087,
-    version: Annotated[
-        bool,
-        typer.Option("--version", is_eager=True, callback=version_callback(PROG), help="Print the version and exit."),
-    ] = False,
+    version: Annotated[bool, version_option(PROG)] = False,
 ) -> None:
     """Run the VisCodex language server."""
     server = build_server()

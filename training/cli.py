@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 import viscodex
-from viscodex.agent.cli_errors import console_main, version_callback
+from viscodex.agent.cli_errors import console_main, version_option
 from viscodex.agent.cli_errors import fail as shared_fail
 from viscodex.agent.exit_codes import ExitCode
 
@@ -31,10 +31,7 @@ def fail(message: str, code: ExitCode) -> typer.Exit:
 
 @app.callback()
 def _root(
-    version: Annotated[
-        bool,
-        typer.Option("--version", is_eager=True, callback=version_callback(PROG), help="Print the version and exit."),
-    ] = False,
+    version: Annotated[bool, version_option(PROG)] = False,
 ) -> None:
     """Make and score VisCodex models."""
 
