@@ -13,6 +13,8 @@ import re
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from .package_sets import canonical_name
+
 LABEL_VERSIONS = "org.viscodex.versions"
 LABEL_PACKAGE_SET = "org.viscodex.package-set"
 
@@ -69,7 +71,7 @@ class ImageVersions(BaseModel):
         top = module.split(".", 1)[0]
         if top in self.modules:
             return self.modules[top]
-        canonical = re.sub(r"[-_.]+", "-", top).lower()
+        canonical = canonical_name(top)
         return canonical if canonical in self.packages else None
 
 
