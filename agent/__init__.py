@@ -32,6 +32,7 @@ if typing.TYPE_CHECKING:
     from .loop import Attempt, IterationTiming, Loop, SolveResult
     from .solver import solve, solve_sync
     from .tasks.base import KINDS, Kind, SolveRequest
+    from .tasks.pictures import check_picture, model_budget
 
 _LAZY: dict[str, str] = {
     **dict.fromkeys(
@@ -41,6 +42,7 @@ _LAZY: dict[str, str] = {
     **dict.fromkeys(["Attempt", "IterationTiming", "Loop", "SolveResult"], ".loop"),
     **dict.fromkeys(["solve", "solve_sync"], ".solver"),
     **dict.fromkeys(["KINDS", "Kind", "SolveRequest"], ".tasks.base"),
+    **dict.fromkeys(["check_picture", "model_budget"], ".tasks.pictures"),
 }
 
 
@@ -76,7 +78,9 @@ __all__ = [
     "SolveRequest",
     "SolveResult",
     "Started",
+    "check_picture",
     "describe_failure",
+    "model_budget",
     "parse_event",
     "run_app",
     "solve",

@@ -1,0 +1,288 @@
+"""``viscodex/imageToCode`` and ``workspace/executeCommand viscodex.imageToCode``: pictures plus the code
+around the cursor in, a verified result and its ``WorkspaceEdit`` out.
+
+The handler only translates: params into a ``SolveRequest`` (with the unsaved buffer's context), the
+agent's ``Loop`` on the server's shared model backend and sandbox, its events into ``$/progress``, its
+result into an edit. A run is a background task: other requests are answered while it works, and
+``$/cancelRequest`` or ``window/workDoneProgress/cancel`` stop it and its container.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+from lsprotocol import types
+from lsprotocol.converters import get_converter
+from pygls.exceptions import JsonRpcException
+from pygls.uris import from_fs_path, to_fs_path
+
+from . import edits
+from .context import CodeContext, code_context, document_language
+from .images import inside, materialize
+from .params import ImageToCodeParams, ImageToCodeResult, InvalidParams, parse_params
+from .progress import RunProgress
+from .run_sandbox import RunSandbox
+from .runs import Unavailable
+
+if TYPE_CHECKING:
+    from viscodex.agent import SolveRequest, SolveResult
+
+    from .server import VisCodexServer
+
+log = logging.getLogger(__name__)
+
+METHOD = "viscodex/imageToCode"
+COMMAND = "viscodex.imageToCode"
+LANGUAGE_OF_KIND = {"ui": "html", "chart": "python", "algorithm": "python", "fix": "diff"}
+UI_DOCUMENTS = {"html", "css", "jsx", "tsx", "vue", "svelte"}
+_serial = itertools.count(1)
+
+
+class RequestFailed(JsonRpcException):
+    """The run could not be done (model or sandbox unavailable, a model error); LSP's RequestFailed."""
+
+    CODE = -32803
+
+
+def choose_kind(kind: str, language: str | None, source: str) -> str:
+    """The task for ``auto`` when the document says (as the agent's own rule for a context file): a
+    UI file -> ui, a Python file -> chart if it uses matplotlib, else algorithm; otherwise the agent
+    asks the model."""
+    if kind != "auto":
+        return kind
+    if language in UI_DOCUMENTS:
+        return "ui"
+    if language == "python":
+        return "chart" if "matplotlib" in source or "seaborn" in source else "algorithm"
+    return "auto"
+
+
+def _run_dir(root: Path, kind: str) -> Path:
+    return root / ".viscodex" / "runs" / f"{time.strftime('%Y%m%d-%H%M%S')}-{kind}-lsp{next(_serial)}"
+
+
+def _document_path(uri: str) -> Path | None:
+    path = to_fs_path(uri) if uri.startswith("file:") else None
+    return Path(path).resolve() if path else None
+
+
+async def image_to_code(server: VisCodexServer, raw: object, *, apply_edit: bool) -> dict[str, Any]:
+    """Run one request; the result as the protocol spells it. ``apply_edit``: apply the edit through
+    ``workspace/applyEdit`` (the command always does; the request when it says ``apply: true``)."""
+    params = parse_params(raw)
+    settings = server.settings
+    folders = server.folders()
+    doc_path = _document_path(params.uri)
+    root = (server.folder_of(doc_path) if doc_path else None) or (folders[0] if folders else None)
+    if root is None:
+        raise InvalidParams("open a folder (a workspace) first: runs are kept in its .viscodex/runs")
+    document = server.workspace.get_text_document(params.uri)
+    try:
+        source, version = document.source, document.version
+        start, end = document.offset_at_position(params.range.start), document.offset_at_position(params.range.end)
+    except OSError:  # neither open nor on disk: a new file
+        source, version, start, end = "", None, 0, 0
+    language = document_language(document.language_id, params.uri)
+    context = code_context(source, language, start, end)
+    kind = choose_kind(params.kind, language, source)
+    if kind == "fix" and not folders:
+        raise InvalidParams("kind fix needs a workspace folder: it is the repository the fix is tested in")
+    run_dir = _run_dir(root, kind)
+    inputs = run_dir / "inputs"
+    inputs.mkdir(parents=True, exist_ok=True)
+    images = await asyncio.to_thread(
+        materialize,
+        params.images,
+        inputs,
+        folders,
+        kind,
+        settings.max_image_bytes,
+        1280,
+    )
+    request = _solve_request(params, settings_kind=kind, images=images, context=context, inputs=inputs, root=root,
+                             server=server, doc_name=doc_path.name if doc_path else params.uri)
+    handler = asyncio.current_task()
+    progress = await RunProgress.start(server, params.work_done_token, on_cancel=lambda: handler and handler.cancel())
+    progress.begin("starting")
+    cancel = threading.Event()
+    try:
+        result = await _run(server, request, run_dir, progress, cancel)
+    except asyncio.CancelledError:
+        cancel.set()  # the sandbox call in flight stops and its container is removed
+        progress.end("cancelled")
+        log.info("run %s cancelled", run_dir.name)
+        raise
+    except Unavailable as exc:
+        progress.end("failed")
+        server.window_show_message(types.ShowMessageParams(type=types.MessageType.Error, message=f"VisCodex: {exc}"))
+        raise RequestFailed(str(exc)) from None
+    except JsonRpcException:
+        progress.end("failed")
+        raise
+    finally:
+        cancel.set()
+    out = _result(server, params, result, source, version, doc_path, root, language, images)
+    if apply_edit and out.edit is not None:
+        out.applied = await _apply(server, out.edit)
+    verdict = "verified" if out.verified else "best effort, not verified"
+    progress.end(f"{verdict}: score {out.score:.2f} after {out.iterations} iteration(s)")
+    return out.to_json(get_converter())
+
+
+def _solve_request(
+    params: ImageToCodeParams,
+    *,
+    settings_kind: str,
+    images: tuple[Path, ...],
+    context: CodeContext,
+    inputs: Path,
+    root: Path,
+    server: VisCodexServer,
+    doc_name: str,
+) -> SolveRequest:
+    from viscodex.agent import SolveRequest
+
+    settings = server.settings
+    context_files: tuple[Path, ...] = ()
+    suffix = {"python": ".py", "html": ".html", "javascript": ".js", "jsx": ".jsx", "typescript": ".ts"}
+    suffix |= {"tsx": ".tsx", "css": ".css"}
+    if context.replaced.strip() and context.language in suffix:
+        replaced = inputs / f"replaced{suffix[context.language]}"
+        replaced.write_text(context.replaced, encoding="utf-8")
+        context_files = (replaced,)  # the agent's kept-code check holds the result to what it replaces
+    instruction = "\n\n".join(part for part in (params.instruction, context.prompt(doc_name)) if part)
+    return SolveRequest(
+        images=images,
+        kind=cast(Any, settings_kind),
+        instruction=instruction,
+        context_files=context_files,
+        repo=root if settings_kind == "fix" else None,
+        test_cmd=settings.test_cmd,
+        stack=cast(Any, params.stack or settings.stack),
+        max_iters=settings.max_iters,
+        candidates=settings.candidates,
+        threshold=settings.threshold,
+        time_budget_s=settings.time_budget_s,
+        timeout_s=settings.timeout,
+    )
+
+
+async def _run(
+    server: VisCodexServer, request: SolveRequest, run_dir: Path, progress: RunProgress, cancel: threading.Event
+) -> SolveResult:
+    from viscodex.agent import Loop, describe_failure
+
+    def queued(position: int) -> None:
+        limit = server.settings.max_concurrent_runs
+        progress.report(f"queued: {position} waiting for {limit} running run(s) to finish")
+
+    async with server.runner.slot(lambda: server.settings, queued):
+        progress.report("starting the model and the sandbox")
+        backend = await server.runner.backend(server.settings)
+        sandbox = await server.runner.sandbox()
+        progress.report("generating")
+        loop = Loop(request, backend, cast(Any, RunSandbox(sandbox, cancel, progress.report)), run_dir, progress.on_event)
+        try:
+            return await loop.run()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            described = describe_failure(exc)
+            if described is None:
+                raise
+            message, code = described
+            if int(code) == 2:
+                raise InvalidParams(message) from None
+            if int(code) == 3:
+                raise Unavailable(message) from None
+            raise RequestFailed(message) from None
+
+
+def _result(
+    server: VisCodexServer,
+    params: ImageToCodeParams,
+    result: SolveResult,
+    source: str,
+    version: int | None,
+    doc_path: Path | None,
+    root: Path,
+    language: str | None,
+    images: tuple[Path, ...],
+) -> ImageToCodeResult:
+    code = result.best.code if result.best is not None else ""
+    code_language = LANGUAGE_OF_KIND.get(result.kind, "text")
+    edit: types.WorkspaceEdit | None = None
+    if code.strip():
+        if result.kind == "fix":
+            def source_of(path: Path) -> tuple[str, int | None] | None:
+                uri = from_fs_path(str(path)) or path.as_uri()
+                opened = server.workspace.text_documents.get(uri)
+                return (opened.source, opened.version) if opened is not None else None
+
+            try:
+                edit = edits.diff_edit(code, root, source_of)
+            except (ValueError, OSError) as exc:
+                log.warning("the verified diff does not fit the workspace any more: %s", exc)
+        elif code_language == language:
+            text = edits.html_fragment(code, source) if language == "html" else code
+            edit = edits.fragment_edit(params.uri, version, params.range, text)
+        else:
+            edit = edits.whole_file_edit(_new_file(params, doc_path, root, images, code_language), code)
+    return ImageToCodeResult(
+        code=code,
+        language=code_language,
+        kind=result.kind,
+        verified=result.verified,
+        score=result.best.verification.score if result.best is not None else 0.0,
+        iterations=result.iterations,
+        run_dir=str(result.run_dir),
+        edit=edit,
+    )
+
+
+def _new_file(
+    params: ImageToCodeParams, doc_path: Path | None, root: Path, images: tuple[Path, ...], language: str
+) -> Path:
+    """Where a whole-file result goes: next to the image (named after it) when the image is a file of
+    the workspace, else next to the document."""
+    first = images[0]
+    if params.images[0].uri is not None and inside(first, [root]):
+        return edits.free_path(first.parent, first.stem, edits.SUFFIX.get(language, ".txt"))
+    folder = doc_path.parent if doc_path is not None else root
+    stem = doc_path.stem if doc_path is not None else "viscodex"
+    return edits.free_path(folder, stem, edits.SUFFIX.get(language, ".txt"))
+
+
+async def _apply(server: VisCodexServer, edit: types.WorkspaceEdit) -> bool:
+    """Apply the edit through the client; a created file is then opened (``window/showDocument``)."""
+    answer = await server.workspace_apply_edit_async(types.ApplyWorkspaceEditParams(edit=edit, label="VisCodex"))
+    if not answer.applied:
+        log.info("the client did not apply the edit: %s", answer.failure_reason or "no reason given")
+        return False
+    created = [c.uri for c in edit.document_changes or [] if isinstance(c, types.CreateFile)]
+    window = server.client_capabilities.window
+    if created and window is not None and window.show_document is not None:
+        try:
+            await server.window_show_document_async(types.ShowDocumentParams(uri=created[0], take_focus=True))
+        except Exception as exc:  # the file was created; not opening it is no failure
+            log.info("window/showDocument failed: %s", exc)
+    return True
+
+
+def register(server: VisCodexServer) -> None:
+    @server.feature(METHOD)
+    async def image_to_code_request(ls: VisCodexServer, params: Any) -> dict[str, Any]:
+        """``viscodex/imageToCode``: the edit comes back; applied too when ``apply`` is true."""
+        parsed_apply = bool(getattr(params, "apply", False) is True)
+        return await image_to_code(ls, params, apply_edit=parsed_apply)
+
+    @server.command(COMMAND)
+    async def image_to_code_command(ls: VisCodexServer, *args: Any) -> dict[str, Any]:
+        """``viscodex.imageToCode`` with the request's object as its one argument; always applies."""
+        return await image_to_code(ls, list(args), apply_edit=True)
