@@ -42,16 +42,18 @@ class ImageReference:
 
 def references(line_text: str, line: int, folder: Path | None, roots: list[Path]) -> list[ImageReference]:
     """The image references on one line that name an existing image file inside the workspace."""
-    found: dict[tuple[int, int], ImageReference] = {}
+    found: list[ImageReference] = []
     for pattern in _PATTERNS:
         for match in pattern.finditer(line_text):
             target = unquote(match.group(1).split("#", 1)[0].split("?", 1)[0])
             if not target.lower().endswith(IMAGE_SUFFIXES) or "://" in target or target.startswith("data:"):
                 continue
             path = _resolve(target, folder, roots)
-            if path is not None and (match.start(), match.end()) not in found:
-                found[(match.start(), match.end())] = ImageReference(path, line, match.start(), match.end())
-    return list(found.values())
+            start, end = match.start(), match.end()
+            # the string pattern also matches inside an <img src="..."> or url("..."): one reference
+            if path is not None and not any(r.start < end and start < r.end for r in found):
+                found.append(ImageReference(path, line, start, end))
+    return sorted(found, key=lambda r: r.start)
 
 
 def _resolve(target: str, folder: Path | None, roots: list[Path]) -> Path | None:

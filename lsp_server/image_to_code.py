@@ -30,10 +30,10 @@ from .progress import RunProgress
 from .run_sandbox import RunSandbox
 from .runs import Unavailable
 
+from .server import VisCodexServer  # at run time: pygls reads the command handler's type hints
+
 if TYPE_CHECKING:
     from viscodex.agent import SolveRequest, SolveResult
-
-    from .server import VisCodexServer
 
 log = logging.getLogger(__name__)
 

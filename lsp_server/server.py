@@ -9,9 +9,14 @@ layer, Docker and tree-sitter load on the first run that needs them, so ``initia
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
+from typing import Any
 
+from lsprotocol import types
+from pygls.exceptions import JsonRpcException
 from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol
 from pygls.uris import to_fs_path
 
 import viscodex
@@ -20,11 +25,41 @@ from .runs import Runner
 from .settings import LspSettings
 
 
+log = logging.getLogger(__name__)
+
+
+class VisCodexProtocol(LanguageServerProtocol):
+    """pygls' protocol, except that a request whose params do not fit its method (wrong types) gets an
+    ``InvalidParams`` response instead of none, so a client never waits for an answer that will not come."""
+
+    def structure_message(self, data: dict[str, Any]) -> Any:
+        try:
+            return super().structure_message(data)
+        except JsonRpcException:
+            if isinstance(data.get("id"), int | str) and isinstance(data.get("method"), str):
+                message = f"invalid params for {data['method']}: they do not match the LSP types of that method"
+                log.warning("%s", message)
+                error = types.ResponseError(code=-32602, message=message)
+                self._send_response(data["id"], error=error)
+            raise
+
+
+    def _send_handler_result(self, future: Any, *, msg_id: Any) -> None:
+        """An expected refusal (a ``JsonRpcException`` such as ``InvalidParams``) is answered with one log
+        line, not pygls' traceback: it is the user's input, not a bug."""
+        if not future.cancelled() and isinstance(exc := future.exception(), JsonRpcException):
+            self._request_futures.pop(msg_id, None)
+            log.info("request %s refused: %s", msg_id, exc.message)
+            self._send_response(msg_id, error=exc.to_response_error())
+            return
+        super()._send_handler_result(future, msg_id=msg_id)
+
+
 class VisCodexServer(LanguageServer):
     """A pygls server with what VisCodex's features share: the settings and the runs."""
 
     def __init__(self) -> None:
-        super().__init__("viscodex-lsp", viscodex.__version__)
+        super().__init__("viscodex-lsp", viscodex.__version__, protocol_cls=VisCodexProtocol)
         self.settings = LspSettings()
         self.runner = Runner()
         self.can_pick_image = False
