@@ -25,6 +25,7 @@ SKIP_DIRS = {
     "venv",
     ".mypy_cache",
     ".pytest_cache",
+    ".viscodex",  # run folders (the CLI's and the language server's): not part of the code under test
 }
 MAX_FILE_BYTES = 1 << 20
 MAX_REPO_BYTES = 16 << 20

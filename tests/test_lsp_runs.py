@@ -1,0 +1,266 @@
+"""Runs through the language server, over stdio with a real LSP client (pytest-lsp), in the real Docker
+sandbox. The model is the scripted OpenAI-compatible server of the agent tests (a TEST DOUBLE, see
+scripted_model.py): each test says what it answers, so the edits can be checked exactly.
+
+Covered: the edit for each kind of result (a fragment in the open file, a whole file created next to the
+image, a fix over several files), `apply: true` and the command (applied through workspace/applyEdit),
+progress in order, and both ways of cancelling (containers gone), a missing sandbox image."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import docker
+import pytest
+from lsp_client import b64, lsp_client, open_document, png_bytes
+from lsprotocol import types
+from pygls.exceptions import JsonRpcException
+from scripted_model import ScriptedModel, serve
+
+from viscodex.sandbox.owners import LABEL, LABEL_PID
+
+pytestmark = pytest.mark.asyncio(loop_scope="function")
+
+TESTS_JSON = '```json\n{"tests": [{"input": "2 3\\n", "output": "5\\n"}, {"input": "10 -4\\n", "output": "6\\n"}]}\n```'
+RIGHT_CODE = "a, b = map(int, input().split())\nprint(a + b)\n"
+RIGHT = f"Here you go:\n```python\n{RIGHT_CODE}```"
+PAGE = (
+    '<!DOCTYPE html>\n<html>\n<head>\n<style>body { margin: 0; background: #fff }</style>\n</head>\n<body>\n'
+    '<p style="margin: 10px; font: 11px sans-serif">Buy now</p>\n</body>\n</html>\n'
+)
+UI = f"```html\n{PAGE}```"
+
+
+def options(model: ScriptedModel, **more: object) -> dict[str, object]:
+    return {"model_url": model.url, "backend": "server", "max_iters": 1, **more}
+
+
+def messages(client, token=None) -> list[str]:  # type: ignore[no-untyped-def]
+    reports = client.progress_reports
+    token = token if token is not None else next(iter(reports))
+    return [getattr(v, "message", None) or "" for v in reports[token]]
+
+
+def _request(doc: Path, image: dict, line: int, character: int = 0, **more: object) -> dict[str, object]:
+    return {"images": [image], "textDocument": {"uri": doc.as_uri()},
+            "position": {"line": line, "character": character}, **more}
+
+
+async def test_fragment_into_a_python_file_with_progress_in_order(tmp_path: Path, sandbox_image: str) -> None:
+    """Scripted model: the sample tests, then a right solution. The Python buffer (unsaved, differing from
+    disk) makes it an algorithm task; the edit inserts the code at the position."""
+    doc = tmp_path / "solution.py"
+    doc.write_text("# on disk\n")
+    buffer = "import sys\n\n\ndef helper():\n    return 1\n\n"
+    with serve(ScriptedModel([TESTS_JSON, RIGHT])) as model:
+        async with lsp_client(tmp_path, options(model)) as client:
+            open_document(client, doc, "python", buffer)
+            result = await client.protocol.send_request_async(
+                "viscodex/imageToCode", _request(doc, {"data": b64(png_bytes(text="a + b"))}, 6)
+            )
+            reports = dict(client.progress_reports)
+    assert result.kind == "algorithm" and result.language == "python" and result.verified is True
+    assert result.code == RIGHT_CODE and result.score == 1.0 and result.iterations == 1
+    assert Path(result.runDir).is_dir() and Path(result.runDir).parent == tmp_path / ".viscodex" / "runs"
+    (change,) = result.edit.documentChanges
+    assert change.textDocument.uri == doc.as_uri() and change.textDocument.version == 1
+    (edit,) = change.edits
+    assert edit.range.start.line == 6 and edit.range.end.line == 6 and edit.newText == RIGHT_CODE
+    # the model was told about the unsaved buffer, not the file on disk
+    prompt = "\n".join(model.user_texts(1))
+    assert "def helper():" in prompt and "import sys" in prompt and "# on disk" not in prompt
+    (token,) = reports
+    values = reports[token]
+    assert isinstance(values[0], types.WorkDoneProgressBegin) and values[0].cancellable is True
+    assert isinstance(values[-1], types.WorkDoneProgressEnd) and "verified" in (values[-1].message or "")
+    assert all(isinstance(v, types.WorkDoneProgressReport) for v in values[1:-1])
+    steps = [v.message or "" for v in values[1:-1]]
+    order = ["starting the model", "generating", "syntax check", "running", "scoring", "score 1.00"]
+    positions = [next(i for i, s in enumerate(steps) if word in s) for word in order]
+    assert positions == sorted(positions), steps
+    assert any("iteration 1/1" in s for s in steps)
+
+
+async def test_whole_file_next_to_the_image_through_the_command(tmp_path: Path, sandbox_image: str) -> None:
+    """Scripted model: one HTML page. From a Markdown note the result is a whole file: created next to the
+    image (CreateFile + text), applied through workspace/applyEdit, then opened with window/showDocument."""
+    (tmp_path / "img").mkdir()
+    (tmp_path / "img" / "hero.png").write_bytes(png_bytes())
+    note = tmp_path / "note.md"
+    note.write_text("# Landing page\n\n![hero](img/hero.png)\n")
+    with serve(ScriptedModel([UI])) as model:
+        async with lsp_client(tmp_path, options(model)) as client:
+            open_document(client, note, "markdown")
+            argument = _request(note, {"uri": (tmp_path / "img" / "hero.png").as_uri()}, 3, kind="ui")
+            result = await client.workspace_execute_command_async(
+                types.ExecuteCommandParams(command="viscodex.imageToCode", arguments=[argument])
+            )
+            applied = list(client.applied)  # type: ignore[attr-defined]
+            shown = list(client.shown_documents)
+    created = tmp_path / "img" / "hero.html"
+    assert result["kind"] == "ui" and result["language"] == "html" and result["applied"] is True
+    assert created.read_text() == PAGE
+    assert note.read_text() == "# Landing page\n\n![hero](img/hero.png)\n"
+    (edit,) = applied
+    create, text = edit.document_changes
+    assert isinstance(create, types.CreateFile) and create.uri == created.as_uri()
+    assert isinstance(text, types.TextDocumentEdit) and text.edits[0].new_text == PAGE
+    assert [d.uri for d in shown] == [created.as_uri()]
+
+
+async def test_a_second_whole_file_does_not_overwrite_the_first(tmp_path: Path, sandbox_image: str) -> None:
+    """Scripted model: the same HTML page twice; the second file is hero-2.html."""
+    (tmp_path / "hero.png").write_bytes(png_bytes())
+    (tmp_path / "hero.html").write_text("mine\n")
+    note = tmp_path / "note.md"
+    note.write_text("![hero](hero.png)\n")
+    with serve(ScriptedModel([UI])) as model:
+        async with lsp_client(tmp_path, options(model)) as client:
+            open_document(client, note, "markdown")
+            result = await client.protocol.send_request_async(
+                "viscodex/imageToCode", _request(note, {"uri": (tmp_path / "hero.png").as_uri()}, 1, kind="ui", apply=True)
+            )
+    assert result.applied is True
+    assert (tmp_path / "hero.html").read_text() == "mine\n" and (tmp_path / "hero-2.html").read_text() == PAGE
+
+
+def _repo(root: Path) -> None:
+    (root / "tests").mkdir(parents=True)
+    (root / "calc.py").write_text("from util import double\n\n\ndef add(a, b):\n    return a - b\n")
+    (root / "util.py").write_text("def double(x):\n    return x + x + 1\n")
+    (root / "tests" / "test_calc.py").write_text(
+        "import os, sys\nsys.path.insert(0, os.getcwd())\nfrom calc import add\nfrom util import double\n\n\n"
+        "def test_add():\n    assert add(2, 3) == 5\n\n\ndef test_double():\n    assert double(4) == 8\n"
+    )
+
+
+FIX = (
+    "```diff\n--- a/calc.py\n+++ b/calc.py\n@@ -4,2 +4,2 @@\n def add(a, b):\n-    return a - b\n+    return a + b\n"
+    "--- a/util.py\n+++ b/util.py\n@@ -1,2 +1,2 @@\n def double(x):\n-    return x + x + 1\n+    return x + x\n```"
+)
+
+
+async def test_fix_over_several_files_is_not_applied_without_consent(tmp_path: Path, sandbox_image: str) -> None:
+    """Scripted model: a diff over two files that makes the tests pass. The workspace folder is the repository;
+    the request (no apply) returns the edit and the files stay as they were; applied, they are fixed."""
+    _repo(tmp_path)
+    (tmp_path / "error.png").write_bytes(png_bytes(text="AssertionError: assert -1 == 5"))
+    calc = tmp_path / "calc.py"
+    params = _request(calc, {"uri": (tmp_path / "error.png").as_uri()}, 4, kind="fix")
+    with serve(ScriptedModel([FIX, FIX])) as model:
+        async with lsp_client(tmp_path, options(model)) as client:
+            open_document(client, calc, "python")
+            result = await client.protocol.send_request_async("viscodex/imageToCode", params)
+            untouched = (calc.read_text(), (tmp_path / "util.py").read_text())
+            applied_result = await client.protocol.send_request_async("viscodex/imageToCode", {**params, "apply": True})
+    assert result.kind == "fix" and result.language == "diff" and result.verified is True
+    assert untouched == ("from util import double\n\n\ndef add(a, b):\n    return a - b\n", "def double(x):\n    return x + x + 1\n")
+    changes = {c.textDocument.uri: c for c in result.edit.documentChanges}
+    assert set(changes) == {calc.as_uri(), (tmp_path / "util.py").as_uri()}
+    (calc_edit,) = changes[calc.as_uri()].edits
+    assert calc_edit.range.start.line == 3 and calc_edit.range.end.line == 5
+    assert calc_edit.newText == "def add(a, b):\n    return a + b\n"
+    assert changes[calc.as_uri()].textDocument.version == 1  # the open buffer's version
+    assert applied_result.applied is True
+    assert calc.read_text().endswith("return a + b\n") and (tmp_path / "util.py").read_text().endswith("x + x\n")
+
+
+async def test_apply_true_that_the_client_refuses_is_reported(tmp_path: Path, sandbox_image: str) -> None:
+    """Scripted model: the sample tests and a right solution; the client answers applyEdit with applied=false."""
+    doc = tmp_path / "solution.py"
+    doc.write_text("\n")
+    with serve(ScriptedModel([TESTS_JSON, RIGHT])) as model:
+        async with lsp_client(tmp_path, options(model), apply=False) as client:
+            open_document(client, doc, "python")
+            result = await client.protocol.send_request_async(
+                "viscodex/imageToCode", _request(doc, {"data": b64(png_bytes())}, 1, kind="algorithm", apply=True)
+            )
+            asked = len(client.applied)  # type: ignore[attr-defined]
+    assert asked == 1 and result.applied is False and doc.read_text() == "\n"
+
+
+def _busy_containers(client: docker.DockerClient, pid: int) -> list[str]:
+    """The server's sandbox containers that are running a job (the shim plus the job's process)."""
+    filters = {"label": [LABEL, f"{LABEL_PID}={pid}"], "status": "running"}
+    busy = []
+    for container in client.containers.list(filters=filters):
+        try:
+            if len(container.top().get("Processes") or []) > 1:
+                busy.append(container.id)
+        except docker.errors.APIError:
+            continue
+    return busy
+
+
+@pytest.mark.parametrize("how", ["$/cancelRequest", "window/workDoneProgress/cancel"])
+async def test_cancel_stops_the_run_and_its_container(tmp_path: Path, docker_client, sandbox_image: str, how: str) -> None:  # type: ignore[no-untyped-def]
+    """Scripted model: the sample tests, then a solution that sleeps two minutes. Cancelled while it runs,
+    the request ends with RequestCancelled (-32800), the progress with "cancelled", and the container that
+    ran it is gone within seconds; the server answers the next request."""
+    doc = tmp_path / "solution.py"
+    doc.write_text("\n")
+    slow = "```python\nimport time\ntime.sleep(120)\n```"
+    with serve(ScriptedModel([TESTS_JSON, slow])) as model:
+        async with lsp_client(tmp_path, options(model, timeout=120)) as client:
+            pid = client._server.pid  # type: ignore[union-attr]
+            open_document(client, doc, "python")
+            params = _request(doc, {"data": b64(png_bytes())}, 1, kind="algorithm")
+            request = asyncio.ensure_future(client.protocol.send_request_async("viscodex/imageToCode", params, msg_id="run-1"))
+            deadline = time.monotonic() + 90
+            busy: list[str] = []
+            while not busy:
+                assert time.monotonic() < deadline and not request.done()
+                await asyncio.sleep(0.3)
+                if len(model.requests) >= 2:
+                    busy = await asyncio.to_thread(_busy_containers, docker_client, pid)
+            (token,) = client.progress_reports
+            if how == "$/cancelRequest":
+                client.protocol.notify("$/cancelRequest", types.CancelParams(id="run-1"))
+            else:
+                client.window_work_done_progress_cancel(types.WorkDoneProgressCancelParams(token=token))
+            cancelled_at = time.monotonic()
+            with pytest.raises(JsonRpcException) as caught:
+                await asyncio.wait_for(request, 20)
+            answered_in = time.monotonic() - cancelled_at
+            gone_deadline = time.monotonic() + 10
+            while True:
+                alive = {c.id for c in docker_client.containers.list(all=True, sparse=True, filters={"label": [LABEL]})}
+                if not alive & set(busy) or time.monotonic() > gone_deadline:
+                    break
+                await asyncio.sleep(0.2)
+            gone_in = time.monotonic() - cancelled_at
+            end = client.progress_reports[token][-1]
+            actions = await client.text_document_code_action_async(
+                types.CodeActionParams(
+                    text_document=types.TextDocumentIdentifier(uri=doc.as_uri()),
+                    range=types.Range(start=types.Position(line=0, character=0), end=types.Position(line=0, character=0)),
+                    context=types.CodeActionContext(diagnostics=[]),
+                )
+            )
+    assert caught.value.code == -32800
+    assert answered_in < 5
+    assert not alive & set(busy), f"the run's container was still there {gone_in:.1f} s after the cancel"
+    assert isinstance(end, types.WorkDoneProgressEnd) and end.message == "cancelled"
+    assert actions is not None
+    # and after shutdown, none of the server's containers is left
+    assert docker_client.containers.list(all=True, sparse=True, filters={"label": [LABEL, f"{LABEL_PID}={pid}"]}) == []
+
+
+async def test_missing_sandbox_image_names_the_build_command(tmp_path: Path, docker_client, sandbox_image: str) -> None:  # type: ignore[no-untyped-def]
+    """Scripted model (answers nothing: the run stops at the sandbox). The image named does not exist."""
+    doc = tmp_path / "solution.py"
+    doc.write_text("\n")
+    with serve(ScriptedModel([])) as model:
+        env = {"VISCODEX_SANDBOX_IMAGE": "viscodex-sandbox:no-such-tag"}
+        async with lsp_client(tmp_path, options(model), env=env) as client:
+            with pytest.raises(JsonRpcException) as caught:
+                await client.protocol.send_request_async(
+                    "viscodex/imageToCode", _request(doc, {"data": b64(png_bytes())}, 1, kind="algorithm")
+                )
+            await asyncio.sleep(0.2)
+            shown = [m.message for m in client.messages]
+    assert caught.value.code == -32803
+    assert "viscodex-agent sandbox build" in caught.value.message and "no-such-tag" in caught.value.message
+    assert len(shown) == 1 and "viscodex-agent sandbox build" in shown[0]
