@@ -77,7 +77,9 @@ def _arguments(uri: str, **fields: Any) -> dict[str, Any]:
 def register(server: VisCodexServer) -> None:
     @server.feature(
         types.TEXT_DOCUMENT_CODE_ACTION,
-        types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.RefactorRewrite, types.CodeActionKind.QuickFix]),
+        types.CodeActionOptions(
+            code_action_kinds=[types.CodeActionKind.RefactorRewrite, types.CodeActionKind.QuickFix]
+        ),
     )
     def code_actions(ls: VisCodexServer, params: types.CodeActionParams) -> list[types.CodeAction]:
         uri = params.text_document.uri

@@ -8,6 +8,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from lsprotocol import types
+from pygls.exceptions import JsonRpcException
 
 from .settings import SECTION, merged, to_plain
 
@@ -36,7 +37,7 @@ async def pull(server: VisCodexServer) -> None:
         answer = await server.workspace_configuration_async(
             types.ConfigurationParams(items=[types.ConfigurationItem(section=SECTION)])
         )
-    except Exception as exc:  # a client that fails to answer keeps the settings it gave at initialize
+    except JsonRpcException as exc:  # a client that fails to answer keeps the settings it gave at initialize
         log.info("workspace/configuration failed: %s", exc)
         return
     if answer and answer[0] is not None:

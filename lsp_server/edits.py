@@ -136,9 +136,7 @@ def _locate(lines: list[str], hunk: Hunk) -> int:
     raise ValueError(f"a hunk at line {hunk.old_start} does not match the file any more")
 
 
-def diff_edit(
-    diff: str, root: Path, source_of: Callable[[Path], tuple[str, int | None] | None]
-) -> types.WorkspaceEdit:
+def diff_edit(diff: str, root: Path, source_of: Callable[[Path], tuple[str, int | None] | None]) -> types.WorkspaceEdit:
     """The diff as edits over the workspace under ``root``: one text edit per hunk, at the hunk's lines
     in the file's current text (``source_of`` gives an open buffer's text and version, else None for
     the file on disk); new files are created, deleted ones deleted. ValueError if a file changed so that

@@ -29,7 +29,6 @@ from .params import ImageToCodeParams, ImageToCodeResult, InvalidParams, parse_p
 from .progress import RunProgress
 from .run_sandbox import RunSandbox
 from .runs import Unavailable
-
 from .server import VisCodexServer  # at run time: pygls reads the command handler's type hints
 
 if TYPE_CHECKING:
@@ -105,10 +104,23 @@ async def image_to_code(server: VisCodexServer, raw: object, *, apply_edit: bool
         settings.max_image_bytes,
         1280,
     )
-    request = _solve_request(params, settings_kind=kind, images=images, context=context, inputs=inputs, root=root,
-                             server=server, doc_name=doc_path.name if doc_path else params.uri)
+    request = _solve_request(
+        params,
+        settings_kind=kind,
+        images=images,
+        context=context,
+        inputs=inputs,
+        root=root,
+        server=server,
+        doc_name=doc_path.name if doc_path else params.uri,
+    )
     handler = asyncio.current_task()
-    progress = await RunProgress.start(server, params.work_done_token, on_cancel=lambda: handler and handler.cancel())
+
+    def stop() -> None:  # window/workDoneProgress/cancel: as $/cancelRequest would
+        if handler is not None:
+            handler.cancel()
+
+    progress = await RunProgress.start(server, params.work_done_token, on_cancel=stop)
     progress.begin("starting")
     cancel = threading.Event()
     try:
@@ -187,7 +199,9 @@ async def _run(
         backend = await server.runner.backend(server.settings)
         sandbox = await server.runner.sandbox()
         progress.report("generating")
-        loop = Loop(request, backend, cast(Any, RunSandbox(sandbox, cancel, progress.report)), run_dir, progress.on_event)
+        loop = Loop(
+            request, backend, cast(Any, RunSandbox(sandbox, cancel, progress.report)), run_dir, progress.on_event
+        )
         try:
             return await loop.run()
         except asyncio.CancelledError:
@@ -220,6 +234,7 @@ def _result(
     edit: types.WorkspaceEdit | None = None
     if code.strip():
         if result.kind == "fix":
+
             def source_of(path: Path) -> tuple[str, int | None] | None:
                 uri = from_fs_path(str(path)) or path.as_uri()
                 opened = server.workspace.text_documents.get(uri)
@@ -270,7 +285,7 @@ async def _apply(server: VisCodexServer, edit: types.WorkspaceEdit) -> bool:
     if created and window is not None and window.show_document is not None:
         try:
             await server.window_show_document_async(types.ShowDocumentParams(uri=created[0], take_focus=True))
-        except Exception as exc:  # the file was created; not opening it is no failure
+        except JsonRpcException as exc:  # the file was created; not opening it is no failure
             log.info("window/showDocument failed: %s", exc)
     return True
 

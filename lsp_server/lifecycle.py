@@ -33,7 +33,7 @@ class ClientLogHandler(logging.Handler):
             kind = next((t for level, t in LEVELS.items() if record.levelno >= level), types.MessageType.Log)
             params = types.LogMessageParams(type=kind, message=self.format(record))
             self.loop.call_soon_threadsafe(self.server.window_log_message, params)
-        except Exception:  # a log line must never break a run
+        except RuntimeError:  # the event loop is gone (at exit): a log line must never break anything
             self.handleError(record)
 
 

@@ -83,7 +83,9 @@ def parse_params(raw: object) -> ImageToCodeParams:
         rng = data["range"]
         if not isinstance(rng, dict):
             raise InvalidParams("range must be {start, end}")
-        where = types.Range(start=_position(rng.get("start"), "range.start"), end=_position(rng.get("end"), "range.end"))
+        where = types.Range(
+            start=_position(rng.get("start"), "range.start"), end=_position(rng.get("end"), "range.end")
+        )
         if (where.end.line, where.end.character) < (where.start.line, where.start.character):
             raise InvalidParams("range.end is before range.start")
     elif "position" in data and data["position"] is not None:

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
+from pygls.exceptions import JsonRpcException
 
 if TYPE_CHECKING:
     from pygls.lsp.server import LanguageServer
@@ -33,9 +34,7 @@ class RunProgress:
         self.ended = False
 
     @classmethod
-    async def start(
-        cls, server: LanguageServer, token: str | int | None, on_cancel: Callable[[], None]
-    ) -> RunProgress:
+    async def start(cls, server: LanguageServer, token: str | int | None, on_cancel: Callable[[], None]) -> RunProgress:
         """Progress under the client's ``workDoneToken``, or a token the server creates
         (``window/workDoneProgress/create``) when the client can show progress; ``on_cancel`` runs when
         the client sends ``window/workDoneProgress/cancel`` for it."""
@@ -45,7 +44,7 @@ class RunProgress:
             token = f"viscodex-{uuid.uuid4().hex[:12]}"
             try:
                 await server.work_done_progress.create_async(token)
-            except Exception:  # a client that refuses the token gets no progress, not a failed run
+            except JsonRpcException:  # a client that refuses the token gets no progress, not a failed run
                 token = None
         progress = cls(server, token, loop)
         if token is not None:

@@ -24,7 +24,6 @@ import viscodex
 from .runs import Runner
 from .settings import LspSettings
 
-
 log = logging.getLogger(__name__)
 
 
@@ -42,7 +41,6 @@ class VisCodexProtocol(LanguageServerProtocol):
                 error = types.ResponseError(code=-32602, message=message)
                 self._send_response(data["id"], error=error)
             raise
-
 
     def _send_handler_result(self, future: Any, *, msg_id: Any) -> None:
         """An expected refusal (a ``JsonRpcException`` such as ``InvalidParams``) is answered with one log

@@ -75,9 +75,7 @@ def merged(current: LspSettings, raw: object) -> LspSettings:
     try:
         return LspSettings.model_validate({**current.model_dump(), **known})
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5]
-        )
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5])
         raise ValueError(f"bad viscodex setting ({problems})") from None
 
 

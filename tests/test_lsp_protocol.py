@@ -81,7 +81,9 @@ async def test_code_action_on_html_css_and_string_references(tmp_path: Path, lin
         actions = await client.text_document_code_action_async(
             types.CodeActionParams(
                 text_document=types.TextDocumentIdentifier(uri=uri),
-                range=types.Range(start=types.Position(line=1, character=column), end=types.Position(line=1, character=column)),
+                range=types.Range(
+                    start=types.Position(line=1, character=column), end=types.Position(line=1, character=column)
+                ),
                 context=types.CodeActionContext(diagnostics=[]),
             )
         )
@@ -107,7 +109,9 @@ async def test_a_string_naming_a_missing_or_outside_image_offers_nothing(tmp_pat
     assert not actions
 
 
-async def test_fix_with_a_screenshot_is_offered_on_diagnostics_when_the_client_can_pick_an_image(tmp_path: Path) -> None:
+async def test_fix_with_a_screenshot_is_offered_on_diagnostics_when_the_client_can_pick_an_image(
+    tmp_path: Path,
+) -> None:
     path = tmp_path / "calc.py"
     path.write_text("def add(a, b):\n    return a - b\n")
     diagnostic = types.Diagnostic(
@@ -177,7 +181,11 @@ async def test_a_50_mb_base64_string_is_refused_at_once(tmp_path: Path) -> None:
     doc = tmp_path / "page.html"
     doc.write_text("<p>hi</p>\n")
     huge = "A" * (50 * 1024 * 1024)
-    params = {"images": [{"data": huge}], "textDocument": {"uri": doc.as_uri()}, "position": {"line": 0, "character": 0}}
+    params = {
+        "images": [{"data": huge}],
+        "textDocument": {"uri": doc.as_uri()},
+        "position": {"line": 0, "character": 0},
+    }
     async with lsp_client(tmp_path) as client:
         error = await _image_to_code_error(client, params)
         # and the server goes on answering
@@ -222,8 +230,11 @@ async def test_bad_params_are_invalid_params(tmp_path: Path, change: dict, expec
 async def test_the_command_refuses_bad_arguments_the_same_way(tmp_path: Path) -> None:
     doc = tmp_path / "page.html"
     doc.write_text("<p>hi</p>\n")
-    argument = {"images": [{"uri": (tmp_path / "no.png").as_uri()}], "textDocument": {"uri": doc.as_uri()},
-                "position": {"line": 0, "character": 0}}
+    argument = {
+        "images": [{"uri": (tmp_path / "no.png").as_uri()}],
+        "textDocument": {"uri": doc.as_uri()},
+        "position": {"line": 0, "character": 0},
+    }
     async with lsp_client(tmp_path) as client:
         with pytest.raises(JsonRpcException) as caught:
             await client.workspace_execute_command_async(
@@ -236,8 +247,12 @@ async def test_model_unavailable_names_the_fix_and_shows_one_message(tmp_path: P
     """No model anywhere (a closed port, no local checkpoint): the error names how to get one."""
     doc = tmp_path / "page.html"
     doc.write_text("<p>hi</p>\n")
-    params = {"images": [{"data": b64(png_bytes())}], "textDocument": {"uri": doc.as_uri()},
-              "position": {"line": 0, "character": 0}, "kind": "ui"}
+    params = {
+        "images": [{"data": b64(png_bytes())}],
+        "textDocument": {"uri": doc.as_uri()},
+        "position": {"line": 0, "character": 0},
+        "kind": "ui",
+    }
     env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
     async with lsp_client(tmp_path, {"model_url": "http://127.0.0.1:9/v1"}, env=env) as client:
         error = await _image_to_code_error(client, params)
@@ -295,7 +310,7 @@ async def test_malformed_messages_leave_the_server_answering(tmp_path: Path) -> 
         b'{"jsonrpc": "2.0", "method": "textDocument/didChange", "params": null}',
         b'{"jsonrpc": "2.0", "method": "$/cancelRequest", "params": {"id": "nothing"}}',
         b'{"jsonrpc": "2.0", "method": "window/workDoneProgress/cancel", "params": {"token": "unknown"}}',
-        "{\"jsonrpc\": \"2.0\", \"method\": \"no/such\", \"params\": {\"\u00e9\": [1]}}".encode(),
+        '{"jsonrpc": "2.0", "method": "no/such", "params": {"\u00e9": [1]}}'.encode(),
         b"\xff\xfe\x00garbage",
     ]
     async with lsp_client(tmp_path) as client:
@@ -322,7 +337,9 @@ async def test_malformed_messages_leave_the_server_answering(tmp_path: Path) -> 
             client.text_document_code_action_async(
                 types.CodeActionParams(
                     text_document=types.TextDocumentIdentifier(uri=doc.as_uri()),
-                    range=types.Range(start=types.Position(line=0, character=0), end=types.Position(line=0, character=0)),
+                    range=types.Range(
+                        start=types.Position(line=0, character=0), end=types.Position(line=0, character=0)
+                    ),
                     context=types.CodeActionContext(diagnostics=[]),
                 )
             ),

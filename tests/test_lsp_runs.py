@@ -27,7 +27,7 @@ TESTS_JSON = '```json\n{"tests": [{"input": "2 3\\n", "output": "5\\n"}, {"input
 RIGHT_CODE = "a, b = map(int, input().split())\nprint(a + b)\n"
 RIGHT = f"Here you go:\n```python\n{RIGHT_CODE}```"
 PAGE = (
-    '<!DOCTYPE html>\n<html>\n<head>\n<style>body { margin: 0; background: #fff }</style>\n</head>\n<body>\n'
+    "<!DOCTYPE html>\n<html>\n<head>\n<style>body { margin: 0; background: #fff }</style>\n</head>\n<body>\n"
     '<p style="margin: 10px; font: 11px sans-serif">Buy now</p>\n</body>\n</html>\n'
 )
 UI = f"```html\n{PAGE}```"
@@ -44,8 +44,12 @@ def messages(client, token=None) -> list[str]:  # type: ignore[no-untyped-def]
 
 
 def _request(doc: Path, image: dict, line: int, character: int = 0, **more: object) -> dict[str, object]:
-    return {"images": [image], "textDocument": {"uri": doc.as_uri()},
-            "position": {"line": line, "character": character}, **more}
+    return {
+        "images": [image],
+        "textDocument": {"uri": doc.as_uri()},
+        "position": {"line": line, "character": character},
+        **more,
+    }
 
 
 async def test_fragment_into_a_python_file_with_progress_in_order(tmp_path: Path, sandbox_image: str) -> None:
@@ -120,7 +124,8 @@ async def test_a_second_whole_file_does_not_overwrite_the_first(tmp_path: Path, 
         async with lsp_client(tmp_path, options(model)) as client:
             open_document(client, note, "markdown")
             result = await client.protocol.send_request_async(
-                "viscodex/imageToCode", _request(note, {"uri": (tmp_path / "hero.png").as_uri()}, 1, kind="ui", apply=True)
+                "viscodex/imageToCode",
+                _request(note, {"uri": (tmp_path / "hero.png").as_uri()}, 1, kind="ui", apply=True),
             )
     assert result.applied is True
     assert (tmp_path / "hero.html").read_text() == "mine\n" and (tmp_path / "hero-2.html").read_text() == PAGE
@@ -156,7 +161,10 @@ async def test_fix_over_several_files_is_not_applied_without_consent(tmp_path: P
             untouched = (calc.read_text(), (tmp_path / "util.py").read_text())
             applied_result = await client.protocol.send_request_async("viscodex/imageToCode", {**params, "apply": True})
     assert result.kind == "fix" and result.language == "diff" and result.verified is True
-    assert untouched == ("from util import double\n\n\ndef add(a, b):\n    return a - b\n", "def double(x):\n    return x + x + 1\n")
+    assert untouched == (
+        "from util import double\n\n\ndef add(a, b):\n    return a - b\n",
+        "def double(x):\n    return x + x + 1\n",
+    )
     changes = {c.textDocument.uri: c for c in result.edit.documentChanges}
     assert set(changes) == {calc.as_uri(), (tmp_path / "util.py").as_uri()}
     (calc_edit,) = changes[calc.as_uri()].edits
@@ -195,7 +203,9 @@ def _busy_containers(client: docker.DockerClient, pid: int) -> list[str]:
 
 
 @pytest.mark.parametrize("how", ["$/cancelRequest", "window/workDoneProgress/cancel"])
-async def test_cancel_stops_the_run_and_its_container(tmp_path: Path, docker_client, sandbox_image: str, how: str) -> None:  # type: ignore[no-untyped-def]
+async def test_cancel_stops_the_run_and_its_container(
+    tmp_path: Path, docker_client, sandbox_image: str, how: str
+) -> None:  # type: ignore[no-untyped-def]
     """Scripted model: the sample tests, then a solution that sleeps two minutes. Cancelled while it runs,
     the request ends with RequestCancelled (-32800), the progress with "cancelled", and the container that
     ran it is gone within seconds; the server answers the next request."""
@@ -207,7 +217,9 @@ async def test_cancel_stops_the_run_and_its_container(tmp_path: Path, docker_cli
             pid = client._server.pid  # type: ignore[union-attr]
             open_document(client, doc, "python")
             params = _request(doc, {"data": b64(png_bytes())}, 1, kind="algorithm")
-            request = asyncio.ensure_future(client.protocol.send_request_async("viscodex/imageToCode", params, msg_id="run-1"))
+            request = asyncio.ensure_future(
+                client.protocol.send_request_async("viscodex/imageToCode", params, msg_id="run-1")
+            )
             deadline = time.monotonic() + 90
             busy: list[str] = []
             while not busy:
@@ -235,7 +247,9 @@ async def test_cancel_stops_the_run_and_its_container(tmp_path: Path, docker_cli
             actions = await client.text_document_code_action_async(
                 types.CodeActionParams(
                     text_document=types.TextDocumentIdentifier(uri=doc.as_uri()),
-                    range=types.Range(start=types.Position(line=0, character=0), end=types.Position(line=0, character=0)),
+                    range=types.Range(
+                        start=types.Position(line=0, character=0), end=types.Position(line=0, character=0)
+                    ),
                     context=types.CodeActionContext(diagnostics=[]),
                 )
             )
