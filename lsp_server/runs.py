@@ -80,8 +80,7 @@ class Runner:
                 raise Unavailable(described[0]) from None
             if self._backend is not None:
                 self._retired.append(self._backend)  # runs may still use it; closed at shutdown
-            self._backend, self._backend_key = backend, key
-            log.info("model backend: %s (%s)", backend.name, backend.model)
+            self._backend, self._backend_key = backend, key  # the model layer logs which one it picked
             return backend
 
     async def sandbox(self) -> Sandbox:

@@ -278,3 +278,47 @@ async def test_missing_sandbox_image_names_the_build_command(tmp_path: Path, doc
     assert caught.value.code == -32803
     assert "viscodex-agent sandbox build" in caught.value.message and "no-such-tag" in caught.value.message
     assert len(shown) == 1 and "viscodex-agent sandbox build" in shown[0]
+
+
+async def test_runs_beyond_the_bound_queue_and_the_server_keeps_answering(tmp_path: Path, sandbox_image: str) -> None:
+    """Scripted model, each answer 5 s late: the sample tests and a right solution, twice. With one run at a
+    time the second request's progress says it is queued; code actions are answered while the model works;
+    both runs share one model backend and one sandbox (each opened once, as the log says)."""
+    from conftest import LOAD_MARGIN_S
+
+    doc = tmp_path / "solution.py"
+    doc.write_text("\n")
+    with serve(ScriptedModel([TESTS_JSON, RIGHT, TESTS_JSON, RIGHT], delay_s=5)) as model:
+        async with lsp_client(tmp_path, options(model, max_concurrent_runs=1)) as client:
+            open_document(client, doc, "python")
+            params = _request(doc, {"data": b64(png_bytes())}, 1, kind="algorithm")
+            first = asyncio.ensure_future(client.protocol.send_request_async("viscodex/imageToCode", params))
+            while len(client.progress_reports) < 1:
+                await asyncio.sleep(0.05)
+            second = asyncio.ensure_future(client.protocol.send_request_async("viscodex/imageToCode", params))
+            while not model.requests:
+                await asyncio.sleep(0.05)
+            latencies = []
+            for _ in range(5):  # while the model works on the first run
+                started = time.monotonic()
+                await client.text_document_code_action_async(
+                    types.CodeActionParams(
+                        text_document=types.TextDocumentIdentifier(uri=doc.as_uri()),
+                        range=types.Range(
+                            start=types.Position(line=0, character=0), end=types.Position(line=0, character=0)
+                        ),
+                        context=types.CodeActionContext(diagnostics=[]),
+                    )
+                )
+                latencies.append(time.monotonic() - started)
+                await asyncio.sleep(0.2)
+            results = await asyncio.wait_for(asyncio.gather(first, second), 120)
+            tokens = list(client.progress_reports)
+            logs = [m.message for m in client.log_messages]
+    assert all(r.verified for r in results)
+    second_steps = messages(client, tokens[1])
+    assert any("queued" in s for s in second_steps), second_steps
+    assert not any("queued" in s for s in messages(client, tokens[0]))
+    assert max(latencies) < 0.5 + LOAD_MARGIN_S, latencies
+    assert sum("model backend: server" in line for line in logs) == 1, logs
+    assert sum("sandbox ready" in line for line in logs) == 1, logs
