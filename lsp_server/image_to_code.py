@@ -24,7 +24,7 @@ from pygls.uris import from_fs_path, to_fs_path
 
 from . import edits
 from .context import CodeContext, code_context, document_language
-from .images import inside, materialize
+from .images import check, gather, inside
 from .params import ImageToCodeParams, ImageToCodeResult, InvalidParams, parse_params
 from .progress import RunProgress
 from .run_sandbox import RunSandbox
@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 METHOD = "viscodex/imageToCode"
 COMMAND = "viscodex.imageToCode"
 LANGUAGE_OF_KIND = {"ui": "html", "chart": "python", "algorithm": "python", "fix": "diff"}
+MAX_IMAGE_TOKENS = 1280
+"""The model's pixel budget per image (``ModelSettings.max_image_tokens``' default) for the image check."""
 UI_DOCUMENTS = {"html", "css", "jsx", "tsx", "vue", "svelte"}
 _serial = itertools.count(1)
 
@@ -95,15 +97,21 @@ async def image_to_code(server: VisCodexServer, raw: object, *, apply_edit: bool
     run_dir = _run_dir(root, kind)
     inputs = run_dir / "inputs"
     inputs.mkdir(parents=True, exist_ok=True)
-    images = await asyncio.to_thread(
-        materialize,
-        params.images,
-        inputs,
-        folders,
-        kind,
-        settings.max_image_bytes,
-        1280,
-    )
+    gathered = await asyncio.to_thread(gather, params.images, inputs, folders, settings.max_image_bytes)
+    handler = asyncio.current_task()
+
+    def stop() -> None:  # window/workDoneProgress/cancel: as $/cancelRequest would
+        if handler is not None:
+            handler.cancel()
+
+    # Progress starts before the pictures are decoded (the slow check), so the user sees the run at once.
+    progress = await RunProgress.start(server, params.work_done_token, on_cancel=stop)
+    progress.begin("checking the images")
+    try:
+        images = await asyncio.to_thread(check, gathered, inputs, kind, MAX_IMAGE_TOKENS)
+    except BaseException:
+        progress.end("failed: the images cannot be used")
+        raise
     request = _solve_request(
         params,
         settings_kind=kind,
@@ -114,14 +122,6 @@ async def image_to_code(server: VisCodexServer, raw: object, *, apply_edit: bool
         server=server,
         doc_name=doc_path.name if doc_path else params.uri,
     )
-    handler = asyncio.current_task()
-
-    def stop() -> None:  # window/workDoneProgress/cancel: as $/cancelRequest would
-        if handler is not None:
-            handler.cancel()
-
-    progress = await RunProgress.start(server, params.work_done_token, on_cancel=stop)
-    progress.begin("starting")
     cancel = threading.Event()
     try:
         result = await _run(server, request, run_dir, progress, cancel)

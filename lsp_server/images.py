@@ -39,7 +39,7 @@ def uri_path(uri: str, folders: Sequence[Path], what: str) -> Path:
     return path
 
 
-def _check(source: Path | bytes, name: str, kind: str, max_image_tokens: int) -> str:
+def _check(source: Path, name: str, kind: str, max_image_tokens: int) -> str:
     """``check_picture`` on ``source``; the suffix its format has, or InvalidParams."""
     from viscodex.agent import check_picture, describe_failure, model_budget
 
@@ -53,18 +53,9 @@ def _check(source: Path | bytes, name: str, kind: str, max_image_tokens: int) ->
     return SUFFIXES.get(decoded.format or "", ".png")
 
 
-def materialize(
-    images: Sequence[ImageParam],
-    folder: Path,
-    workspace: Sequence[Path],
-    kind: str,
-    max_bytes: int,
-    max_image_tokens: int,
-) -> tuple[Path, ...]:
-    """Each image as a checked file: base64 data decoded into ``folder``, a URI as the file it names.
-
-    Blocking (decoding a large picture takes a while): call it in a worker thread.
-    """
+def gather(images: Sequence[ImageParam], folder: Path, workspace: Sequence[Path], max_bytes: int) -> tuple[Path, ...]:
+    """Each image as a file: base64 data decoded into ``folder``, a URI as the file it names. The cheap
+    checks (where, how big, valid base64) are made here; :func:`check` decodes the pictures."""
     paths = []
     limit_mb = max_bytes / (1024 * 1024)
     for number, image in enumerate(images, 1):
@@ -79,7 +70,6 @@ def materialize(
                     f"{name}: {path.name} is {size / 1048576:.1f} MiB, over the {limit_mb:g} MiB limit; send a "
                     "smaller picture (crop or scale it) or raise the viscodex.max_image_mb setting"
                 )
-            _check(path, f"{name} ({path.name})", kind, max_image_tokens)
             paths.append(path)
             continue
         data = image.data or ""
@@ -98,8 +88,20 @@ def materialize(
             ) from None
         if not raw:
             raise InvalidParams(f"{name}: data is empty; send the image's bytes base64-encoded")
-        suffix = _check(raw, name, kind, max_image_tokens)
-        path = folder / f"image-{number}{suffix}"
+        path = folder / f"image-{number}"
         path.write_bytes(raw)
         paths.append(path)
     return tuple(paths)
+
+
+def check(paths: Sequence[Path], folder: Path, kind: str, max_image_tokens: int) -> tuple[Path, ...]:
+    """Decode each picture as a run will (the agent's ``check_picture``); InvalidParams names the one that
+    fails. A picture sent as data gets its format's suffix. Blocking: call it in a worker thread."""
+    checked = []
+    for number, path in enumerate(paths, 1):
+        label = f"image {number}" if path.parent == folder else f"image {number} ({path.name})"
+        suffix = _check(path, label, kind, max_image_tokens)
+        if path.parent == folder and path.suffix != suffix:
+            path = path.rename(path.with_suffix(suffix))
+        checked.append(path)
+    return tuple(checked)
