@@ -30,6 +30,7 @@ from .progress import RunProgress
 from .run_sandbox import RunSandbox
 from .runs import Unavailable
 from .server import VisCodexServer  # at run time: pygls reads the command handler's type hints
+from .settings import LspSettings
 
 if TYPE_CHECKING:
     from viscodex.agent import SolveRequest, SolveResult
@@ -41,6 +42,8 @@ COMMAND = "viscodex.imageToCode"
 LANGUAGE_OF_KIND = {"ui": "html", "chart": "python", "algorithm": "python", "fix": "diff"}
 MAX_IMAGE_TOKENS = 1280
 """The model's pixel budget per image (``ModelSettings.max_image_tokens``' default) for the image check."""
+INLINE_BYTES = 2 << 20
+"""Base64 image data up to this size is decoded on the protocol's loop (about a millisecond a MB)."""
 UI_DOCUMENTS = {"html", "css", "jsx", "tsx", "vue", "svelte"}
 _serial = itertools.count(1)
 
@@ -97,7 +100,11 @@ async def image_to_code(server: VisCodexServer, raw: object, *, apply_edit: bool
     run_dir = _run_dir(root, kind)
     inputs = run_dir / "inputs"
     inputs.mkdir(parents=True, exist_ok=True)
-    gathered = await asyncio.to_thread(gather, params.images, inputs, folders, settings.max_image_bytes)
+    payload = sum(len(image.data or "") for image in params.images)
+    if payload <= INLINE_BYTES:  # a few milliseconds at most: not worth a thread hop before the first progress
+        gathered = gather(params.images, inputs, folders, settings.max_image_bytes)
+    else:
+        gathered = await asyncio.to_thread(gather, params.images, inputs, folders, settings.max_image_bytes)
     handler = asyncio.current_task()
 
     def stop() -> None:  # window/workDoneProgress/cancel: as $/cancelRequest would
@@ -188,7 +195,7 @@ def _solve_request(
 async def _run(
     server: VisCodexServer, request: SolveRequest, run_dir: Path, progress: RunProgress, cancel: threading.Event
 ) -> SolveResult:
-    from viscodex.agent import Loop, describe_failure
+    from viscodex.agent import describe_failure
 
     def queued(position: int) -> None:
         limit = server.settings.max_concurrent_runs
@@ -196,14 +203,9 @@ async def _run(
 
     async with server.runner.slot(lambda: server.settings, queued):
         progress.report("starting the model and the sandbox")
-        backend = await server.runner.backend(server.settings)
-        sandbox = await server.runner.sandbox()
-        progress.report("generating")
-        loop = Loop(
-            request, backend, cast(Any, RunSandbox(sandbox, cancel, progress.report)), run_dir, progress.on_event
-        )
+        work = _solve(server, server.settings, request, run_dir, progress, cancel)
         try:
-            return await loop.run()
+            return await server.runner.call(work)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -216,6 +218,24 @@ async def _run(
             if int(code) == 3:
                 raise Unavailable(message) from None
             raise RequestFailed(message) from None
+
+
+async def _solve(
+    server: VisCodexServer,
+    settings: LspSettings,
+    request: SolveRequest,
+    run_dir: Path,
+    progress: RunProgress,
+    cancel: threading.Event,
+) -> SolveResult:
+    """The agent's loop on the shared backend and sandbox (runs on the runs' loop, see ``runs``)."""
+    from viscodex.agent import Loop
+
+    backend = await server.runner.backend(settings)
+    sandbox = await server.runner.sandbox()
+    progress.report("generating")
+    sandbox_view = cast(Any, RunSandbox(sandbox, cancel, progress.report))
+    return await Loop(request, backend, sandbox_view, run_dir, progress.on_event).run()
 
 
 def _result(

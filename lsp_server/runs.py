@@ -1,14 +1,20 @@
-"""What all runs of the server share: one model backend, one sandbox (with its warm pools), and a bound
-on how many run at a time. Each is opened on the first run that needs it, never before: the server
-starts without importing the model layer, torch or Docker."""
+"""What all runs of the server share: one model backend, one sandbox (with its warm pools), a bound on
+how many run at a time, and the thread they run in. Each is opened on the first run that needs it, never
+before: the server starts without importing the model layer, torch or Docker.
+
+Runs happen on an event loop of their own, in one worker thread, so what the loop does between awaits
+(extracting and parsing code, preparing pictures for the model, writing the run folder) never delays the
+protocol's loop: code actions, hovers and edits are answered while four generations run.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
-from typing import TYPE_CHECKING
+import threading
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .settings import LspSettings
 
@@ -17,6 +23,7 @@ if TYPE_CHECKING:
     from viscodex.sandbox import Sandbox
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class Unavailable(Exception):
@@ -33,6 +40,20 @@ class Runner:
         self._slots: asyncio.Condition | None = None
         self.active = 0
         self.queued = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+
+    def _runs_loop(self) -> asyncio.AbstractEventLoop:
+        if self._loop is None:
+            self._loop = asyncio.new_event_loop()
+            self._thread = threading.Thread(target=self._loop.run_forever, name="viscodex-runs", daemon=True)
+            self._thread.start()
+        return self._loop
+
+    async def call(self, work: Coroutine[Any, Any, T]) -> T:
+        """Await ``work`` on the runs' loop; cancelling the caller cancels it there."""
+        future = asyncio.run_coroutine_threadsafe(work, self._runs_loop())
+        return await asyncio.wrap_future(future)
 
     def _opening(self) -> asyncio.Lock:
         if self._lock is None:
@@ -62,7 +83,8 @@ class Runner:
                 self._slots.notify_all()
 
     async def backend(self, settings: LspSettings) -> ChatBackend:
-        """The model backend these settings name, opened (and checked to answer) once and shared."""
+        """The model backend these settings name, opened (and checked to answer) once and shared. On the
+        runs' loop only (its HTTP client belongs to that loop)."""
         from viscodex.agent import describe_failure
         from viscodex.model.select import open_backend
         from viscodex.model.settings import ModelSettings
@@ -84,7 +106,8 @@ class Runner:
             return backend
 
     async def sandbox(self) -> Sandbox:
-        """The server's sandbox, started on first use (in a worker thread: it talks to Docker)."""
+        """The server's sandbox, started on first use (in a worker thread: it talks to Docker). On the
+        runs' loop only."""
         from viscodex.agent import describe_failure
         from viscodex.sandbox import Sandbox
 
@@ -101,6 +124,16 @@ class Runner:
             return self._sandbox
 
     async def close(self) -> None:
+        """Close the backend(s) and the sandbox on the runs' loop, then stop it."""
+        if self._loop is None:
+            return
+        await self.call(self._close())
+        loop, thread, self._loop, self._thread = self._loop, self._thread, None, None
+        loop.call_soon_threadsafe(loop.stop)
+        if thread is not None:
+            await asyncio.to_thread(thread.join, 5)
+
+    async def _close(self) -> None:
         """Close the backend(s) and the sandbox: no container outlives the server."""
         backends = [*self._retired, *([self._backend] if self._backend is not None else [])]
         self._backend, self._retired = None, []

@@ -78,9 +78,17 @@ class VisCodexServer(LanguageServer):
         return max(holding, key=lambda folder: len(folder.parts)) if holding else None
 
 
+SWITCH_INTERVAL_S = 0.001
+"""How long a thread holds the GIL before another may run (Python's default is 5 ms): runs score
+renders in worker threads, and the protocol's thread should not wait 5 ms for its turn."""
+
+
 def build_server() -> VisCodexServer:
+    import sys
+
     from . import actions, configuration, image_to_code, lifecycle
 
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
     server = VisCodexServer()
     for feature in (lifecycle, configuration, image_to_code, actions):
         feature.register(server)

@@ -316,9 +316,9 @@ async def test_runs_beyond_the_bound_queue_and_the_server_keeps_answering(tmp_pa
             tokens = list(client.progress_reports)
             logs = [m.message for m in client.log_messages]
     assert all(r.verified for r in results)
-    second_steps = messages(client, tokens[1])
-    assert any("queued" in s for s in second_steps), second_steps
-    assert not any("queued" in s for s in messages(client, tokens[0]))
+    # whichever reached the slot second (both start at once) says it waits
+    queued = [any("queued" in step for step in messages(client, token)) for token in tokens]
+    assert sorted(queued) == [False, True], [messages(client, token) for token in tokens]
     assert max(latencies) < 0.5 + LOAD_MARGIN_S, latencies
     assert sum("model backend: server" in line for line in logs) == 1, logs
     assert sum("sandbox ready" in line for line in logs) == 1, logs
