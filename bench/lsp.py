@@ -68,6 +68,7 @@ class Client:
         self.lsp = LanguageClient("bench", "1")
         self.progress: dict[Any, list[tuple[float, str]]] = {}
         self.progressed = asyncio.Event()
+        self.values: list[dict[str, Any]] = []
 
         @self.lsp.feature(types.WINDOW_WORK_DONE_PROGRESS_CREATE)
         def create(params: types.WorkDoneProgressCreateParams) -> None:
@@ -77,6 +78,7 @@ class Client:
         def progress(params: types.ProgressParams) -> None:
             value = params.value if isinstance(params.value, dict) else {}
             self.progress.setdefault(params.token, []).append((time.perf_counter(), value.get("kind", "")))
+            self.values.append(value)
             self.progressed.set()
 
         @self.lsp.feature(types.WORKSPACE_APPLY_EDIT)

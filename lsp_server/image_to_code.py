@@ -233,7 +233,6 @@ async def _solve(
 
     backend = await server.runner.backend(settings)
     sandbox = await server.runner.sandbox()
-    progress.report("generating")
     sandbox_view = cast(Any, RunSandbox(sandbox, cancel, progress.report))
     return await Loop(request, backend, sandbox_view, run_dir, progress.on_event).run()
 
