@@ -15,6 +15,10 @@ from pygls.uris import from_fs_path
 SUFFIX = {"html": ".html", "python": ".py", "diff": ".diff"}
 """The suffix of a whole file of the result's language."""
 
+_BABEL = re.compile(r"<script\b[^>]*type\s*=\s*[\"']text/(?:babel|jsx)[\"'][^>]*>(.*?)</script\s*>", re.I | re.S)
+_RENDER = re.compile(r"^\s*(?:const\s+\w+\s*=\s*)?ReactDOM\.(?:createRoot|render)\b.*?;?\s*$", re.M)
+_RENDER_CALL = re.compile(r"^\s*\w+\.render\(.*?\);?\s*$", re.M)
+_REACT_GLOBAL = re.compile(r"^\s*const\s*\{([^}]*)\}\s*=\s*React\s*;?\s*$", re.M)
 _BODY = re.compile(r"<body\b[^>]*>(.*)</body\s*>", re.IGNORECASE | re.DOTALL)
 _STYLE = re.compile(r"<style\b[^>]*>.*?</style\s*>", re.IGNORECASE | re.DOTALL)
 
@@ -44,6 +48,22 @@ def html_fragment(code: str, document: str) -> str:
     styles = "\n".join(_STYLE.findall(head))
     inner = body.group(1).strip("\n")
     return f"{styles}\n{inner}\n" if styles else inner + "\n"
+
+
+def react_component(code: str) -> str | None:
+    """The React code of a generated page (``stack: react``: JSX in ``<script type="text/babel">``), as
+    module code for a JSX/TSX file: the mounting (``ReactDOM.createRoot(...).render(...)``) taken out,
+    ``const {useState} = React`` made an import. None if the page has no such script."""
+    scripts = _BABEL.findall(code)
+    if not scripts:
+        return None
+    body = "\n".join(script.strip("\n") for script in scripts)
+    hooks = sorted({name.strip() for match in _REACT_GLOBAL.findall(body) for name in match.split(",") if name.strip()})
+    body = _REACT_GLOBAL.sub("", body)
+    body = _RENDER_CALL.sub("", _RENDER.sub("", body))
+    body = re.sub(r"\n{3,}", "\n\n", body).strip("\n") + "\n"
+    imports = f'import {{ {", ".join(hooks)} }} from "react";\n\n' if hooks else ""
+    return imports + body
 
 
 def free_path(folder: Path, stem: str, suffix: str) -> Path:

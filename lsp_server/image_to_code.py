@@ -42,6 +42,8 @@ COMMAND = "viscodex.imageToCode"
 LANGUAGE_OF_KIND = {"ui": "html", "chart": "python", "algorithm": "python", "fix": "diff"}
 MAX_IMAGE_TOKENS = 1280
 """The model's pixel budget per image (``ModelSettings.max_image_tokens``' default) for the image check."""
+REACT_DOCUMENTS = {"jsx", "tsx"}
+"""A UI for one of these is written with the React stack and lands as a component, not a page."""
 INLINE_BYTES = 2 << 20
 """Base64 image data up to this size is decoded on the protocol's loop (about a millisecond a MB)."""
 UI_DOCUMENTS = {"html", "css", "jsx", "tsx", "vue", "svelte"}
@@ -183,7 +185,7 @@ def _solve_request(
         context_files=context_files,
         repo=root if settings_kind == "fix" else None,
         test_cmd=settings.test_cmd,
-        stack=cast(Any, params.stack or settings.stack),
+        stack=cast(Any, params.stack or ("react" if context.language in REACT_DOCUMENTS else settings.stack)),
         max_iters=settings.max_iters,
         candidates=settings.candidates,
         threshold=settings.threshold,
@@ -263,6 +265,9 @@ def _result(
                 edit = edits.diff_edit(code, root, source_of)
             except (ValueError, OSError) as exc:
                 log.warning("the verified diff does not fit the workspace any more: %s", exc)
+        elif result.kind == "ui" and language in REACT_DOCUMENTS and (component := edits.react_component(code)):
+            code, code_language = component, language  # the verified page's component, without its mounting
+            edit = edits.fragment_edit(params.uri, version, params.range, code)
         elif code_language == language:
             text = edits.html_fragment(code, source) if language == "html" else code
             edit = edits.fragment_edit(params.uri, version, params.range, text)

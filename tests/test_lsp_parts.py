@@ -159,3 +159,23 @@ def test_the_server_starts_without_the_heavy_layers() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert out.stdout.strip() == "[]", out.stdout
+
+
+REACT_PAGE = """<!DOCTYPE html><html><body><div id="root"></div>
+<script type="text/babel">
+const { useState } = React;
+function Counter() {
+  const [n, setN] = useState(0);
+  return <button onClick={() => setN(n + 1)}>Buy now {n}</button>;
+}
+ReactDOM.createRoot(document.getElementById("root")).render(<Counter />);
+</script></body></html>"""
+
+
+def test_a_react_page_becomes_a_component_for_a_tsx_file() -> None:
+    component = edits.react_component(REACT_PAGE)
+    assert component == (
+        'import { useState } from "react";\n\nfunction Counter() {\n  const [n, setN] = useState(0);\n'
+        "  return <button onClick={() => setN(n + 1)}>Buy now {n}</button>;\n}\n"
+    )
+    assert edits.react_component("<p>no script</p>") is None

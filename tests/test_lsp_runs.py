@@ -322,3 +322,30 @@ async def test_runs_beyond_the_bound_queue_and_the_server_keeps_answering(tmp_pa
     assert max(latencies) < 0.5 + LOAD_MARGIN_S, latencies
     assert sum("model backend: server" in line for line in logs) == 1, logs
     assert sum("sandbox ready" in line for line in logs) == 1, logs
+
+
+REACT_PAGE = (
+    '<!DOCTYPE html>\n<html>\n<body style="margin: 0">\n<div id="root"></div>\n<script type="text/babel">\n'
+    'function BuyNow() {\n  return <p style={{margin: 10, font: "11px sans-serif"}}>Buy now</p>;\n}\n'
+    'ReactDOM.createRoot(document.getElementById("root")).render(<BuyNow />);\n</script>\n</body>\n</html>\n'
+)
+
+
+async def test_a_tsx_file_gets_a_component(tmp_path: Path, sandbox_image: str) -> None:
+    """Scripted model: a React page (the stack a TSX file asks for). The page is rendered and scored as
+    any UI; the edit inserts its component, without the mounting, into the TSX file."""
+    doc = tmp_path / "Buy.tsx"
+    doc.write_text('import React from "react";\n\n')
+    with serve(ScriptedModel([f"```html\n{REACT_PAGE}```"])) as model:
+        async with lsp_client(tmp_path, options(model)) as client:
+            open_document(client, doc, "typescriptreact")
+            result = await client.protocol.send_request_async(
+                "viscodex/imageToCode", _request(doc, {"data": b64(png_bytes())}, 2)
+            )
+    assert result.kind == "ui" and result.language == "tsx"
+    component = 'function BuyNow() {\n  return <p style={{margin: 10, font: "11px sans-serif"}}>Buy now</p>;\n}\n'
+    assert result.code == component
+    (change,) = result.edit.documentChanges
+    assert change.textDocument.uri == doc.as_uri() and change.edits[0].newText == component
+    assert "React 18" in model.requests[0]["messages"][0]["content"]  # the React stack's prompt
+    assert (Path(result.runDir) / "iter-1" / "cand-1" / "render.png").is_file()  # rendered and scored
