@@ -349,3 +349,29 @@ async def test_a_tsx_file_gets_a_component(tmp_path: Path, sandbox_image: str) -
     assert change.textDocument.uri == doc.as_uri() and change.edits[0].newText == component
     assert "React 18" in model.requests[0]["messages"][0]["content"]  # the React stack's prompt
     assert (Path(result.runDir) / "iter-1" / "cand-1" / "render.png").is_file()  # rendered and scored
+
+
+async def test_a_range_edit_must_keep_the_definitions_it_replaces(tmp_path: Path, sandbox_image: str) -> None:
+    """Scripted model: the sample tests; a right solution that drops `helper` from the replaced code; then one
+    that keeps it. The agent's kept-code check, given what the range replaces, refuses the first."""
+    doc = tmp_path / "solution.py"
+    text = "import sys\n\n\ndef helper(x):\n    return x\n\n\ndef main():\n    pass\n"
+    doc.write_text(text)
+    drops = "```python\ndef main():\n    a, b = map(int, input().split())\n    print(a + b)\n\n\nmain()\n```"
+    keeps = (
+        "```python\ndef helper(x):\n    return x\n\n\ndef main():\n    a, b = map(int, input().split())\n"
+        "    print(helper(a + b))\n\n\nmain()\n```"
+    )
+    replaced = {"start": {"line": 3, "character": 0}, "end": {"line": 9, "character": 0}}
+    with serve(ScriptedModel([TESTS_JSON, drops, keeps])) as model:
+        async with lsp_client(tmp_path, options(model, max_iters=3)) as client:
+            open_document(client, doc, "python")
+            params = {"images": [{"data": b64(png_bytes())}], "textDocument": {"uri": doc.as_uri()}, "range": replaced}
+            result = await client.protocol.send_request_async("viscodex/imageToCode", params)
+    assert result.verified is True and result.iterations == 2
+    assert "def helper(x)" in result.code
+    feedback = "\n".join(model.user_texts(2))
+    assert "drops 1 of the 2 definitions" in feedback and "helper" in feedback
+    (change,) = result.edit.documentChanges
+    (edit,) = change.edits
+    assert (edit.range.start.line, edit.range.end.line) == (3, 9) and edit.newText == result.code
