@@ -6,6 +6,10 @@
 - the first ``$/progress`` after ``viscodex/imageToCode``, over an idle code-action round trip (<= 3x);
 - ``initialize`` (process start to its answer) over a bare pygls server's (<= 2x), and the idle RSS.
 
+For reference it also times the idle server's code actions while cpu_count + 1 processes that are not
+the server's burn the CPU: on a small machine the runs' renders and OCR load the CPU alike, and that
+ratio is what the machine's load alone does to a round trip.
+
 A real client (pygls' own, over stdio) drives `viscodex-lsp`. The model is the scripted OpenAI-compatible
 server of the agent tests (a TEST DOUBLE that streams its answer after ``--model-delay`` seconds, as a model
 would take its time); the sandbox is the real one (UI runs: render, score, iterate). The code actions are on
@@ -21,6 +25,7 @@ import io
 import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -198,6 +203,21 @@ async def responsiveness(args: argparse.Namespace, workspace: Path, png: bytes) 
         for _ in range(20):  # warm up: imports, caches
             await client.code_action(uri)
         idle = [await client.code_action(uri) for _ in range(args.idle)]
+        # For reference: the same code actions while cpu_count + 1 processes (none of ours) burn the CPU,
+        # as a run's renders and OCR do: what a loaded machine alone does to the round trip.
+        burners = [
+            subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range((os.cpu_count() or 1) + 1)
+        ]
+        try:
+            await asyncio.sleep(0.5)
+            burnt = []
+            for _ in range(args.idle):
+                burnt.append(await client.code_action(uri))
+                await asyncio.sleep(0.02)
+        finally:
+            for burner in burners:
+                burner.kill()
+                burner.wait()
         request = {
             "images": [{"data": data, "mime": "image/png"}],
             "textDocument": {"uri": uri},
@@ -249,6 +269,8 @@ async def responsiveness(args: argparse.Namespace, workspace: Path, png: bytes) 
         "busy_code_action_p95_ms": 1000 * p95(busy),
         "busy_samples": len(busy),
         "busy_ratio_p95": p95(busy) / p95(idle),
+        "cpu_burn_code_action_p95_ms": 1000 * p95(burnt),
+        "cpu_burn_ratio_p95": p95(burnt) / p95(idle),
         "first_progress_ms": 1000 * statistics.median(first["server token"]),
         "first_progress_ratio": statistics.median(first["server token"]) / idle_round_trip,
         "first_progress_client_token_ms": 1000 * statistics.median(first["client token"]),

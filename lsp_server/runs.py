@@ -12,10 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import threading
 from collections.abc import AsyncIterator, Callable, Coroutine
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .settings import LspSettings
@@ -26,16 +24,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-BACKGROUND_NICENESS = 5
-"""How much lower than the protocol's thread the runs' threads are scheduled (Linux: per thread)."""
-
-
-def _background_priority() -> None:
-    """Lower this thread's scheduling priority, where the system allows it (Linux threads have their own)."""
-    with contextlib.suppress(OSError, AttributeError):
-        tid = threading.get_native_id()
-        os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + BACKGROUND_NICENESS)
 
 
 class Unavailable(Exception):
@@ -58,19 +46,9 @@ class Runner:
     def _runs_loop(self) -> asyncio.AbstractEventLoop:
         if self._loop is None:
             self._loop = asyncio.new_event_loop()
-            # the runs' worker threads (scoring, syntax checks) yield the CPU to the protocol's thread
-            workers = ThreadPoolExecutor(thread_name_prefix="viscodex-run", initializer=_background_priority)
-            self._loop.set_default_executor(workers)
-            self._thread = threading.Thread(
-                target=self._serve_runs, args=(self._loop,), name="viscodex-runs", daemon=True
-            )
+            self._thread = threading.Thread(target=self._loop.run_forever, name="viscodex-runs", daemon=True)
             self._thread.start()
         return self._loop
-
-    @staticmethod
-    def _serve_runs(loop: asyncio.AbstractEventLoop) -> None:
-        _background_priority()
-        loop.run_forever()
 
     async def call(self, work: Coroutine[Any, Any, T]) -> T:
         """Await ``work`` on the runs' loop; cancelling the caller cancels it there."""
