@@ -179,11 +179,15 @@ class Sandbox:
         timeout_s: float | None = None,
         trace: bool = False,
         cancel: threading.Event | None = None,
+        scale_to: tuple[int, int] | None = None,
     ) -> RunResult:
-        """Run a matplotlib script; ``result.png`` holds the figure it drew (savefig, show or neither).
+        """Run a matplotlib script; ``result.png`` holds the figure it drew (savefig, show or neither),
+        cropped as the script's own ``savefig(bbox_inches="tight")`` would crop it.
 
         ``size`` (width, height in pixels) resizes the figure before it is saved, to compare it with a
-        target picture of that size. With ``trace``, ``result.trace`` describes what the figure is made
+        target picture of that size. ``scale_to`` (width, height) keeps the figure's size in inches and
+        layout and saves it at the dpi that makes the picture about that large: a picture saved at another
+        dpi is then compared with glyphs rasterised at its own scale, not resampled ones. With ``trace``, ``result.trace`` describes what the figure is made
         of (chart types and series per axes, texts with their boxes in pixels of ``result.png``), read
         from the drawn artists in the same run.
         """
@@ -191,6 +195,8 @@ class Sandbox:
         job: dict[str, Any] = {"code": code, "files": _encode_files(dict(files or {}))}
         if size is not None:
             job["width"], job["height"] = size
+        elif scale_to is not None:
+            job["scale_to"] = [int(scale_to[0]), int(scale_to[1])]
         if trace:
             job["trace"] = True
         return self._execute("chart", limits, job, cancel)

@@ -187,6 +187,55 @@ def test_chart_trace_follows_size_and_savefig_dpi(sandbox: Sandbox) -> None:
     assert title["box"][2] <= width and title["box"][1] < height / 5
 
 
+TIGHT = """
+import matplotlib.pyplot as plt
+fig, ax = plt.subplots(figsize=(6, 4))
+ax.bar(["a", "b"], [1, 2], color="#2b6cb0", label="Above")
+ax.set_xlabel("Quarter")
+fig.legend(loc="upper center", bbox_to_anchor=(0.5, 1.15))
+plt.savefig("chart.pdf", bbox_inches="tight")
+"""
+
+
+def _ink_rows(png: bytes, box: list[float]) -> tuple[int, int]:
+    """First and last row with dark pixels in a band a little wider than ``box``."""
+    with Image.open(io.BytesIO(png)) as image:
+        grey = image.convert("L")
+        x0, y0, x1, y1 = int(box[0]), max(0, int(box[1]) - 8), int(box[2]) + 1, min(grey.height, int(box[3]) + 8)
+        rows = [y for y in range(y0, y1) if min(grey.getpixel((x, y)) for x in range(x0, min(x1, grey.width))) < 100]
+    return rows[0], rows[-1]
+
+
+def test_chart_keeps_the_scripts_tight_crop(sandbox: Sandbox) -> None:
+    """A legend anchored above the axes lies outside the canvas: the script's own
+    ``savefig(bbox_inches="tight")`` keeps it, so the picture must too, and the trace's boxes must be
+    those of the cropped picture (the x label's ink inside its box, not a crop's offset away)."""
+    result = sandbox.run_chart(TIGHT, trace=True)
+    assert result.ok and result.png is not None and result.trace is not None, result.stderr
+    width, height = _size(result.png)
+    assert (width, height) != (600, 400) and height > 400  # taller than the canvas: the legend is in
+    assert (result.trace["width"], result.trace["height"]) == (width, height)
+    roles = {t["text"]: t for t in result.trace["texts"]}
+    legend, xlabel = roles["Above"]["box"], roles["Quarter"]["box"]
+    assert 0 <= legend[1] < legend[3] < 60  # near the top of the picture, not cut off above it
+    top, bottom = _ink_rows(result.png, xlabel)
+    assert abs(top - xlabel[1]) <= 3 and abs(bottom - xlabel[3]) <= 4, (top, bottom, xlabel)
+
+
+def test_chart_scale_to_renders_at_the_pictures_scale(sandbox: Sandbox) -> None:
+    """``scale_to`` keeps the figure's inches and layout and changes only the dpi: twice the pixels,
+    glyphs twice as tall, the trace in the new picture's pixels."""
+    code = "import matplotlib.pyplot as plt\nfig = plt.figure(figsize=(4, 3), dpi=100)\nplt.plot([1, 2])\nplt.title('T')"
+    plain = sandbox.run_chart(code, trace=True)
+    scaled = sandbox.run_chart(code, trace=True, scale_to=(800, 600))
+    assert plain.png is not None and scaled.png is not None and plain.trace and scaled.trace
+    assert _size(plain.png) == (400, 300) and _size(scaled.png) == (800, 600)
+    (t1,) = [t for t in plain.trace["texts"] if t["role"] == "title"]
+    (t2,) = [t for t in scaled.trace["texts"] if t["role"] == "title"]
+    assert t2["font_size"] == pytest.approx(2 * t1["font_size"], rel=0.02)
+    assert t2["box"] == pytest.approx([2 * v for v in t1["box"]], abs=3)
+
+
 def test_chart_without_trace_has_none(sandbox: Sandbox) -> None:
     result = sandbox.run_chart("import matplotlib.pyplot as plt\nplt.plot([1, 2])")
     assert result.ok and result.png is not None and result.trace is None

@@ -52,10 +52,14 @@ class ChartTask:
     def verify(self, code: str, sandbox: Sandbox) -> Verification:
         assert self.target is not None
         started = time.monotonic()
-        # At the figure's own size and dpi: resizing the figure to the picture's pixels would keep its
-        # fonts at their point size and so change the layout; the score puts the render's content on
-        # the picture's instead (``score/align.py``), whatever dpi and margins the picture was saved with.
-        result = sandbox.run_chart(code, trace=True, timeout_s=self.timeout_s)
+        # At the figure's own size, at the dpi that brings it to the picture's scale: resizing the figure
+        # to the picture's pixels would keep its fonts at their point size and so change the layout,
+        # and resampling a render from another dpi changes its glyphs' sizes by more than a font step.
+        # The score still puts the render's content on the picture's (``score/align.py``), whatever
+        # margins the picture was saved with.
+        result = sandbox.run_chart(
+            code, trace=True, timeout_s=self.timeout_s, scale_to=(self.target.width, self.target.height)
+        )
         sandbox_s = time.monotonic() - started
         if result.png is None:
             tail = "\n".join(result.stderr.strip().splitlines()[-30:])

@@ -22,9 +22,49 @@ def png_size(path: str) -> tuple[int, int]:
     return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
 
 
-def trace_figure(figure: Any, png_size: tuple[int, int]) -> dict[str, Any]:
+def tight_box(figure: Any, save_kwargs: dict[str, Any]) -> Any:
+    """The part of the figure the script's own ``savefig(..., bbox_inches="tight")`` would have saved,
+    in inches, or None when it saved the whole canvas.
+
+    Computed as ``Figure.savefig`` does (the tight box of the drawn artists, padded by ``pad_inches``),
+    so the PNG holds what the script's file held: a legend anchored above the axes, say, which lies
+    outside the canvas and would be cut off by a plain save.
+    """
+    import matplotlib
+
+    wanted = save_kwargs.get("bbox_inches")
+    if wanted is None or (isinstance(wanted, str) and wanted != "tight"):
+        return None
+    if not isinstance(wanted, str):
+        return wanted  # an explicit Bbox in inches: saved as given
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    bbox = figure.get_tightbbox(renderer, bbox_extra_artists=save_kwargs.get("bbox_extra_artists"))
+    pad = save_kwargs.get("pad_inches")
+    if pad is None or pad == "layout":
+        pad = matplotlib.rcParams["savefig.pad_inches"]
+    return bbox.padded(pad)
+
+
+def scaled_dpi(figure: Any, crop: Any, scale_to: list[int]) -> float | None:
+    """The dpi at which the saved part of the figure (``crop`` in inches, or the whole canvas) comes out
+    about ``scale_to`` pixels (the mean of the two axes' dpi, so a picture of another aspect still gets
+    one scale); None when it cannot be had within 20-600 dpi."""
+    if crop is not None:
+        width, height = float(crop.width), float(crop.height)
+    else:
+        width, height = (float(v) for v in figure.get_size_inches())
+    if width <= 0 or height <= 0:
+        return None
+    dpi = (scale_to[0] / width + scale_to[1] / height) / 2
+    return round(dpi, 3) if 20.0 <= dpi <= 600.0 else None
+
+
+def trace_figure(figure: Any, png_size: tuple[int, int], crop: Any = None) -> dict[str, Any]:
     """What a drawn matplotlib figure is made of, as plain JSON: per axes its chart types and series,
     and every visible text with its role, box in pixels of the saved PNG (y down) and colour.
+
+    ``crop`` is the box in inches the PNG was saved with (``tight_box``), None for the whole canvas.
 
     Read from the artists (containers, lines, collections, patches) rather than from the calls, so it
     describes what was drawn whichever API drew it (pyplot, object-oriented, pandas, seaborn).
@@ -36,16 +76,20 @@ def trace_figure(figure: Any, png_size: tuple[int, int]) -> dict[str, Any]:
 
     renderer = figure.canvas.get_renderer()
     fig_w, fig_h = figure.canvas.get_width_height()
+    left, top, right, bottom = 0.0, float(fig_h), float(fig_w), 0.0  # the saved part, display pixels
+    if crop is not None:
+        dpi = figure.dpi
+        left, bottom, right, top = crop.x0 * dpi, crop.y0 * dpi, crop.x1 * dpi, crop.y1 * dpi
     png_w, png_h = png_size
-    kx, ky = png_w / max(fig_w, 1), png_h / max(fig_h, 1)
+    kx, ky = png_w / max(right - left, 1.0), png_h / max(top - bottom, 1.0)
 
     def box(artist: Any) -> list[float]:
         bb = artist.get_window_extent(renderer)
         return [
-            round(bb.x0 * kx, 1),
-            round((fig_h - bb.y1) * ky, 1),
-            round(bb.x1 * kx, 1),
-            round((fig_h - bb.y0) * ky, 1),
+            round((bb.x0 - left) * kx, 1),
+            round((top - bb.y1) * ky, 1),
+            round((bb.x1 - left) * kx, 1),
+            round((top - bb.y0) * ky, 1),
         ]
 
     def hexes(colors: Any, limit: int = 12) -> list[str]:

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from typing import Any
 
 try:  # on the host (tests, type checks) the parts are modules; in the container they precede this file
-    from .chart_trace import CHART_PATH, png_size, trace_figure
+    from .chart_trace import CHART_PATH, png_size, scaled_dpi, tight_box, trace_figure
     from .dom_text import collect_text_blocks
 except ImportError:
     pass
@@ -283,10 +283,12 @@ def _preload_chart() -> Callable[[dict[str, Any]], dict[str, Any]]:
 
         def body() -> int:
             saved: list[Any] = []
+            saved_kwargs: dict[int, dict[str, Any]] = {}
             original_savefig = matplotlib.figure.Figure.savefig
 
             def savefig(self: Any, *args: Any, **kwargs: Any) -> Any:
                 saved.append(self)
+                saved_kwargs[id(self)] = kwargs
                 return original_savefig(self, *args, **kwargs)
 
             matplotlib.figure.Figure.savefig = savefig
@@ -297,15 +299,32 @@ def _preload_chart() -> Callable[[dict[str, Any]], dict[str, Any]]:
             if figure is None:
                 print("viscodex: the script drew no matplotlib figure", file=sys.stderr)
                 return 3
+            crop = None
             if job.get("width") and job.get("height"):
                 dpi = figure.get_dpi()
                 figure.set_size_inches(job["width"] / dpi, job["height"] / dpi)
-            original_savefig(figure, CHART_PATH, format="png")
+            else:
+                # The script's own crop (``bbox_inches="tight"``), so the picture is the one its file held;
+                # at the figure's dpi (or ``scale_to``'s), whatever dpi the script asked for.
+                try:
+                    crop = tight_box(figure, saved_kwargs.get(id(figure), {}))
+                except Exception as exc:  # noqa: BLE001 - fall back to the whole canvas
+                    print(f"viscodex: could not compute the tight box: {exc}", file=sys.stderr)
+            save: dict[str, Any] = {} if crop is None else {"bbox_inches": crop}
+            if job.get("scale_to"):
+                dpi = scaled_dpi(figure, crop, job["scale_to"])
+                if dpi is not None:
+                    save["dpi"] = dpi
+            original_savefig(figure, CHART_PATH, format="png", **save)
             if job.get("trace"):
                 # After saving: layout engines (tight/constrained) only run at draw time, so the
-                # positions are final only now, and they are those of the PNG we return.
+                # positions are final only now, and they are those of the PNG we return. A cropped save
+                # or one at another dpi drew in other display coordinates, and axis labels keep the
+                # positions of that draw: one more draw at the figure's own state puts them back.
                 try:
-                    trace = trace_figure(figure, png_size(CHART_PATH))
+                    if save:
+                        figure.canvas.draw()
+                    trace = trace_figure(figure, png_size(CHART_PATH), crop)
                 except Exception as exc:  # noqa: BLE001 - a trace failure must not fail the chart
                     trace = {"error": f"{type(exc).__name__}: {exc}"}
                 with open(TRACE_PATH, "w", encoding="utf-8") as fh:
