@@ -187,9 +187,9 @@ class Sandbox:
         ``size`` (width, height in pixels) resizes the figure before it is saved, to compare it with a
         target picture of that size. ``scale_to`` (width, height) keeps the figure's size in inches and
         layout and saves it at the dpi that makes the picture about that large: a picture saved at another
-        dpi is then compared with glyphs rasterised at its own scale, not resampled ones. With ``trace``, ``result.trace`` describes what the figure is made
-        of (chart types and series per axes, texts with their boxes in pixels of ``result.png``), read
-        from the drawn artists in the same run.
+        dpi is then compared with glyphs rasterised at its own scale, not resampled ones. With ``trace``,
+        ``result.trace`` describes what the figure is made of (chart types and series per axes, texts with
+        their boxes in pixels of ``result.png``), read from the drawn artists in the same run.
         """
         limits = self.policy.chart.merged(timeout_s=timeout_s)
         job: dict[str, Any] = {"code": code, "files": _encode_files(dict(files or {}))}

@@ -225,7 +225,7 @@ def test_chart_keeps_the_scripts_tight_crop(sandbox: Sandbox) -> None:
 def test_chart_scale_to_renders_at_the_pictures_scale(sandbox: Sandbox) -> None:
     """``scale_to`` keeps the figure's inches and layout and changes only the dpi: twice the pixels,
     glyphs twice as tall, the trace in the new picture's pixels."""
-    code = "import matplotlib.pyplot as plt\nfig = plt.figure(figsize=(4, 3), dpi=100)\nplt.plot([1, 2])\nplt.title('T')"
+    code = "import matplotlib.pyplot as plt\nplt.figure(figsize=(4, 3), dpi=100)\nplt.plot([1, 2])\nplt.title('T')"
     plain = sandbox.run_chart(code, trace=True)
     scaled = sandbox.run_chart(code, trace=True, scale_to=(800, 600))
     assert plain.png is not None and scaled.png is not None and plain.trace and scaled.trace
