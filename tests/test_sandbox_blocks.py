@@ -188,6 +188,36 @@ def test_chart_trace_follows_size_and_savefig_dpi(sandbox: Sandbox) -> None:
     assert title["box"][2] <= width and title["box"][1] < height / 5
 
 
+FORM = """<body style="margin:0;font:16px 'Liberation Sans',sans-serif">
+<input placeholder="Email address" style="position:absolute;left:20px;top:20px;width:300px;padding:8px">
+<input type="password" value="secret" style="position:absolute;left:20px;top:70px">
+<input type="submit" value="Send Request" style="position:absolute;left:20px;top:120px;padding:6px 20px">
+<select style="position:absolute;left:20px;top:170px">
+<option>First</option><option selected>Chosen one</option></select>
+<textarea placeholder="Ask your question" style="position:absolute;left:20px;top:220px;width:300px"></textarea>
+<input value="typed" style="position:absolute;left:20px;top:300px;display:none">
+</body>"""
+
+
+def test_blocks_hold_what_form_controls_show(sandbox: Sandbox) -> None:
+    """Placeholders, button values and the chosen option are on the screen (a target's OCR reads them),
+    so they are text blocks too, with boxes on the control's ink; a password and a hidden field are not."""
+    render = sandbox.render_html_blocks(FORM, Viewport(width=480, height=360), full_page=False)
+    by_text = {b.text: b for b in render.blocks}
+    assert {"Email address", "Send Request", "Chosen one", "Ask your question"} <= set(by_text), by_text.keys()
+    assert not {"secret", "typed", "First"} & {w for b in render.blocks for w in b.text.split()}
+    grey = np.asarray(Image.open(io.BytesIO(render.png)).convert("L"))
+    for text, (left, top, right, bottom) in {
+        "Email address": (20, 20, 340, 60),
+        "Send Request": (20, 120, 200, 160),
+        "Chosen one": (20, 170, 200, 200),
+        "Ask your question": (20, 220, 340, 280),
+    }.items():
+        x0, y0, x1, y1 = by_text[text].box
+        assert left <= x0 < x1 <= right and top <= y0 < y1 <= bottom, (text, by_text[text].box)
+        assert (grey[int(y0) : int(y1) + 1, int(x0) : int(x1) + 1] < 200).any(), text  # glyphs are in the box
+
+
 TIGHT = """
 import matplotlib.pyplot as plt
 fig, ax = plt.subplots(figsize=(6, 4))

@@ -98,6 +98,63 @@ TEXT_BLOCKS_JS = r"""
     }
     if (truncated) break;
   }
+  // Form controls show text that is no text node: a placeholder, a button's value, a field's value, the
+  // chosen option. It is on the screen (and OCR reads it on a target picture), so it is collected too:
+  // words placed as the browser lays them out (left-aligned in a field after its padding, centred in a
+  // button, centred vertically), measured with the control's font on a canvas.
+  const FIELD = new Set(["", "text", "search", "email", "url", "tel", "number", "password"]);
+  const BUTTON = new Set(["submit", "button", "reset"]);
+  const controls = truncated ? [] : document.querySelectorAll("input, textarea, select");
+  for (const el of controls) {
+    if (count >= maxWords) { truncated = true; break; }
+    if (!visible(el)) continue;
+    const type = el.tagName === "INPUT" ? (el.getAttribute("type") || "").toLowerCase() : el.tagName.toLowerCase();
+    let shown = "", pseudo = null, centred = false;
+    if (el.tagName === "SELECT") {
+      shown = el.selectedOptions && el.selectedOptions.length ? el.selectedOptions[0].text : "";
+    } else if (el.tagName === "TEXTAREA" || FIELD.has(type)) {
+      if (type === "password") continue;
+      shown = el.value || el.getAttribute("placeholder") || "";
+      if (!el.value) pseudo = "::placeholder";
+      if (el.tagName === "TEXTAREA") shown = shown.split("\n")[0];
+    } else if (BUTTON.has(type)) {
+      shown = el.value || (type === "submit" ? "Submit" : type === "reset" ? "Reset" : "");
+      centred = true;
+    } else {
+      continue;
+    }
+    if (!/\S/.test(shown)) continue;
+    const style = styleOf(el);
+    const textStyle = pseudo ? getComputedStyle(el, pseudo) : style;
+    const rect = el.getBoundingClientRect();
+    if (rect.width < 1 || rect.height < 1) continue;
+    const px = (v) => parseFloat(v) || 0;
+    const left = rect.left + px(style.borderLeftWidth) + px(style.paddingLeft);
+    const right = rect.right - px(style.borderRightWidth) - px(style.paddingRight);
+    const fontSize = px(style.fontSize);
+    ctx.font = `${style.fontStyle} ${style.fontWeight} ${style.fontSize} ${style.fontFamily}`;
+    const total = ctx.measureText(shown).width;
+    const start = centred ? left + Math.max(0, (right - left - total) / 2) : left;
+    const mid = el.tagName === "TEXTAREA"
+      ? rect.top + px(style.borderTopWidth) + px(style.paddingTop) + fontSize * 0.6
+      : (rect.top + rect.bottom) / 2;
+    const top = mid - fontSize * 0.6, bottom = mid + fontSize * 0.6;
+    const re = /\S+/g;
+    let m;
+    while ((m = re.exec(shown)) !== null) {
+      const x0 = start + ctx.measureText(shown.slice(0, m.index)).width;
+      const x1 = Math.min(right, x0 + ctx.measureText(m[0]).width);
+      if (x1 - x0 < 1) break;  // clipped by the field's edge
+      const box = [x0 + sx, top + sy, x1 + sx, bottom + sy];
+      if (clip && (box[0] >= clip[0] || box[1] >= clip[1])) continue;
+      if (!groups.has(el)) groups.set(el, []);
+      groups.get(el).push({
+        text: transform(m[0], textStyle.textTransform || style.textTransform),
+        box, color: toRgb(textStyle.color), font_size: fontSize,
+      });
+      count += 1;
+    }
+  }
   const blocks = [];
   const finish = (container, words) => {
     const box = [
