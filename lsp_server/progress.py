@@ -89,23 +89,21 @@ class RunProgress:
 
     def on_event(self, event: Event) -> None:
         """The agent's event as a step: generating, syntax check, rendering/running, scoring."""
-        kind = event.type
-        if kind == "started":
-            self.max_iters = getattr(event, "max_iters", 0)
-            self.iteration = 1
-            self.report(f"{getattr(event, 'kind', '')} task: generating")
-        elif kind == "candidate":
-            self.iteration = getattr(event, "iteration", self.iteration)
+        from viscodex.agent import Candidate, ParseError, SandboxResult, Score, Started
+
+        if isinstance(event, Started):
+            self.max_iters, self.iteration = event.max_iters, 1
+            self.report(f"{event.kind} task: generating")
+        elif isinstance(event, Candidate):
+            self.iteration = event.iteration
             self.report("syntax check")
-        elif kind == "parse_error":
+        elif isinstance(event, ParseError):
             self.report("syntax error, sent back to the model")
-        elif kind == "sandbox_result":
+        elif isinstance(event, SandboxResult):
             self.report("scoring")
-        elif kind == "score":
-            score: float = getattr(event, "score", 0.0)
-            self.best = score if self.best is None else max(self.best, score)
-            passed = getattr(event, "passed", False)
-            if passed:
+        elif isinstance(event, Score):
+            self.best = event.score if self.best is None else max(self.best, event.score)
+            if event.passed:
                 self.report("verified")
             elif self.iteration < self.max_iters:
                 self.iteration += 1
