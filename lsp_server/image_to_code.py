@@ -40,8 +40,6 @@ log = logging.getLogger(__name__)
 METHOD = "viscodex/imageToCode"
 COMMAND = "viscodex.imageToCode"
 LANGUAGE_OF_KIND = {"ui": "html", "chart": "python", "algorithm": "python", "fix": "diff"}
-MAX_IMAGE_TOKENS = 1280
-"""The model's pixel budget per image (``ModelSettings.max_image_tokens``' default) for the image check."""
 REACT_DOCUMENTS = {"jsx", "tsx"}
 """A UI for one of these is written with the React stack and lands as a component, not a page."""
 INLINE_BYTES = 2 << 20
@@ -117,12 +115,14 @@ async def image_to_code(server: VisCodexServer, raw: object, *, apply_edit: bool
     progress = await RunProgress.start(server, params.work_done_token, on_cancel=stop)
     progress.begin("checking the images")
     try:
-        images = await asyncio.to_thread(check, gathered, inputs, kind, MAX_IMAGE_TOKENS)
+        image_tokens = await asyncio.to_thread(_image_tokens, settings)
+        images = await asyncio.to_thread(check, gathered, inputs, kind, image_tokens)
     except BaseException:
         progress.end("failed: the images cannot be used")
         raise
     request = _solve_request(
         params,
+        image_tokens=image_tokens,
         settings_kind=kind,
         images=images,
         context=context,
@@ -156,9 +156,25 @@ async def image_to_code(server: VisCodexServer, raw: object, *, apply_edit: bool
     return out.to_json(get_converter())
 
 
+def _image_tokens(settings: LspSettings) -> int:
+    """The model's pixel budget per image, as the CLI reads it (``VISCODEX_MAX_IMAGE_TOKENS``, the config
+    file): the picture check and the run cut pictures for the model alike."""
+    from viscodex.agent import describe_failure
+    from viscodex.model.settings import ModelSettings
+
+    try:
+        return ModelSettings.from_flags(**settings.model_flags()).max_image_tokens
+    except Exception as exc:
+        described = describe_failure(exc)  # a bad VISCODEX_* variable or config file: say which
+        if described is None:
+            raise
+        raise InvalidParams(described[0]) from None
+
+
 def _solve_request(
     params: ImageToCodeParams,
     *,
+    image_tokens: int,
     settings_kind: str,
     images: tuple[Path, ...],
     context: CodeContext,
@@ -191,6 +207,7 @@ def _solve_request(
         threshold=settings.threshold,
         time_budget_s=settings.time_budget_s,
         timeout_s=settings.timeout,
+        max_image_tokens=image_tokens,
     )
 
 
@@ -289,11 +306,11 @@ def _new_file(
     params: ImageToCodeParams, doc_path: Path | None, root: Path, images: tuple[Path, ...], language: str
 ) -> Path:
     """Where a whole-file result goes: next to the image (named after it) when the image is a file of
-    the workspace, else next to the document."""
+    the workspace, else next to the document if it is in the workspace, else in the workspace folder."""
     first = images[0]
     if params.images[0].uri is not None and inside(first, [root]):
         return edits.free_path(first.parent, first.stem, edits.SUFFIX.get(language, ".txt"))
-    folder = doc_path.parent if doc_path is not None else root
+    folder = doc_path.parent if doc_path is not None and inside(doc_path, [root]) else root
     stem = doc_path.stem if doc_path is not None else "viscodex"
     return edits.free_path(folder, stem, edits.SUFFIX.get(language, ".txt"))
 
