@@ -9,7 +9,10 @@ progress in order, and both ways of cancelling (containers gone), a missing sand
 from __future__ import annotations
 
 import asyncio
+import json
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import docker
@@ -375,3 +378,78 @@ async def test_a_range_edit_must_keep_the_definitions_it_replaces(tmp_path: Path
     (change,) = result.edit.documentChanges
     (edit,) = change.edits
     assert (edit.range.start.line, edit.range.end.line) == (3, 9) and edit.newText == result.code
+
+
+class _TextOnlyModel(BaseHTTPRequestHandler):
+    """A TEST DOUBLE of a text-only model server: it lists its model, and refuses any chat request with
+    vLLM's words for a model that takes no images."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def _json(self, status: int, body: object) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:
+        self._json(200, {"object": "list", "data": [{"id": "viscodex", "object": "model"}]})
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self._json(400, {"error": {"message": "viscodex is not a multimodal model", "type": "BadRequestError"}})
+
+
+async def test_a_model_that_rejects_images_names_the_fix(tmp_path: Path, sandbox_image: str) -> None:
+    """A text-only model server (the double above): the error says to pick a model that takes images."""
+    doc = tmp_path / "page.html"
+    doc.write_text("<html><body>\n</body></html>\n")
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _TextOnlyModel)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+    try:
+        async with lsp_client(tmp_path, {"model_url": url, "backend": "server", "max_iters": 1}) as client:
+            with pytest.raises(JsonRpcException) as caught:
+                await client.protocol.send_request_async(
+                    "viscodex/imageToCode", _request(doc, {"data": b64(png_bytes())}, 1, kind="ui")
+                )
+            await asyncio.sleep(0.2)
+            shown = [m.message for m in client.messages]
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert caught.value.code == -32803
+    assert "refused an image" in caught.value.message and "--model-name" in caught.value.message
+    assert len(shown) == 1 and "refused an image" in shown[0]
+
+
+TWO_PAGES = (
+    '<!DOCTYPE html>\n<html>\n<body style="margin: 0">\n<div data-page="1"><p>Buy now</p></div>\n'
+    '<div data-page="2"><p>Thanks</p></div>\n</body>\n</html>\n'
+)
+
+
+async def test_several_images_are_several_pages(tmp_path: Path, sandbox_image: str) -> None:
+    """Scripted model: one file with two data-page elements. Two pictures are two pages of one UI: the model
+    sees both, each page is rendered against its own picture."""
+    note = tmp_path / "note.md"
+    note.write_text("# Checkout\n")
+    images = [{"data": b64(png_bytes(text="Buy now"))}, {"data": b64(png_bytes(text="Thanks"))}]
+    with serve(ScriptedModel([f"```html\n{TWO_PAGES}```"])) as model:
+        async with lsp_client(tmp_path, options(model)) as client:
+            open_document(client, note, "markdown")
+            params = {**_request(note, images[0], 1, kind="ui"), "images": images}
+            result = await client.protocol.send_request_async("viscodex/imageToCode", params)
+    run = Path(result.runDir)
+    assert result.kind == "ui" and result.code == TWO_PAGES and model.image_count(0) == 2
+    assert (run / "target-1.png").is_file() and (run / "target-2.png").is_file()
+    assert (run / "iter-1" / "cand-1" / "render.png").is_file() and (
+        run / "iter-1" / "cand-1" / "render-2.png"
+    ).is_file()
+    create, _ = result.edit.documentChanges
+    assert create.uri == (tmp_path / "note.html").as_uri()  # base64 pictures: the new file goes next to the note
