@@ -64,6 +64,17 @@ async def test_fragment_into_a_python_file_with_progress_in_order(tmp_path: Path
     with serve(ScriptedModel([TESTS_JSON, RIGHT])) as model:
         async with lsp_client(tmp_path, options(model)) as client:
             open_document(client, doc, "python", buffer)
+            start = types.Position(line=4, character=12)  # after "return 1": an incremental change
+            client.text_document_did_change(
+                types.DidChangeTextDocumentParams(
+                    text_document=types.VersionedTextDocumentIdentifier(uri=doc.as_uri(), version=2),
+                    content_changes=[
+                        types.TextDocumentContentChangePartial(
+                            range=types.Range(start=start, end=start), text="  # typed, not saved"
+                        )
+                    ],
+                )
+            )
             result = await client.protocol.send_request_async(
                 "viscodex/imageToCode", _request(doc, {"data": b64(png_bytes(text="a + b"))}, 6)
             )
@@ -72,12 +83,13 @@ async def test_fragment_into_a_python_file_with_progress_in_order(tmp_path: Path
     assert result.code == RIGHT_CODE and result.score == 1.0 and result.iterations == 1
     assert Path(result.runDir).is_dir() and Path(result.runDir).parent == tmp_path / ".viscodex" / "runs"
     (change,) = result.edit.documentChanges
-    assert change.textDocument.uri == doc.as_uri() and change.textDocument.version == 1
+    assert change.textDocument.uri == doc.as_uri() and change.textDocument.version == 2
     (edit,) = change.edits
     assert edit.range.start.line == 6 and edit.range.end.line == 6 and edit.newText == RIGHT_CODE
-    # the model was told about the unsaved buffer, not the file on disk
+    # the model was told about the unsaved buffer (with the incremental change), not the file on disk
     prompt = "\n".join(model.user_texts(1))
     assert "def helper():" in prompt and "import sys" in prompt and "# on disk" not in prompt
+    assert "return 1  # typed, not saved" in prompt
     (token,) = reports
     values = reports[token]
     assert isinstance(values[0], types.WorkDoneProgressBegin) and values[0].cancellable is True
