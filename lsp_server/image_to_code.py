@@ -86,33 +86,22 @@ async def image_to_code(server: VisCodexServer, raw: object, *, apply_edit: bool
     root = (server.folder_of(doc_path) if doc_path else None) or (folders[0] if folders else None)
     if root is None:
         raise InvalidParams("open a folder (a workspace) first: runs are kept in its .viscodex/runs")
-    document = server.workspace.get_text_document(params.uri)
-    try:
-        source, version = document.source, document.version
-        start, end = document.offset_at_position(params.range.start), document.offset_at_position(params.range.end)
-    except OSError:  # neither open nor on disk: a new file
-        source, version, start, end = "", None, 0, 0
-    language = document_language(document.language_id, params.uri)
-    context = code_context(source, language, start, end)
-    kind = choose_kind(params.kind, language, source)
-    if kind == "fix" and not folders:
-        raise InvalidParams("kind fix needs a workspace folder: it is the repository the fix is tested in")
-    run_dir = _run_dir(root, kind)
-    inputs = run_dir / "inputs"
-    inputs.mkdir(parents=True, exist_ok=True)
-    payload = sum(len(image.data or "") for image in params.images)
-    if payload <= INLINE_BYTES:  # a few milliseconds at most: not worth a thread hop before the first progress
-        gathered = gather(params.images, inputs, folders, settings.max_image_bytes)
-    else:
-        gathered = await asyncio.to_thread(gather, params.images, inputs, folders, settings.max_image_bytes)
     handler = asyncio.current_task()
 
     def stop() -> None:  # window/workDoneProgress/cancel: as $/cancelRequest would
         if handler is not None:
             handler.cancel()
 
-    # Progress starts before the pictures are decoded (the slow check), so the user sees the run at once.
-    progress = await RunProgress.start(server, params.work_done_token, on_cancel=stop)
+    # The progress token is asked for now, and its round trip overlaps the work below; progress begins
+    # before the pictures are decoded (the slow check), so the user sees the run at once.
+    creating = asyncio.ensure_future(RunProgress.start(server, params.work_done_token, on_cancel=stop))
+    await asyncio.sleep(0)  # let it send the create request before the work below
+    try:
+        inputs, gathered, context, kind, source, version, language = await _prepare(server, params, root, folders)
+    except BaseException:
+        creating.add_done_callback(_forget)
+        raise
+    progress = await creating
     progress.begin("checking the images")
     try:
         image_tokens = await asyncio.to_thread(_image_tokens, settings)
@@ -131,6 +120,7 @@ async def image_to_code(server: VisCodexServer, raw: object, *, apply_edit: bool
         server=server,
         doc_name=doc_path.name if doc_path else params.uri,
     )
+    run_dir = inputs.parent
     cancel = threading.Event()
     try:
         result = await _run(server, request, run_dir, progress, cancel)
@@ -154,6 +144,39 @@ async def image_to_code(server: VisCodexServer, raw: object, *, apply_edit: bool
     verdict = "verified" if out.verified else "best effort, not verified"
     progress.end(f"{verdict}: score {out.score:.2f} after {out.iterations} iteration(s)")
     return out.to_json(get_converter())
+
+
+def _forget(creating: asyncio.Future[RunProgress]) -> None:
+    """A token asked for by a request that was refused before its run began: drop it."""
+    if not creating.cancelled() and creating.exception() is None:
+        creating.result().forget()
+
+
+async def _prepare(
+    server: VisCodexServer, params: ImageToCodeParams, root: Path, folders: list[Path]
+) -> tuple[Path, tuple[Path, ...], CodeContext, str, str, int | None, str | None]:
+    """The request's document context, task, run folder and pictures (their cheap checks)."""
+    settings = server.settings
+    document = server.workspace.get_text_document(params.uri)
+    try:
+        source, version = document.source, document.version
+        start, end = document.offset_at_position(params.range.start), document.offset_at_position(params.range.end)
+    except OSError:  # neither open nor on disk: a new file
+        source, version, start, end = "", None, 0, 0
+    language = document_language(document.language_id, params.uri)
+    context = code_context(source, language, start, end)
+    kind = choose_kind(params.kind, language, source)
+    if kind == "fix" and not folders:
+        raise InvalidParams("kind fix needs a workspace folder: it is the repository the fix is tested in")
+    run_dir = _run_dir(root, kind)
+    inputs = run_dir / "inputs"
+    inputs.mkdir(parents=True, exist_ok=True)
+    payload = sum(len(image.data or "") for image in params.images)
+    if payload <= INLINE_BYTES:  # a few milliseconds at most: not worth a thread hop before the first progress
+        gathered = gather(params.images, inputs, folders, settings.max_image_bytes)
+    else:
+        gathered = await asyncio.to_thread(gather, params.images, inputs, folders, settings.max_image_bytes)
+    return inputs, gathered, context, kind, source, version, language
 
 
 def _image_tokens(settings: LspSettings) -> int:

@@ -111,6 +111,12 @@ class RunProgress:
             else:
                 self.report("finishing")
 
+    def forget(self) -> None:
+        """Drop a token that was created but never begun (the request was refused first)."""
+        if self.token is not None:
+            self.ended = True
+            self.server.work_done_progress.tokens.pop(self.token, None)
+
     def end(self, message: str) -> None:
         if self.token is not None and not self.ended:
             self.ended = True

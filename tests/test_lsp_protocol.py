@@ -174,8 +174,8 @@ async def test_bad_images_are_invalid_params(tmp_path: Path, image: dict, expect
         error = await _image_to_code_error(client, params)
         await asyncio.sleep(0.1)
         # refused before a run started: any progress (begun before the pictures are decoded) has ended
-        for values in client.progress_reports.values():
-            assert isinstance(values[-1], types.WorkDoneProgressEnd) and "failed" in (values[-1].message or "")
+        for values in client.progress_reports.values():  # a token may be created and never begun
+            assert not values or (isinstance(values[-1], types.WorkDoneProgressEnd) and "failed" in values[-1].message)
     assert error.code == -32602, error
     assert expected in error.message
 
