@@ -10,6 +10,7 @@ result into an edit. A run is a background task: other requests are answered whi
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import logging
 import threading
@@ -106,6 +107,9 @@ async def image_to_code(server: VisCodexServer, raw: object, *, apply_edit: bool
     try:
         image_tokens = await asyncio.to_thread(_image_tokens, settings)
         images = await asyncio.to_thread(check, gathered, inputs, kind, image_tokens)
+    except asyncio.CancelledError:
+        progress.end("cancelled")
+        raise
     except BaseException:
         progress.end("failed: the images cannot be used")
         raise
@@ -135,6 +139,10 @@ async def image_to_code(server: VisCodexServer, raw: object, *, apply_edit: bool
         raise RequestFailed(str(exc)) from None
     except JsonRpcException:
         progress.end("failed")
+        raise
+    except Exception:
+        progress.end("failed: an unexpected error (a bug; the log has its traceback)")
+        log.exception("run %s failed unexpectedly", run_dir.name)
         raise
     finally:
         cancel.set()
@@ -216,6 +224,7 @@ def _solve_request(
         replaced = inputs / f"replaced{suffix[context.language]}"
         replaced.write_text(context.replaced, encoding="utf-8")
         context_files = (replaced,)  # the agent's kept-code check holds the result to what it replaces
+        context = dataclasses.replace(context, replaced="")  # the agent shows the model the file itself
     instruction = "\n\n".join(part for part in (params.instruction, context.prompt(doc_name)) if part)
     return SolveRequest(
         images=images,
