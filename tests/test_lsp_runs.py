@@ -465,3 +465,43 @@ async def test_several_images_are_several_pages(tmp_path: Path, sandbox_image: s
     ).is_file()
     create, _ = result.edit.documentChanges
     assert create.uri == (tmp_path / "note.html").as_uri()  # base64 pictures: the new file goes next to the note
+
+
+CHART = "import matplotlib.pyplot as plt\n\nplt.bar(['a', 'b'], [3, 5])\nplt.title('Sales')\n"
+
+
+async def test_a_python_file_with_matplotlib_gets_a_chart_script(tmp_path: Path, sandbox_image: str) -> None:
+    """Scripted model: asked the chart type, "bar"; then a matplotlib script. A Python file that uses
+    matplotlib makes it a chart task; the script is run in the sandbox and lands in the file."""
+    doc = tmp_path / "plots.py"
+    doc.write_text("import matplotlib.pyplot as plt\n\n")
+    with serve(ScriptedModel(["bar", f"```python\n{CHART}```"])) as model:
+        async with lsp_client(tmp_path, options(model)) as client:
+            open_document(client, doc, "python")
+            result = await client.protocol.send_request_async(
+                "viscodex/imageToCode", _request(doc, {"data": b64(png_bytes())}, 2)
+            )
+    assert result.kind == "chart" and result.language == "python" and result.code == CHART
+    (change,) = result.edit.documentChanges
+    assert change.textDocument.uri == doc.as_uri() and change.edits[0].newText == CHART
+    assert (Path(result.runDir) / "iter-1" / "cand-1" / "render.png").is_file()  # the script ran and drew
+
+
+async def test_an_html_page_gets_a_fragment_that_fits(tmp_path: Path, sandbox_image: str) -> None:
+    """Scripted model: one HTML page. Into an HTML file that has its own body, the edit inserts the new
+    page's styles and body content, not a second document."""
+    doc = tmp_path / "index.html"
+    doc.write_text("<!DOCTYPE html>\n<html>\n<body>\n<main>\n</main>\n</body>\n</html>\n")
+    with serve(ScriptedModel([UI])) as model:
+        async with lsp_client(tmp_path, options(model)) as client:
+            open_document(client, doc, "html")
+            result = await client.protocol.send_request_async(
+                "viscodex/imageToCode", _request(doc, {"data": b64(png_bytes())}, 4)
+            )
+    assert result.kind == "ui" and result.language == "html" and result.code == PAGE
+    (change,) = result.edit.documentChanges
+    assert change.textDocument.uri == doc.as_uri()
+    assert change.edits[0].newText == (
+        "<style>body { margin: 0; background: #fff }</style>\n"
+        '<p style="margin: 10px; font: 11px sans-serif">Buy now</p>\n'
+    )
