@@ -72,18 +72,39 @@ def agreement(target: RgbArray, candidate: RgbArray, box: Box, shift: int = -1) 
         return 1.0
     tg = _blur(_grey(t))
     cg = _blur(_grey(c))
-    ph, pw = tg.shape
-    windows = np.lib.stride_tricks.sliding_window_view(cg, (ph, pw))  # (shifts y, shifts x, ph, pw)
     a = tg - tg.mean()
-    b = windows - windows.mean(axis=(2, 3), keepdims=True)
-    num = np.einsum("ij,yxij->yx", a, b)
-    den = np.sqrt(float((a * a).sum()) * (b * b).sum(axis=(2, 3)))
-    a_flat = float((a * a).sum()) < 1e-9
+    num, var_b = _correlations(a, cg)
+    den = np.sqrt(float((a * a).sum()) * var_b)
     ncc = np.where(den > 1e-9, num / np.maximum(den, 1e-12), 0.0)
-    if a_flat:
-        ncc = np.where((b * b).sum(axis=(2, 3)) < 1e-9, 1.0, 0.0)
+    if float((a * a).sum()) < 1e-9:
+        ncc = np.where(var_b < 1e-9, 1.0, 0.0)
     best = float(ncc.max())
     return max(0.0, min(1.0, best))
+
+
+def _window_sums(x: npt.NDArray[np.float64], ph: int, pw: int) -> npt.NDArray[np.float64]:
+    """Sums of ``x`` over every ``ph`` x ``pw`` window (valid positions), from an integral image."""
+    s = np.zeros((x.shape[0] + 1, x.shape[1] + 1))
+    s[1:, 1:] = x.cumsum(0).cumsum(1)
+    return np.asarray(s[ph:, pw:] - s[:-ph, pw:] - s[ph:, :-pw] + s[:-ph, :-pw], dtype=np.float64)
+
+
+def _correlations(
+    a: npt.NDArray[np.float64], c: npt.NDArray[np.float64]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """For every placement of the zero-mean patch ``a`` inside ``c``: the sum of ``a`` times ``c``'s window
+    (which equals the sum with the window's mean removed, ``a`` having none), and the window's variance
+    times its size. The products by FFT and the window statistics by integral images: the direct sum
+    over every shift cost as much as the rest of the chart score."""
+    ph, pw = a.shape
+    shape = c.shape
+    spectrum = np.fft.rfft2(c, shape) * np.conj(np.fft.rfft2(a, shape))
+    num = np.fft.irfft2(spectrum, shape)[: shape[0] - ph + 1, : shape[1] - pw + 1]
+    n = float(ph * pw)
+    s1 = _window_sums(c, ph, pw)
+    s2 = _window_sums(c * c, ph, pw)
+    var_b = np.maximum(s2 - s1 * s1 / n, 0.0)
+    return np.asarray(num, dtype=np.float64), np.asarray(var_b, dtype=np.float64)
 
 
 def same_drawing(target: RgbArray, candidate: RgbArray, box: Box, threshold: float = SAME) -> bool:
@@ -148,3 +169,19 @@ def colour_covered(has: RgbArray, other: RgbArray, color: tuple[int, int, int]) 
         return True
     theirs = _dilate(colour_mask(other, color), COLOR_REACH)
     return int((mine & theirs).sum()) >= COVERED * count
+
+
+PRESENT = 0.5
+"""Share of one picture's amount of a colour (as a fraction of its area) that the other must have, anywhere,
+for the colour to be in both palettes."""
+
+
+def colour_present(has: RgbArray, other: RgbArray, color: tuple[int, int, int]) -> bool:
+    """Whether ``other`` draws ``color`` about as much as ``has`` does, wherever it does: the test of a
+    palette claim ("the candidate uses #x, a colour the target does not have"), which is about the
+    colours drawn and not where. A layout that differs a little (another font size) moves a colour's
+    areas out of ``colour_covered``'s reach without making the colour absent."""
+    mine = float(colour_mask(has, color).mean())
+    if mine == 0.0:
+        return True
+    return float(colour_mask(other, color).mean()) >= PRESENT * mine

@@ -161,6 +161,12 @@ def _prepare(rgb: RgbArray, kind: str, scale: float) -> Image.Image:
     return image
 
 
+def run_pass(rgb: RgbArray, ocr_pass: OcrPass, settings: OcrSettings | None = None) -> list[OcrWord]:
+    """One pass of tesseract over ``rgb`` (no merging, no cache): for a reader of a few places."""
+    settings = settings or OcrSettings()
+    return _run_pass(tesseract_path(settings.command), rgb, ocr_pass, settings)
+
+
 def _run_pass(exe: str, rgb: RgbArray, ocr_pass: OcrPass, settings: OcrSettings) -> list[OcrWord]:
     with tempfile.TemporaryDirectory(prefix="viscodex-ocr-") as tmp:
         path = Path(tmp) / "page.png"

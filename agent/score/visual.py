@@ -46,12 +46,13 @@ from .blocks import TextBlock, intersection_area
 from .charttype import TypeEvidence, evidence_agreement, normalize_types, type_agreement, type_evidence
 from .colors import delta_e, parse_hex, similarity_from_delta_e
 from .content import content_diff
-from .evidence import colour_covered, same_drawing
+from .evidence import colour_covered, colour_present, same_drawing
 from .legend import SeriesColor, legend_colors
 from .matching import MIN_SIMILARITY, Matching, match_blocks, text_similarity
 from .palette import PaletteColor, dominant_colors, palette_similarity
 from .perceptual import Perceptual, perceptual_similarity
 from .raster import RgbArray, image_key, load_rgb
+from .second_reading import confirmed
 from .trace import ChartTrace, TraceSeries, trace_words
 from .words import blocks_from_words
 
@@ -306,13 +307,23 @@ def drop_seen_in_both(
     t_rgb: RgbArray,
     c_rgb: RgbArray,
 ) -> tuple[list[TextBlock], list[TextBlock], Matching]:
-    """Unpaired blocks whose pixels are the same on both pictures are not differences: the two text
-    sources read them differently (OCR took a marker for "(ou", split a word, missed a tick label).
-    They are left out of both sides (``evidence.py``); the matching is renumbered to match."""
+    """Unpaired blocks whose pixels are the same on both pictures (``evidence.py``), or which a second
+    reading of both pictures does not confirm (``second_reading.py``), are not differences: the two
+    text sources read them differently (OCR took a marker for "(ou", split a word, missed a tick label;
+    the trace holds a formula's source). They are left out of both sides; the matching is renumbered to match."""
     if t_rgb.shape != c_rgb.shape:
         return list(target), list(candidate), matching
     quiet_t = {i for i in matching.missing if same_drawing(t_rgb, c_rgb, target[i].box)}
     quiet_c = {j for j in matching.extra if same_drawing(t_rgb, c_rgb, candidate[j].box)}
+    # What the pixels cannot settle, a second reading of both pictures at those places does.
+    rest_t = [i for i in matching.missing if i not in quiet_t]
+    rest_c = [j for j in matching.extra if j not in quiet_c]
+    if rest_t or rest_c:
+        places = [(target[i].box, target[i].text, True) for i in rest_t]
+        places += [(candidate[j].box, candidate[j].text, False) for j in rest_c]
+        stands = confirmed(t_rgb, c_rgb, places)
+        quiet_t |= {i for i, kept in zip(rest_t, stands[: len(rest_t)], strict=True) if not kept}
+        quiet_c |= {j for j, kept in zip(rest_c, stands[len(rest_t) :], strict=True) if not kept}
     if not quiet_t and not quiet_c:
         return list(target), list(candidate), matching
     new_t = {i: n for n, i in enumerate(i for i in range(len(target)) if i not in quiet_t)}
@@ -535,8 +546,8 @@ def score_chart(
             suspect_t.append(sc.target)
     quiet = tuple(
         sorted(
-            {rgb for rgb in suspect_c if colour_covered(c_rgb, t_rgb, rgb)}
-            | {rgb for rgb in suspect_t if colour_covered(t_rgb, c_rgb, rgb)}
+            {rgb for rgb in suspect_c if colour_covered(c_rgb, t_rgb, rgb) or colour_present(c_rgb, t_rgb, rgb)}
+            | {rgb for rgb in suspect_t if colour_covered(t_rgb, c_rgb, rgb) or colour_present(t_rgb, c_rgb, rgb)}
         )
     )
     target_types = normalize_types(target_hint)

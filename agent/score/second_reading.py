@@ -1,0 +1,121 @@
+"""A second reading of a disputed text: OCR both pictures at the same place, the same way.
+
+The target's texts come from OCR and the candidate's from its trace or DOM, so a text OCR made out of a
+marker, a hatch or a formula ("oo", "ao?", a mathtext label the trace holds as ``$\\mu = 1.2$``) has
+nothing to pair with on the candidate's side, and where the two renders' pixels differ a little (another
+rasteriser, markers half a pixel off) the pixel evidence (``evidence.py``) cannot settle it either.
+Reading both pictures again at that place, the same way, settles it the way a person would: a text is
+missing only if it reads again on its own picture and not on the other.
+
+Only the disputed places are read, all in one tesseract run over a strip of crops (target and candidate
+crop of each place stacked), so the cost is one process for any number of them and none when nothing is
+disputed.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+
+import numpy as np
+
+from .blocks import Box
+from .matching import text_similarity
+from .ocr import OcrError, OcrPass, OcrSettings, run_pass
+from .raster import RgbArray
+
+MARGIN = 4
+"""Pixels of context kept around each place."""
+GAP = 14
+"""Blank pixels between crops in the strip, so tesseract keeps them on separate lines."""
+MAX_PLACES = 24
+"""Places read per call (the largest first); the rest keep their findings."""
+SAME_READING = 0.7
+"""Case-insensitive text similarity at or above which a reading is the disputed text."""
+PASS = OcrPass(image="grey", psm=11)
+"""Sparse text: the strip's crops are unrelated lines."""
+MIN_CONFIDENCE = 30.0
+"""Lower than a full reading's: a word read badly on both sides the same way still says they agree."""
+
+
+_MARKUP = re.compile(r"\\[A-Za-z]+|[${}^_]")
+
+
+def as_drawn(text: str) -> str:
+    """A trace text as it looks drawn: mathtext's markup (``$``, braces, ``^``, ``_``, commands) left out,
+    so ``$-19.4^{+0.08}$`` is read against "-19.4+0.08"."""
+    return " ".join(_MARKUP.sub(" ", text).split()) if text.count("$") >= 2 else text
+
+
+def _crop(rgb: RgbArray, box: Box) -> RgbArray:
+    h, w = rgb.shape[:2]
+    x0, y0 = max(0, math.floor(box[0]) - MARGIN), max(0, math.floor(box[1]) - MARGIN)
+    x1, y1 = min(w, math.ceil(box[2]) + MARGIN), min(h, math.ceil(box[3]) + MARGIN)
+    return rgb[y0:y1, x0:x1]
+
+
+def confirmed(
+    target: RgbArray,
+    candidate: RgbArray,
+    places: Sequence[tuple[Box, str, bool]],
+    settings: OcrSettings | None = None,
+) -> list[bool]:
+    """For each disputed text (its box on both pictures, which share a canvas; its text; whether it is
+    the target's), whether a second reading confirms the difference: the text reads again on its own
+    picture at that place, and does not on the other. A text that does not read again was not a stable
+    reading of anything (OCR's "oo" of two markers, a formula's source the trace holds); one that reads
+    on both pictures is on both. True (the finding stands) where it cannot tell: OCR unavailable or
+    failing, beyond ``MAX_PLACES``, pictures of different sizes."""
+    out = [True] * len(places)
+    if not places or target.shape != candidate.shape:
+        return out
+    area = [(b[2] - b[0]) * (b[3] - b[1]) for b, _, _ in places]
+    chosen = [k for k in sorted(range(len(places)), key=lambda k: -area[k])[:MAX_PLACES] if area[k] > 0]
+    crops = [(k, side, _crop(rgb, places[k][0])) for k in chosen for side, rgb in ((0, target), (1, candidate))]
+    crops = [c for c in crops if c[2].size]
+    if not crops:
+        return out
+    width = max(c[2].shape[1] for c in crops) + 2 * GAP
+    height = sum(c[2].shape[0] + GAP for c in crops) + GAP
+    strip = np.full((height, width, 3), 255, dtype=np.uint8)
+    rows: list[tuple[int, int, int, int]] = []  # (top, bottom, place, side)
+    y = GAP
+    for k, side, crop in crops:
+        strip[y : y + crop.shape[0], GAP : GAP + crop.shape[1]] = crop
+        rows.append((y, y + crop.shape[0], k, side))
+        y += crop.shape[0] + GAP
+    settings = (settings or OcrSettings()).model_copy(update={"min_confidence": MIN_CONFIDENCE})
+    try:
+        words = run_pass(strip, PASS, settings)
+    except OcrError:
+        return out
+    readings: dict[tuple[int, int], list[tuple[float, str]]] = {}
+    for word in words:
+        mid = (word.box[1] + word.box[3]) / 2
+        for top, bottom, k, side in rows:
+            if top <= mid < bottom:
+                readings.setdefault((k, side), []).append((word.box[0], word.text))
+                break
+
+    def reads(k: int, side: int) -> bool:
+        text = " ".join(t for _, t in sorted(readings.get((k, side), [])))
+        return bool(text.strip()) and text_similarity(text, as_drawn(places[k][1]), case=False) >= SAME_READING
+
+    for k in chosen:
+        own, other = (target, candidate) if places[k][2] else (candidate, target)
+        own_side, other_side = (0, 1) if places[k][2] else (1, 0)
+        # Something drawn on one picture where the other is blank differs whatever OCR makes of it.
+        out[k] = (reads(k, own_side) or blank(other, places[k][0])) and not reads(k, other_side)
+        out[k] = out[k] and not blank(own, places[k][0])
+    return out
+
+
+BLANK_SPREAD = 6.0
+"""Standard deviation of grey levels below which a place holds nothing drawn."""
+
+
+def blank(rgb: RgbArray, box: Box) -> bool:
+    """Whether the picture shows nothing at ``box`` (one flat colour): a removed text's place."""
+    crop = _crop(rgb, box)
+    return not crop.size or float((crop.astype(np.float64) @ np.array([0.299, 0.587, 0.114])).std()) < BLANK_SPREAD

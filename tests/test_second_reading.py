@@ -1,0 +1,98 @@
+"""The evidence a disputed finding needs: a second OCR reading of both pictures at the place
+(``second_reading.py``), a palette claim checked against the whole other picture
+(``evidence.colour_present``) and the window correlations behind ``evidence.agreement``.
+
+Pictures are drawn here with Pillow; the texts, colours and places are chosen by the test.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+from conftest import missing_service
+from PIL import Image, ImageDraw, ImageFont
+
+from viscodex.agent.score import evidence
+from viscodex.agent.score.second_reading import as_drawn, confirmed
+
+TITLE_BOX = (18.0, 26.0, 330.0, 70.0)
+
+
+@pytest.fixture
+def tesseract() -> None:
+    if shutil.which("tesseract") is None:
+        missing_service("tesseract not installed (apt-get install -y tesseract-ocr tesseract-ocr-eng)")
+
+
+def _picture(text: str | None = "Quarterly revenue", hatch: bool = False) -> np.ndarray:
+    image = Image.new("RGB", (420, 160), "white")
+    draw = ImageDraw.Draw(image)
+    if text:
+        draw.text((20, 30), text, fill=(0, 0, 0), font=ImageFont.load_default(size=32))
+    if hatch:  # a marker pattern where a text is claimed: circles, which OCR may take for "oo"
+        for x in range(30, 320, 16):
+            draw.ellipse((x, 40, x + 8, 48), outline=(0, 0, 0))
+    draw.rectangle((20, 110, 400, 150), fill=(43, 108, 176))
+    return np.asarray(image)
+
+
+def test_a_removed_text_is_confirmed(tesseract: None) -> None:
+    target, candidate = _picture(), _picture(text=None)
+    assert confirmed(target, candidate, [(TITLE_BOX, "Quarterly revenue", True)]) == [True]
+
+
+def test_a_text_on_both_pictures_is_not_missing(tesseract: None) -> None:
+    target = _picture()
+    candidate = np.roll(_picture(), 2, axis=1)  # a render a little off: the pixels differ, the text does not
+    assert confirmed(target, candidate, [(TITLE_BOX, "Quarterly revenue", True)]) == [False]
+
+
+def test_a_reading_that_does_not_read_again_is_dropped(tesseract: None) -> None:
+    """OCR of the whole target claimed a word where there are only markers: read again at that place it
+    is not that word, so the candidate is not told it lacks it."""
+    target, candidate = _picture(text=None, hatch=True), np.roll(_picture(text=None, hatch=True), 3, axis=1)
+    assert confirmed(target, candidate, [(TITLE_BOX, "Revenue", True)]) == [False]
+
+
+def test_an_extra_text_is_judged_on_the_candidate(tesseract: None) -> None:
+    """The other way round: a text only the candidate draws is confirmed; a formula's source from the
+    trace is compared as drawn."""
+    assert confirmed(_picture(text=None), _picture(), [(TITLE_BOX, "Quarterly revenue", False)]) == [True]
+    assert as_drawn(r"$-19.374^{+0.080}_{-0.080}$") == "-19.374 +0.080 -0.080"
+    assert as_drawn("costs $5") == "costs $5"  # one dollar sign is not mathtext
+
+
+def test_unreadable_or_unequal_pictures_keep_the_finding() -> None:
+    target = _picture()
+    assert confirmed(target, _picture()[:100], [(TITLE_BOX, "Quarterly revenue", True)]) == [True]
+    assert confirmed(target, target, []) == []
+
+
+def test_colour_present_is_about_the_whole_picture() -> None:
+    """The palette claim "the candidate uses #x, which the target does not have" is false when the target
+    draws #x as much elsewhere (a layout a little different), true when it does not draw it."""
+    blue = (43, 108, 176)
+    target = np.full((100, 200, 3), 255, np.uint8)
+    target[10:30, 10:90] = blue
+    moved = np.full((100, 200, 3), 255, np.uint8)
+    moved[60:80, 100:180] = blue
+    other = np.full((100, 200, 3), 255, np.uint8)
+    other[60:80, 100:180] = (230, 0, 126)
+    assert not evidence.colour_covered(moved, target, blue)  # not at the same place...
+    assert evidence.colour_present(moved, target, blue)  # ...but in the picture
+    assert not evidence.colour_present(other, target, (230, 0, 126))
+
+
+def test_window_correlations_equal_the_direct_sums() -> None:
+    rng = np.random.default_rng(7)
+    for ph, pw, shift in [(5, 7, 2), (14, 60, 4), (20, 200, 8)]:
+        region = rng.random((ph + 2 * shift, pw + 2 * shift)) * 255
+        patch = region[shift : shift + ph, shift : shift + pw] + rng.random((ph, pw))
+        a = patch - patch.mean()
+        windows = np.lib.stride_tricks.sliding_window_view(region, (ph, pw))
+        b = windows - windows.mean(axis=(2, 3), keepdims=True)
+        num, var = evidence._correlations(a, region)
+        assert np.allclose(num, np.einsum("ij,yxij->yx", a, b))
+        assert np.allclose(var, (b * b).sum(axis=(2, 3)))
