@@ -14,8 +14,10 @@ import pytest
 from conftest import missing_service
 from PIL import Image, ImageDraw, ImageFont
 
-from viscodex.agent.score import evidence
+from viscodex.agent.score import TextBlock, evidence
+from viscodex.agent.score.matching import text_similarity
 from viscodex.agent.score.second_reading import as_drawn, confirmed
+from viscodex.agent.score.visual import BlockPair, reread_pairs
 
 TITLE_BOX = (18.0, 26.0, 330.0, 70.0)
 
@@ -96,3 +98,35 @@ def test_window_correlations_equal_the_direct_sums() -> None:
         num, var = evidence._correlations(a, region)
         assert np.allclose(num, np.einsum("ij,yxij->yx", a, b))
         assert np.allclose(var, (b * b).sum(axis=(2, 3)))
+
+
+def _pair(target_text: str, candidate_text: str) -> BlockPair:
+    box = TITLE_BOX
+    return BlockPair(
+        target=TextBlock(text=target_text, box=box),
+        candidate=TextBlock(text=candidate_text, box=box),
+        text_similarity=text_similarity(target_text, candidate_text),
+        dx=0.0,
+        dy=0.0,
+        position=1.0,
+        delta_e=None,
+        color=None,
+        weight=1.0,
+    )
+
+
+def test_reread_pairs_keeps_only_confirmed_text_changes(tesseract: None) -> None:
+    """A changed title reads as the target's text only on the target: it stays a difference. OCR's
+    spacing ("s=50" for "s = 50") and a reading the target does not repeat are no differences."""
+    target, changed = _picture("Quarterly revenue"), _picture("Yearly costs")
+    kept, spaced, unstable = reread_pairs(
+        [
+            _pair("Quarterly revenue", "Yearly costs"),
+            _pair("s=50", "s = 50"),
+            _pair("Qx revenue 5", "Quarterly revenue"),
+        ],
+        target,
+        changed,
+    )
+    assert kept.text_similarity < 1.0
+    assert spaced.text_similarity == 1.0 and unstable.text_similarity == 1.0

@@ -350,6 +350,25 @@ def confirm_pair(pair: BlockPair, t_rgb: RgbArray, c_rgb: RgbArray) -> BlockPair
     return pair.model_copy(update={"text_similarity": 1.0, "dx": 0.0, "dy": 0.0, "position": 1.0, "same_pixels": True})
 
 
+def reread_pairs(pairs: Sequence[BlockPair], t_rgb: RgbArray, c_rgb: RgbArray) -> list[BlockPair]:
+    """Chart texts that still read differently get the second reading (``second_reading.py``): the
+    difference stands only if the target's text reads again at its place on the target and not on the
+    candidate. Texts equal but for spaces ("s=50", "s = 50": OCR's spacing) do not differ."""
+    out = list(pairs)
+    disputed = [k for k, p in enumerate(out) if p.text_similarity < 1.0 and not p.same_pixels]
+    for k in list(disputed):
+        p = out[k]
+        if "".join(p.target.text.split()).casefold() == "".join(p.candidate.text.split()).casefold():
+            out[k] = p.model_copy(update={"text_similarity": 1.0})
+            disputed.remove(k)
+    if disputed:
+        stands = confirmed(t_rgb, c_rgb, [(out[k].target.box, out[k].target.text, True) for k in disputed])
+        for k, kept in zip(disputed, stands, strict=True):
+            if not kept:
+                out[k] = out[k].model_copy(update={"text_similarity": 1.0})
+    return out
+
+
 def _pairs(
     target: Sequence[TextBlock],
     candidate: Sequence[TextBlock],
@@ -522,6 +541,7 @@ def score_chart(
     diagonal = max(1.0, math.hypot(t_rgb.shape[1], t_rgb.shape[0]))
     pairs = _pairs(target, candidate, matching, diagonal, scales, lambda b: float(len(b.text)))
     pairs = [confirm_pair(p, t_rgb, c_rgb) for p in pairs]
+    pairs = reread_pairs(pairs, t_rgb, c_rgb)
     text = _ratio(
         [p.text_similarity * (len(p.target.text) + len(p.candidate.text)) for p in pairs],
         [float(len(b.text)) for b in target] + [float(len(b.text)) for b in candidate],
