@@ -50,6 +50,17 @@ def _is_tint(colour: np.ndarray, of: np.ndarray, background: np.ndarray) -> bool
     return math.sqrt(float(residual @ residual)) <= TINT_RESIDUAL
 
 
+def _tints(colour: np.ndarray, of: np.ndarray, background: np.ndarray) -> np.ndarray:
+    """``_is_tint`` of one colour against many (rows of ``of``)."""
+    direction = of - background
+    norm = (direction * direction).sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = ((colour - background) * direction).sum(axis=1) / norm
+    residual = colour - (background + t[:, None] * direction)
+    ok = (norm > 0) & (t > 0.0) & (t < 1.0)
+    return np.asarray(ok & (np.sqrt((residual * residual).sum(axis=1)) <= TINT_RESIDUAL))
+
+
 def dominant_colors(
     rgb: RgbArray,
     *,
@@ -77,19 +88,29 @@ def dominant_colors(
     _, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
     means = np.stack([np.bincount(inverse, weights=pixels[:, c].astype(np.float64)) / counts for c in range(3)], axis=1)
     order = np.argsort(-counts, kind="stable")[:512]
-    clusters: list[tuple[np.ndarray, np.ndarray, int]] = []  # (rgb, lab, count)
-    for k in order:
+    labs = rgb_to_lab(means[order])
+    # Clusters as arrays, so each colour is compared with all of them at once (the same first-match rule
+    # as a loop over them: the earliest cluster it is close to or a tint of takes it).
+    c_rgb = np.empty((len(order), 3))
+    c_lab = np.empty((len(order), 3))
+    c_count = np.zeros(len(order), dtype=np.int64)
+    n = 0
+    for pos, k in enumerate(order):
         colour = means[k]
-        lab_k = rgb_to_lab(colour)
-        for idx, (c_rgb, c_lab, c_count) in enumerate(clusters):
-            close = float(ciede2000(lab_k, c_lab)) < merge_delta_e
-            if close or _is_tint(colour, c_rgb, background):
-                clusters[idx] = (c_rgb, c_lab, c_count + int(counts[k]))
-                break
-        else:
-            clusters.append((colour, lab_k, int(counts[k])))
-    clusters.sort(key=lambda c: -c[2])
-    out = [PaletteColor(rgb=rgb_tuple(c[0]), share=c[2] / total) for c in clusters if c[2] / total >= min_share]
+        if n:
+            hit = (ciede2000(labs[pos][None, :], c_lab[:n]) < merge_delta_e) | _tints(colour, c_rgb[:n], background)
+            found = np.flatnonzero(hit)
+            if found.size:
+                c_count[found[0]] += int(counts[k])
+                continue
+        c_rgb[n], c_lab[n], c_count[n] = colour, labs[pos], int(counts[k])
+        n += 1
+    ranked = sorted(range(n), key=lambda i: -c_count[i])
+    out = [
+        PaletteColor(rgb=rgb_tuple(c_rgb[i]), share=int(c_count[i]) / total)
+        for i in ranked
+        if c_count[i] / total >= min_share
+    ]
     return tuple(out[:max_colors])
 
 
