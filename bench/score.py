@@ -60,9 +60,11 @@ def target_of(png: bytes, kind: str) -> Target:
 
 
 def bench_chart(sandbox: Sandbox, code: str, target: Target, runs: int) -> tuple[float, float]:
-    result = sandbox.run_chart(code, trace=True)
+    # As ``ChartTask.verify`` runs it: at the dpi that brings the figure to the target's scale.
+    scale_to = (target.width, target.height)
+    result = sandbox.run_chart(code, trace=True, scale_to=scale_to)
     assert result.png is not None, result.stderr
-    render = median_s(lambda: sandbox.run_chart(code, trace=True), runs)
+    render = median_s(lambda: sandbox.run_chart(code, trace=True, scale_to=scale_to), runs)
 
     def score() -> None:
         critique(score_chart(target.png, target.blocks, result.png or b"", result.trace))
