@@ -438,7 +438,8 @@ def score_ui(
     """Score a rendered page against the target picture.
 
     ``target_blocks``: ``ocr_blocks(target_png)``; ``candidate_blocks``: ``dom_blocks(render)`` (or
-    OCR blocks of the candidate). Pure: no OCR, no sandbox, no randomness.
+    OCR blocks of the candidate). No sandbox, no randomness; OCR only for a second reading of the lines
+    the two text sources disagree on and the pixels cannot settle.
     """
     weights = weights or ScoreWeights()
     scales = scales or ScoreScales()
@@ -458,11 +459,15 @@ def score_ui(
     text, position, colour = _pair_means(pairs, bool(target or candidate))
     look = perceptual_similarity(t_rgb, c_rgb)
     content = content_diff(target, candidate)
+    # A line OCR read on the target but the DOM does not hold, or one the DOM holds but OCR missed (faint
+    # text), is no difference where the pixels agree, nor where a second reading of both pictures at its
+    # place does not confirm it (``second_reading.py``).
+    missing = [target[i] for i in content.missing if not same_drawing(t_rgb, c_rgb, target[i].box)]
+    extra = [candidate[j] for j in content.extra if not same_drawing(t_rgb, c_rgb, candidate[j].box)]
+    stands = confirmed(t_rgb, c_rgb, [(b.box, b.text, True) for b in missing] + [(b.box, b.text, False) for b in extra])
     return VisualScore(
-        # A line OCR read on the target but the DOM does not hold (a placeholder, an input's value), or
-        # one the DOM holds but OCR missed (faint text), is no difference where the pixels agree.
-        content_missing=tuple(target[i] for i in content.missing if not same_drawing(t_rgb, c_rgb, target[i].box)),
-        content_extra=tuple(candidate[j] for j in content.extra if not same_drawing(t_rgb, c_rgb, candidate[j].box)),
+        content_missing=tuple(b for b, kept in zip(missing, stands[: len(missing)], strict=True) if kept),
+        content_extra=tuple(b for b, kept in zip(extra, stands[len(missing) :], strict=True) if kept),
         block=block,
         text=text,
         position=position,
