@@ -35,15 +35,19 @@ pytestmark = [pytest.mark.xdist_group("vllm"), pytest.mark.slow]
 AGENT = str(Path(sys.executable).parent / "viscodex-agent")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def vllm_url(tiny_models: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`viscodex-agent serve` on the tiny VLM, as a user runs it; stopped with Ctrl-C at the end."""
+    """`viscodex-agent serve` on the tiny VLM, as a user runs it; stopped with Ctrl-C after this module's
+    tests (a session-long server kept its CPU threads busy under every later test of its worker, and
+    Ctrl-C-timed tests elsewhere ran out of time). Its OpenMP threads sleep when idle
+    (``OMP_WAIT_POLICY=PASSIVE``) instead of spinning on the test machine's few cores."""
     if importlib.util.find_spec("vllm") is None:
         missing_service("vLLM is not installed (python scripts/install_vllm.py)")
     port = free_port()
     env = {
         **os.environ,
         "VLLM_CPU_KVCACHE_SPACE": "1",
+        "OMP_WAIT_POLICY": "PASSIVE",
         "XDG_CACHE_HOME": str(tmp_path_factory.mktemp("cache")),
     }
     cmd = [AGENT, "serve", "--model", str(tiny_models["vlm"]), "--port", str(port)]
@@ -63,7 +67,7 @@ def vllm_url(tiny_models: dict[str, Path], tmp_path_factory: pytest.TempPathFact
     assert url == f"http://127.0.0.1:{port}/v1"
     yield url
     proc.send_signal(signal.SIGINT)
-    assert proc.wait(timeout=60) == 0
+    assert proc.wait(timeout=120) == 0
     with pytest.raises(ProcessLookupError):  # no vLLM worker outlives the command
         os.killpg(proc.pid, 0)
 
