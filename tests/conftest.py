@@ -142,3 +142,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "docker_client" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.docker)
+
+
+@pytest.fixture(scope="session")
+def vllm_lock_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A lock file all xdist workers share (the parent of each worker's base temp), held while a
+    test runs a vLLM server: two CPU vLLM servers at once on a 2-core machine starve everything else.
+    The ``xdist_group("vllm")`` marks do not keep those tests on one worker with pytest 9.2 and
+    pytest-xdist 3.8 (the group suffix never reaches the node ids), so the lock is what serialises them."""
+    return tmp_path_factory.getbasetemp().parent / "viscodex-vllm.lock"

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from conftest import missing_service
+from filelock import FileLock
 from PIL import Image
 
 from viscodex.model.chat import ChatRequest, complete
@@ -18,11 +19,12 @@ from viscodex.model.settings import ModelSettings
 from viscodex.training.merge.engine import run_merge
 from viscodex.training.merge.recipe import MergeRecipe
 
-pytestmark = [pytest.mark.xdist_group("vllm"), pytest.mark.slow]
+# The timeout covers waiting for the other worker's vLLM server to stop (conftest's ``vllm_lock_path``).
+pytestmark = [pytest.mark.xdist_group("vllm"), pytest.mark.slow, pytest.mark.timeout(900)]
 
 
 def test_merged_model_answers_through_vllm(
-    tiny_models: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tiny_models: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, vllm_lock_path: Path
 ) -> None:
     if importlib.util.find_spec("vllm") is None:
         missing_service("vLLM is not installed (python scripts/install_vllm.py)")
@@ -34,7 +36,7 @@ def test_merged_model_answers_through_vllm(
 
     opts = ServeOptions(model=str(out), port=free_port(), max_model_len=2048, dtype="float32")
     request = ChatRequest.single("Chart to code:", [Image.new("RGB", (200, 120), "orange")], max_tokens=8)
-    with VllmServer(opts, log_path=tmp_path / "vllm.log", gpu=False) as server:
+    with FileLock(str(vllm_lock_path)), VllmServer(opts, log_path=tmp_path / "vllm.log", gpu=False) as server:
         served = asyncio.run(complete(ServerBackend(ModelSettings(model_url=server.url)), request))
     local = asyncio.run(complete(EmbeddedBackend(ModelSettings(model_path=out)), request))
     assert len(served.token_ids) == 8 and served.finish_reason == "length"

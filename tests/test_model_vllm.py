@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 from conftest import missing_service
+from filelock import FileLock
 from helpers import free_port
 from PIL import Image
 
@@ -31,45 +32,49 @@ from viscodex.model.select import open_backend
 from viscodex.model.server_backend import ServerBackend
 from viscodex.model.settings import ModelSettings
 
-pytestmark = [pytest.mark.xdist_group("vllm"), pytest.mark.slow]
+# The timeout covers waiting for the other worker's vLLM server to stop (``vllm_lock_path``).
+pytestmark = [pytest.mark.xdist_group("vllm"), pytest.mark.slow, pytest.mark.timeout(900)]
 AGENT = str(Path(sys.executable).parent / "viscodex-agent")
 
 
 @pytest.fixture(scope="module")
-def vllm_url(tiny_models: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def vllm_url(
+    tiny_models: dict[str, Path], tmp_path_factory: pytest.TempPathFactory, vllm_lock_path: Path
+) -> Iterator[str]:
     """`viscodex-agent serve` on the tiny VLM, as a user runs it; stopped with Ctrl-C after this module's
     tests (a session-long server kept its CPU threads busy under every later test of its worker, and
     Ctrl-C-timed tests elsewhere ran out of time). Its OpenMP threads sleep when idle
     (``OMP_WAIT_POLICY=PASSIVE``) instead of spinning on the test machine's few cores."""
     if importlib.util.find_spec("vllm") is None:
         missing_service("vLLM is not installed (python scripts/install_vllm.py)")
-    port = free_port()
-    env = {
-        **os.environ,
-        "VLLM_CPU_KVCACHE_SPACE": "1",
-        "OMP_WAIT_POLICY": "PASSIVE",
-        "XDG_CACHE_HOME": str(tmp_path_factory.mktemp("cache")),
-    }
-    cmd = [AGENT, "serve", "--model", str(tiny_models["vlm"]), "--port", str(port)]
-    cmd += ["--max-model-len", "2048", "--dtype", "float32"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
-    assert proc.stdout is not None
-    deadline = time.monotonic() + 600
-    url = ""
-    while not url:
-        if proc.poll() is not None:
-            pytest.fail(f"viscodex-agent serve exited {proc.returncode}: {proc.stderr.read()[-3000:]}")  # type: ignore[union-attr]
-        if time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail("vLLM did not become healthy within 600 s")
-        if select.select([proc.stdout], [], [], 1.0)[0]:
-            url = proc.stdout.readline().strip()
-    assert url == f"http://127.0.0.1:{port}/v1"
-    yield url
-    proc.send_signal(signal.SIGINT)
-    assert proc.wait(timeout=120) == 0
-    with pytest.raises(ProcessLookupError):  # no vLLM worker outlives the command
-        os.killpg(proc.pid, 0)
+    with FileLock(str(vllm_lock_path)):  # one vLLM server at a time across xdist workers
+        port = free_port()
+        env = {
+            **os.environ,
+            "VLLM_CPU_KVCACHE_SPACE": "1",
+            "OMP_WAIT_POLICY": "PASSIVE",
+            "XDG_CACHE_HOME": str(tmp_path_factory.mktemp("cache")),
+        }
+        cmd = [AGENT, "serve", "--model", str(tiny_models["vlm"]), "--port", str(port)]
+        cmd += ["--max-model-len", "2048", "--dtype", "float32"]
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
+        assert proc.stdout is not None
+        deadline = time.monotonic() + 600
+        url = ""
+        while not url:
+            if proc.poll() is not None:
+                pytest.fail(f"viscodex-agent serve exited {proc.returncode}: {proc.stderr.read()[-3000:]}")  # type: ignore[union-attr]
+            if time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail("vLLM did not become healthy within 600 s")
+            if select.select([proc.stdout], [], [], 1.0)[0]:
+                url = proc.stdout.readline().strip()
+        assert url == f"http://127.0.0.1:{port}/v1"
+        yield url
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=120) == 0
+        with pytest.raises(ProcessLookupError):  # no vLLM worker outlives the command
+            os.killpg(proc.pid, 0)
 
 
 @pytest.fixture(scope="session")
