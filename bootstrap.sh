@@ -7,7 +7,7 @@ cd "$(dirname "$0")"
 
 PYTHON=${PYTHON:-python3}
 VENV=${VIRTUAL_ENV_DIR:-.venv}
-APT_PACKAGES=(docker.io mmdebstrap tesseract-ocr tesseract-ocr-eng poppler-utils)
+APT_PACKAGES=(docker.io mmdebstrap tesseract-ocr tesseract-ocr-eng poppler-utils neovim)
 
 step() { printf '\n\033[1m[%s] %s\033[0m\n' "$1" "$2"; }
 
