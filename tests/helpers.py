@@ -4,6 +4,7 @@ a free port, and pages more than one test renders. (Fixtures live in conftest.py
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -15,6 +16,35 @@ from viscodex.agent import Event, parse_event
 
 BIN = Path(sys.executable).parent
 AGENT = str(BIN / "viscodex-agent")
+
+
+def interrupt(proc: subprocess.Popen[str], timeout: float) -> tuple[str, str]:
+    """Ctrl-C ``proc`` (SIGINT) and collect its output. A process that has not exited within ``timeout``
+    fails the test with what explains it: its signal masks and, when it was started with
+    ``PYTHONFAULTHANDLER=1`` (see ``FAULTHANDLER``), every thread's stack, dumped by SIGABRT."""
+    proc.send_signal(signal.SIGINT)
+    try:
+        return proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        masks = ""
+        try:
+            status = Path(f"/proc/{proc.pid}/status").read_text().splitlines()
+            masks = " ".join(line for line in status if line.startswith(("State", "SigBlk", "SigIgn", "SigCgt")))
+        except OSError:
+            pass
+        proc.send_signal(signal.SIGABRT)
+        try:
+            _, stderr = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            _, stderr = proc.communicate()
+        raise AssertionError(
+            f"still running {timeout:.0f} s after SIGINT ({masks}); its stderr:\n{stderr[-6000:]}"
+        ) from None
+
+
+FAULTHANDLER = {"PYTHONFAULTHANDLER": "1"}
+"""Environment for a child that :func:`interrupt` may have to explain: its stacks on SIGABRT."""
 
 
 def console(

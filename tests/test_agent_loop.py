@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import time
 from pathlib import Path
 
 import docker
 import pytest
-from helpers import AGENT
+from helpers import AGENT, FAULTHANDLER, interrupt
 from helpers import solve_cli as solve
 from PIL import Image, ImageDraw
 from scripted_model import ScriptedModel, serve
@@ -138,7 +137,7 @@ def test_ctrl_c_leaves_no_container(problem: Path, tmp_path: Path) -> None:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            env={**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")},
+            env={**os.environ, **FAULTHANDLER, "XDG_CACHE_HOME": str(tmp_path / "cache")},
         )
         filters = {"label": [LABEL, f"{LABEL_PID}={proc.pid}"]}
         deadline = time.monotonic() + 60
@@ -147,8 +146,7 @@ def test_ctrl_c_leaves_no_container(problem: Path, tmp_path: Path) -> None:
             assert time.monotonic() < deadline
             time.sleep(0.1)
         time.sleep(1.0)
-        proc.send_signal(signal.SIGINT)
-        _, stderr = proc.communicate(timeout=60)
+        _, stderr = interrupt(proc, timeout=60)
     assert proc.returncode == 1, stderr
     assert "Traceback" not in stderr
     assert client.containers.list(all=True, sparse=True, filters=filters) == []

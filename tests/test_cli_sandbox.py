@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -13,7 +13,7 @@ from pathlib import Path
 import docker
 import pytest
 from conftest import locked_version
-from helpers import AGENT
+from helpers import AGENT, FAULTHANDLER, interrupt
 from helpers import agent as cli
 from PIL import Image
 
@@ -147,6 +147,7 @@ def test_ctrl_c_leaves_no_container(tmp_path: Path, docker_client: docker.Docker
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env={**os.environ, **FAULTHANDLER},
     )
     filters = {"label": [LABEL, f"{LABEL_PID}={proc.pid}"]}
     deadline = time.monotonic() + 30
@@ -154,8 +155,7 @@ def test_ctrl_c_leaves_no_container(tmp_path: Path, docker_client: docker.Docker
         assert time.monotonic() < deadline, "the run never started a container"
         time.sleep(0.1)
     time.sleep(0.5)
-    proc.send_signal(signal.SIGINT)
-    _, stderr = proc.communicate(timeout=30)
+    _, stderr = interrupt(proc, timeout=30)
     assert proc.returncode == 1
     assert "Traceback" not in stderr
     assert docker_client.containers.list(all=True, sparse=True, filters=filters) == []

@@ -12,7 +12,6 @@ import asyncio
 import importlib.util
 import os
 import select
-import signal
 import subprocess
 import sys
 import time
@@ -22,7 +21,7 @@ from pathlib import Path
 import pytest
 from conftest import missing_service
 from filelock import FileLock
-from helpers import free_port
+from helpers import FAULTHANDLER, free_port, interrupt
 from PIL import Image
 
 from viscodex.model.chat import ChatMessage, ChatRequest, complete
@@ -53,6 +52,7 @@ def vllm_url(
             **os.environ,
             "VLLM_CPU_KVCACHE_SPACE": "1",
             "OMP_WAIT_POLICY": "PASSIVE",
+            **FAULTHANDLER,
             "XDG_CACHE_HOME": str(tmp_path_factory.mktemp("cache")),
         }
         cmd = [AGENT, "serve", "--model", str(tiny_models["vlm"]), "--port", str(port)]
@@ -71,8 +71,8 @@ def vllm_url(
                 url = proc.stdout.readline().strip()
         assert url == f"http://127.0.0.1:{port}/v1"
         yield url
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=120) == 0
+        interrupt(proc, timeout=120)
+        assert proc.returncode == 0
         with pytest.raises(ProcessLookupError):  # no vLLM worker outlives the command
             os.killpg(proc.pid, 0)
 
