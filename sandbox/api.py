@@ -1,7 +1,8 @@
-"""The public face of the sandbox: run code, render HTML, render charts, in fresh hardened containers.
+"""The public face of the sandbox: run code, render HTML, render charts, in hardened containers.
 
-Every call gets its own container (from the warm pool when one is ready) and that container is
-destroyed afterwards, whatever happened: success, timeout, cancellation or an exception.
+Every call gets a container of its own (from the warm pool when one is ready) that nothing of an earlier
+call can reach: a fresh one, or one recycled after a reset its shim proved and the host checked (see
+``pool.py``). After a timeout, a limit hit, a cancellation or an exception the container is destroyed.
 """
 
 from __future__ import annotations
@@ -27,13 +28,15 @@ from .image import docker_client, image_exists, image_versions
 from .languages import Language, program_for
 from .limits import Limits, SandboxPolicy
 from .owners import LABEL_INSTANCE, reap_orphans
-from .pool import WarmPool
+from .pool import MemoryBudget, WarmPool
 from .results import DomBlock, HtmlRender, RunResult, Viewport
 from .versions import ImageVersions, version_hint
 
 log = logging.getLogger(__name__)
 
 DEFAULT_POOL = {"exec": 2, "chart": 1, "html": 1}
+RECYCLED_ROLES = ("exec", "chart")
+"""Roles whose containers are reset and reused; an HTML render's browser cannot be proven clean."""
 GRACE_S = {"exec": 5.0, "chart": 5.0, "html": 10.0}
 UiStack = Literal["html", "tailwind", "react"]
 UI_STACKS: tuple[UiStack, ...] = get_args(UiStack)
@@ -43,8 +46,8 @@ _CONTAINER_FIELDS = ("network", "memory_mb", "cpus", "pids", "work_mb", "tmp_mb"
 class Sandbox:
     """Runs untrusted code. Use as a context manager (or call ``close``) so no container outlives it.
 
-    ``pool`` sets how many warm containers each role keeps ready (0 turns warming off, e.g. for a
-    one-shot CLI call). Pools start on first use of a role, or on ``warm_up``.
+    ``pool`` sets how many warm containers each role keeps ready beyond recent demand (0 turns warming
+    off, e.g. for a one-shot CLI call). Pools start on first use of a role, or on ``warm_up``.
     """
 
     def __init__(
@@ -70,6 +73,7 @@ class Sandbox:
         """Labels every container of this sandbox (``LABEL_INSTANCE``), to tell sandboxes apart."""
         self._executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="viscodex-sandbox")
         self._pools: dict[tuple[Any, ...], WarmPool] = {}
+        self._budget = MemoryBudget(self.policy.pool_memory_mb)
         self._lock = threading.Lock()
         self._closed = False
         # finalize also runs at interpreter exit, so a forgotten close() still leaves no container.
@@ -118,6 +122,9 @@ class Sandbox:
                     size,
                     self._executor,
                     labels={LABEL_INSTANCE: self.instance},
+                    recycle=role in RECYCLED_ROLES,
+                    max_runs=self.policy.recycle_runs,
+                    budget=self._budget,
                 )
                 self._pools[key] = pool
         return pool
@@ -128,6 +135,17 @@ class Sandbox:
         for pool in pools:
             pool.refill()
         return all(pool.wait_warm() for pool in pools) if wait else True
+
+    def pool_stats(self) -> dict[str, Any]:
+        """Each pool's sizes and counts (ready, in use, being reset, starting; runs, recycled, cold starts,
+        destroyed by reason) and the memory budget of the idle containers."""
+        with self._lock:
+            pools = list(self._pools.values())
+        return {
+            "memory_budget_mb": self._budget.limit_mb,
+            "memory_idle_mb": self._budget.used_mb,
+            "pools": [pool.snapshot() for pool in pools],
+        }
 
     def _limits_for(self, role: Role) -> Limits:
         return {"exec": self.policy.run, "chart": self.policy.chart, "html": self.policy.html}[role]
@@ -308,8 +326,10 @@ class Sandbox:
         job = {**job, "timeout_s": limits.timeout_s, "output_bytes": limits.output_bytes}
         started = time.monotonic()
         container = pool.acquire(cancel)
+        reusable = False
         try:
             reply = container.run(job, GRACE_S[role], cancel)
+            reusable = _within_limits(reply)
         except Deadline:
             return RunResult(
                 exit_code=None,
@@ -333,7 +353,7 @@ class Sandbox:
                 ), {}
             raise
         finally:
-            pool.release(container)
+            pool.release(container, reusable)
         png = reply.pop("png", None)
         trace = reply.pop("chart_trace", None)
         fields = {name: reply.pop(name) for name in list(reply) if name in RunResult.model_fields}
@@ -355,6 +375,16 @@ def _build_command(policy: SandboxPolicy) -> str:
     if policy.requirements is not None:
         flags += f" --packages {policy.requirements}"
     return f"`viscodex-agent sandbox build{flags}`"
+
+
+def _within_limits(reply: Mapping[str, Any]) -> bool:
+    """A run that ended by itself, within every limit: its container may be reset and reused."""
+    return (
+        reply.get("exit_code") is not None
+        and not reply.get("timed_out")
+        and not reply.get("oom_killed")
+        and not reply.get("truncated")
+    )
 
 
 def _was_oom_killed(container: WarmContainer) -> bool:

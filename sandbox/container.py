@@ -1,7 +1,9 @@
-"""One hardened container running the shim, attached before start, used for exactly one job.
+"""One hardened container running the shim, attached before start, used for one job or, recycled, for
+several jobs with a proven reset between them (``pool.py`` decides which).
 
 The host talks to the shim over the container's attached stdin/stdout: a ``ready`` line once the role's
-preload is done, then one job line in and one result line out. Attaching before start means nothing the
+preload is done, then one job line in and one result line out (and, when recycling, one ``reset`` line
+with what the shim checked). Attaching before start means nothing the
 shim writes can be missed, and a warm run costs one write and one read instead of a `docker exec`.
 """
 
@@ -38,12 +40,17 @@ class Deadline(Exception):
     """The host-side deadline passed: the shim did not answer in time."""
 
 
-def container_spec(image: str, role: Role, limits: Limits, labels: dict[str, str] | None = None) -> dict[str, Any]:
-    """The keyword arguments for ``containers.create``: the whole security policy in one place."""
+def container_spec(
+    image: str, role: Role, limits: Limits, labels: dict[str, str] | None = None, *, recycle: bool = False
+) -> dict[str, Any]:
+    """The keyword arguments for ``containers.create``: the whole security policy in one place.
+
+    ``recycle`` changes nothing of the policy: it only tells the shim to reset after each job instead of
+    exiting."""
     tmpfs_opts = "rw,nosuid,nodev,mode=1777"
     return {
         "image": image,
-        "command": ["python3", "-I", "-c", shim_source(), role],
+        "command": ["python3", "-I", "-c", shim_source(), role, *(["recycle"] if recycle else [])],
         "user": limits.user,
         "working_dir": "/work",
         "network_mode": "bridge" if limits.network else "none",
@@ -132,12 +139,18 @@ class WarmContainer:
         role: Role,
         limits: Limits,
         labels: dict[str, str] | None = None,
+        *,
+        recycle: bool = False,
     ) -> None:
         self.role = role
         self.limits = limits
+        self.recycle = recycle
+        self.runs = 0
+        """Jobs this container has been given."""
         self._client = client
         self._attach: Any = None
-        self.container = client.containers.create(**container_spec(image, role, limits, labels))
+        self._host_pid: int | None = None
+        self.container = client.containers.create(**container_spec(image, role, limits, labels, recycle=recycle))
         try:
             self._attach = client.api.attach_socket(
                 self.container.id, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
@@ -164,11 +177,36 @@ class WarmContainer:
 
     def run(self, job: dict[str, Any], grace_s: float, cancel: threading.Event | None) -> dict[str, Any]:
         """Send the job and wait for its result; the shim enforces ``timeout_s``, we add ``grace_s``."""
+        self.runs += 1
         self._attach._sock.sendall(json.dumps(job).encode() + b"\n")
         reply = self._reply(time.monotonic() + float(job["timeout_s"]) + grace_s, cancel)
         if "error" in reply:
             raise SandboxError(f"sandbox shim error: {reply['error']}")
         return reply
+
+    def await_reset(self, timeout_s: float = 10.0) -> dict[str, Any]:
+        """The shim's account of its reset after the last job (see ``shim.supervisor.reset``)."""
+        reply = self._reply(time.monotonic() + timeout_s, None)
+        proof = reply.get("reset")
+        if not isinstance(proof, dict):
+            raise SandboxError(f"expected the sandbox's reset report, got {str(reply)[:200]}")
+        return proof
+
+    def host_processes(self) -> list[int] | None:
+        """The host pids of every process in this container's cgroup, read by the host itself (so no
+        process of the container can hide from it); None when the daemon's cgroups are out of sight
+        (a remote daemon, a VM)."""
+        try:
+            if self._host_pid is None:
+                self.container.reload()
+                self._host_pid = int(self.container.attrs["State"]["Pid"])
+            return cgroup_processes(self._host_pid)
+        except (docker.errors.APIError, KeyError, ValueError, OSError):
+            return None
+
+    @property
+    def host_pid(self) -> int | None:
+        return self._host_pid
 
     def _reply(self, deadline: float, cancel: threading.Event | None) -> dict[str, Any]:
         try:
@@ -216,3 +254,25 @@ class WarmContainer:
                 pass
             self._attach = None
         self.kill()
+
+
+def cgroup_processes(pid: int) -> list[int] | None:
+    """Every process in the cgroup of host process ``pid`` (cgroup v2, or v1's pids controller)."""
+    try:
+        with open(f"/proc/{pid}/cgroup", encoding="ascii") as fh:
+            lines = [line.strip().split(":", 2) for line in fh if line.count(":") >= 2]
+    except OSError:
+        return None
+    candidates = []
+    for _, controllers, path in lines:
+        if controllers == "":
+            candidates.append(f"/sys/fs/cgroup{path}/cgroup.procs")
+        elif "pids" in controllers.split(","):
+            candidates.insert(0, f"/sys/fs/cgroup/{controllers}{path}/cgroup.procs")
+    for candidate in candidates:
+        try:
+            with open(candidate, encoding="ascii") as fh:
+                return [int(x) for x in fh.read().split()]
+        except OSError:
+            continue
+    return None

@@ -45,6 +45,15 @@ class SandboxPolicy(BaseModel):
     run: Limits = Limits()
     chart: Limits = Limits(timeout_s=20.0)
     html: Limits = Limits(memory_mb=1024, pids=512, timeout_s=20.0, tmp_mb=256)
+    recycle_runs: int = Field(
+        50,
+        ge=1,
+        description="Jobs one run or chart container may serve, with a proven reset between them; 1: a fresh"
+        " container per job. Rendering HTML always gets a fresh one.",
+    )
+    pool_memory_mb: int = Field(
+        4096, ge=0, description="Memory the idle warm containers of all pools may hold, at their memory limits."
+    )
     package_set: str = Field("default", description="The image's Python package set (`sandbox build --package-set`).")
     requirements: Path | None = Field(
         None, description="A requirements file installed on top of the set (`sandbox build --packages FILE`)."

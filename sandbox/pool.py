@@ -1,8 +1,21 @@
-"""A warm pool: containers started (and preloaded) ahead of time, each used for one run only.
+"""A warm pool: containers started (and preloaded) ahead of time; recycled after a proven reset.
 
 A run takes a ready container, so it pays neither container start-up nor the role's preload (matplotlib
-import, chromium launch). Nothing is shared between runs: every container is destroyed after its job and
-a fresh one is started in the background to take its place.
+import, chromium launch). Nothing of one run reaches the next:
+
+- a recycling pool (``exec`` and ``chart``) gets a container back only after its shim reset it (every
+  other process killed, the writable mounts and IPC objects wiped, each checked) and the host saw no
+  process but the shim left in the container's cgroup. The container is destroyed instead after
+  ``max_runs`` jobs, after a run that hit a limit (timeout, memory, pids, output cap) or failed, and
+  whenever the reset cannot be proven;
+- the ``html`` pool never recycles: its browser is one long-lived process that ran the page's code, and
+  nothing outside it can prove that process clean. Each container serves one render.
+
+The pool refills ahead of demand: it keeps ``size`` containers ready plus as many as were in use at once
+in the last ``demand_window_s`` seconds, within a memory budget shared by every pool of a sandbox (each
+idle container counted at its memory limit). A run whose pool is empty waits for a container being reset
+or started rather than starting one inline; it cold-starts only when more runs wait than containers are
+on their way.
 """
 
 from __future__ import annotations
@@ -10,7 +23,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import Counter, deque
 from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
 
 import docker
 
@@ -21,8 +36,28 @@ from .limits import Limits
 log = logging.getLogger(__name__)
 
 
+class MemoryBudget:
+    """The memory idle containers may hold, shared by the pools of one sandbox (MiB, at their limits)."""
+
+    def __init__(self, limit_mb: int) -> None:
+        self.limit_mb = limit_mb
+        self.used_mb = 0
+        self._lock = threading.Lock()
+
+    def take(self, mb: int) -> bool:
+        with self._lock:
+            if self.used_mb + mb > self.limit_mb:
+                return False
+            self.used_mb += mb
+            return True
+
+    def give_back(self, mb: int) -> None:
+        with self._lock:
+            self.used_mb = max(0, self.used_mb - mb)
+
+
 class WarmPool:
-    """Keeps ``size`` ready containers of one role and one set of container limits."""
+    """Keeps ready containers of one role and one set of container limits."""
 
     def __init__(
         self,
@@ -34,6 +69,11 @@ class WarmPool:
         executor: ThreadPoolExecutor,
         labels: dict[str, str] | None = None,
         ready_timeout_s: float = 90.0,
+        *,
+        recycle: bool = False,
+        max_runs: int = 1,
+        budget: MemoryBudget | None = None,
+        demand_window_s: float = 30.0,
     ) -> None:
         self._labels = dict(labels or {})
         self._client = client
@@ -41,26 +81,59 @@ class WarmPool:
         self.role: Role = role
         self._limits = limits
         self.size = size
+        self.recycle = recycle and max_runs > 1
+        self.max_runs = max_runs if self.recycle else 1
+        self._budget = budget or MemoryBudget(1 << 40)
+        self._demand_window_s = demand_window_s
         self._executor = executor
         self._ready_timeout_s = ready_timeout_s
         self._ready: list[WarmContainer] = []
         self._starting = 0
+        self._resetting = 0
+        self._waiting = 0
         self._cond = threading.Condition()
         self._closed = False
         self._jobs: set[Future[None]] = set()
         self._in_use: set[WarmContainer] = set()
+        self._demand: deque[tuple[float, int]] = deque()
+        self.stats: Counter[str] = Counter()
+        """Counts: ``runs``, ``started`` (containers), ``cold_starts`` (a run waited for a start),
+        ``recycled`` (a run got a reset container), ``destroyed_<reason>``."""
         self.last_error: BaseException | None = None
 
+    # --- taking and giving back -------------------------------------------------------------------
+
     def acquire(self, cancel: threading.Event | None = None) -> WarmContainer:
-        """A ready container: a warm one if there is one, else one started now (a cold start)."""
+        """A ready container; if none, one being reset or started; else one started now (cold)."""
         with self._cond:
             if self._closed:
                 raise SandboxError("this sandbox is closed")
+            self.stats["runs"] += 1
+            self._note_demand(len(self._in_use) + 1)
+            while not self._ready and self._waiting < self._resetting + self._starting:
+                if cancel is not None and cancel.is_set():
+                    from .errors import RunCancelled
+
+                    raise RunCancelled()
+                self._waiting += 1
+                try:
+                    self._cond.wait(0.05)
+                finally:
+                    self._waiting -= 1
+                if self._closed:
+                    raise SandboxError("this sandbox is closed")
             container = self._ready.pop(0) if self._ready else None
             if container is not None:
+                self._budget.give_back(self._limits.memory_mb)
                 self._in_use.add(container)
-                return container  # refilled on release, so the start-up does not compete with this run
-        container = WarmContainer(self._client, self._image, self.role, self._limits, self._labels)
+                if container.runs:
+                    self.stats["recycled"] += 1
+            else:
+                self.stats["cold_starts"] += 1
+        if container is not None:
+            self.refill()
+            return container
+        container = self._new_container()
         with self._cond:
             closed = self._closed
             if not closed:
@@ -73,31 +146,95 @@ class WarmPool:
         except BaseException:
             self.release(container)
             raise
+        self.refill()
         return container
 
-    def release(self, container: WarmContainer) -> None:
-        """Destroy a used container in the background (``close`` waits for it) and start its successor.
-
-        After ``close`` the executor may be gone, so the container is destroyed right here instead.
-        """
+    def release(self, container: WarmContainer, reusable: bool = False) -> None:
+        """Give a used container back. ``reusable``: its run ended normally, within every limit; it is
+        then reset and checked in the background and made ready again, else destroyed (in the background;
+        ``close`` waits for it) and a successor started. After ``close`` it is destroyed right here."""
         with self._cond:
             self._in_use.discard(container)
             closed = self._closed
+            recycle = not closed and reusable and self.recycle and container.recycle
+            if recycle:
+                self._resetting += 1
         if closed:
             container.destroy()
             return
-        self._submit(container.destroy)
+        if recycle:
+            self._submit(lambda: self._recycle(container))
+            return
+        self._destroy_later(container, "after_run" if self.max_runs == 1 else "limit_or_failure")
         self.refill()
 
-    def refill(self) -> None:
+    def _recycle(self, container: WarmContainer) -> None:
+        reason = ""
+        try:
+            proof = container.await_reset()
+            if not proof.get("ok"):
+                reason = "unproven"
+                log.warning("sandbox reset not proven, container destroyed: %s", proof.get("failures"))
+            elif proof.get("limit_hit"):
+                reason = "limit_or_failure"
+            elif container.runs >= self.max_runs:
+                reason = "max_runs"
+            else:
+                pids = container.host_processes()
+                if pids is not None and pids != [container.host_pid]:
+                    reason = "unproven"
+                    log.warning("processes outlived the sandbox reset: %s", pids)
+        except (SandboxError, OSError) as exc:
+            reason = "unproven"
+            log.warning("sandbox reset failed, container destroyed: %s", exc)
         with self._cond:
-            missing = 0 if self._closed else self.size - len(self._ready) - self._starting
-            self._starting += max(0, missing)
-        for _ in range(missing):
+            self._resetting -= 1
+            keep = not reason and not self._closed and self._budget.take(self._limits.memory_mb)
+            if keep:
+                self._ready.insert(0, container)  # the most recently used first: its pages are warm
+            self._cond.notify_all()
+        if not keep:
+            self._destroy_later(container, reason or ("closed" if self._closed else "over_budget"))
+            self.refill()
+
+    def _destroy_later(self, container: WarmContainer, reason: str) -> None:
+        with self._cond:  # an RLock: callers may hold it already
+            self.stats[f"destroyed_{reason}"] += 1
+        self._submit(container.destroy)
+
+    # --- keeping it full ----------------------------------------------------------------------------
+
+    def _note_demand(self, in_use: int) -> None:
+        """Record how many containers are in use now (called under the lock)."""
+        now = time.monotonic()
+        self._demand.append((now, in_use))
+        while self._demand and self._demand[0][0] < now - self._demand_window_s:
+            self._demand.popleft()
+
+    def target(self) -> int:
+        """How many containers should be ready or on their way: ``size``, plus the recent peak of
+        concurrent use (a pool of size 0 stays cold: warming is off)."""
+        if self.size == 0:
+            return 0
+        with self._cond:
+            peak = max((n for _, n in self._demand), default=0)
+        return self.size + peak
+
+    def refill(self) -> None:
+        target = self.target()
+        starts = 0
+        with self._cond:
+            if self._closed:
+                return
+            have = len(self._ready) + self._starting + self._resetting + len(self._in_use)
+            while have + starts < target and self._budget.take(self._limits.memory_mb):
+                starts += 1
+            self._starting += starts
+        for _ in range(starts):
             self._submit(self._start_one)
 
-    def _submit(self, fn: object) -> None:
-        future: Future[None] = self._executor.submit(fn)  # type: ignore[arg-type]
+    def _submit(self, fn: Any) -> None:
+        future: Future[None] = self._executor.submit(fn)
         with self._cond:
             self._jobs.add(future)
         future.add_done_callback(self._forget)
@@ -107,10 +244,16 @@ class WarmPool:
             self._jobs.discard(future)
             self._cond.notify_all()
 
+    def _new_container(self) -> WarmContainer:
+        with self._cond:
+            self.stats["started"] += 1
+        return WarmContainer(self._client, self._image, self.role, self._limits, self._labels, recycle=self.recycle)
+
     def _start_one(self) -> None:
+        """Start one container for the ready list; its budget share was taken by ``refill``."""
         container: WarmContainer | None = None
         try:
-            container = WarmContainer(self._client, self._image, self.role, self._limits, self._labels)
+            container = self._new_container()
             container.wait_ready(self._ready_timeout_s)
         except Exception as exc:  # noqa: BLE001 - kept for diagnosis; acquire() falls back to cold
             log.warning("warm %s container failed to start: %s", self.role, exc)
@@ -123,22 +266,43 @@ class WarmPool:
             if container is not None and not self._closed:
                 self._ready.append(container)
                 container = None
+            else:
+                self._budget.give_back(self._limits.memory_mb)
             self._cond.notify_all()
         if container is not None:  # the pool closed while it started
             container.destroy()
+
+    # --- looking at it -------------------------------------------------------------------------------
 
     def ready_count(self) -> int:
         with self._cond:
             return len(self._ready)
 
+    def snapshot(self) -> dict[str, Any]:
+        """Sizes now and counts so far, for ``doctor`` and the benchmarks."""
+        target = self.target()
+        with self._cond:
+            return {
+                "role": self.role,
+                "memory_mb": self._limits.memory_mb,
+                "recycle": self.recycle,
+                "max_runs": self.max_runs,
+                "target": target,
+                "ready": len(self._ready),
+                "in_use": len(self._in_use),
+                "resetting": self._resetting,
+                "starting": self._starting,
+                **dict(self.stats),
+            }
+
     def wait_warm(self, timeout_s: float = 120.0) -> bool:
-        """Block until the pool is full and idle, no destroy still running (True), or the timeout
-        passes / starts keep failing (False)."""
+        """Block until the pool is full and idle, no reset or destroy still running (True), or the
+        timeout passes / starts keep failing (False)."""
         self.refill()
         deadline = time.monotonic() + timeout_s
         with self._cond:
             while len(self._ready) < self.size or self._jobs:
-                if self._starting == 0 and len(self._ready) < self.size:
+                if self._starting == 0 and self._resetting == 0 and not self._jobs and len(self._ready) < self.size:
                     return False
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
@@ -152,10 +316,12 @@ class WarmPool:
             self._closed = True
             ready, self._ready = self._ready, []
             in_use = list(self._in_use)
+            self._cond.notify_all()
         for container in ready:
+            self._budget.give_back(self._limits.memory_mb)
             self._submit(container.destroy)
         for container in in_use:  # a run still going (e.g. on Ctrl-C): kill it, its caller sees an error
             container.kill()
         with self._cond:
-            while self._jobs or self._starting:
+            while self._jobs or self._starting or self._resetting:
                 self._cond.wait(1.0)

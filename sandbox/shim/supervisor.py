@@ -3,8 +3,15 @@
 The host starts it with ``python3 -I -c <payload> ROLE``, the payload being this file joined with
 ``chart_trace.py`` and ``dom_text.py`` (``payload.py``), so the image never has to be rebuilt
 when this file changes. It preloads what its role needs (matplotlib for charts, a launched chromium for
-HTML), prints one ``{"ready": ...}`` line, then reads exactly one job as a JSON line on stdin, runs it
-and prints one result JSON line. The host destroys the container afterwards: one container, one run.
+HTML), prints one ``{"ready": ...}`` line, then reads a job as a JSON line on stdin, runs it and prints
+one result JSON line. Started with ``ROLE recycle``, it then resets the container (``reset``: every other
+process killed, the tmpfs mounts and IPC objects wiped, each checked empty afterwards) and prints one
+``{"reset": ...}`` line with what it proved, before it reads the next job; otherwise the host destroys the
+container after its one job.
+
+Code runs with the supervisor's uid, so the supervisor guards itself: it is not dumpable (no ptrace, no
+``/proc/1/mem`` or ``/proc/1/fd`` for processes of the same uid without CAP_SYS_PTRACE, which nothing here
+has), and as PID 1 of its PID namespace it gets no signal it has no handler for from inside.
 
 Only the standard library (and, for the roles that need them, matplotlib or Playwright from the image)
 may be used here: this file runs under Debian's python3 inside the image, not in the host's venv.
@@ -224,6 +231,7 @@ def _spawn_fork(body: Callable[[], int]) -> tuple[int, int, int, int]:
         code = 1
         try:
             os.setsid()
+            _libc().prctl(4, 1, 0, 0, 0)  # PR_SET_DUMPABLE: the run's process is an ordinary one again
             os.dup2(in_r, 0)
             os.dup2(out_w, 1)
             os.dup2(err_w, 2)
@@ -453,9 +461,169 @@ def _seed_matplotlib_cache() -> None:
                 fout.write(fin.read())
 
 
-def main(role: str) -> int:
+# --- the reset between two runs of a recycled container ---------------------------------------------
+
+WIPED = ("/work", "/tmp", "/dev/shm", "/dev/mqueue")
+"""Every place code of a run can write: the tmpfs mounts, POSIX shared memory and message queues (the
+root filesystem is read-only, /dev and /proc are not writable for the run's uid)."""
+SYSV_IPC = (("shm", "shmctl"), ("sem", "semctl"), ("msg", "msgctl"))
+IPC_RMID = 0
+KEY_SPEC_USER_KEYRING = -4
+KEYCTL_GET_KEYRING_ID = 0
+RESET_DEADLINE_S = 3.0
+
+
+def _libc() -> Any:
+    import ctypes
+
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def _guard_self() -> None:
+    """Make this process unreachable for the code it runs (same uid): not dumpable, and no SIGINT
+    handler (Python's default one would let any process of the container interrupt PID 1)."""
+    PR_SET_DUMPABLE = 4
+    if _libc().prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0:
+        raise OSError("prctl(PR_SET_DUMPABLE, 0) failed")
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def _limit_events() -> tuple[int, ...] | None:
+    """Counters that grow when the container hits its pids or memory limit (cgroup v1 or v2)."""
+    counts = []
+    for path, key in (
+        ("/sys/fs/cgroup/pids/pids.events", "max"),
+        ("/sys/fs/cgroup/pids.events", "max"),
+        ("/sys/fs/cgroup/memory/memory.failcnt", ""),
+        ("/sys/fs/cgroup/memory.events", "max"),
+    ):
+        try:
+            with open(path, encoding="ascii") as fh:
+                for line in fh:
+                    name, _, value = line.strip().rpartition(" ")
+                    if name == key:
+                        counts.append(int(value))
+        except (OSError, ValueError):
+            continue
+    return tuple(counts) if len(counts) >= 2 else None
+
+
+def _other_pids() -> list[int]:
+    me = os.getpid()
+    return [int(name) for name in os.listdir("/proc") if name.isdigit() and int(name) != me]
+
+
+def _kill_everything_else(deadline: float) -> bool:
+    """SIGKILL every other process of the container and reap them, until none is left.
+
+    ``kill(-1)`` from PID 1 signals every process it may signal except itself; every process here runs
+    with this process's uid (no capability, no setuid), so that is all of them, detached or stopped.
+    """
+    while True:
+        try:
+            os.kill(-1, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        _reap_all()
+        if not _other_pids():
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.001)
+
+
+def _wipe(root: str) -> None:
+    for entry in os.scandir(root):
+        path = entry.path
+        if entry.is_dir(follow_symlinks=False):
+            os.chmod(path, 0o700)  # a run may have made a directory unreadable; it owns it
+            _wipe(path)
+            os.rmdir(path)
+        else:
+            os.unlink(path)
+
+
+def _remove_sysv_ipc() -> list[str]:
+    """Remove every System V shared memory segment, semaphore set and message queue; name what stays."""
+    libc = _libc()
+    left = []
+    for kind, call in SYSV_IPC:
+        path = f"/proc/sysvipc/{kind}"
+        try:
+            with open(path, encoding="ascii") as fh:
+                rows = fh.read().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            ident = int(row.split()[1])
+            if call == "semctl":
+                libc.semctl(ident, 0, IPC_RMID)
+            else:
+                getattr(libc, call)(ident, IPC_RMID, None)
+        with open(path, encoding="ascii") as fh:
+            left += [f"{kind} {row.split()[1]}" for row in fh.read().splitlines()[1:]]
+    return left
+
+
+def _keyring_denied() -> bool:
+    """True when the kernel keyring (not namespaced: shared by every process of this uid on the host)
+    cannot be reached at all, as under Docker's default seccomp profile; else a run could leave a key."""
+    import ctypes
+
+    SYS_KEYCTL = 250  # x86_64
+    libc = _libc()
+    if os.uname().machine != "x86_64":
+        return False
+    got = libc.syscall(SYS_KEYCTL, KEYCTL_GET_KEYRING_ID, KEY_SPEC_USER_KEYRING, 0)
+    return got == -1 and ctypes.get_errno() in (1, 38)  # EPERM (seccomp) or ENOSYS
+
+
+def reset() -> dict[str, Any]:
+    """Bring the container back to the state of a fresh one and say what was checked.
+
+    ``ok`` only when every check passed: no other process, the writable mounts empty (then re-seeded as
+    at start), no System V IPC object, the keyring out of reach. The host recycles the container only
+    then, and only if no limit was hit.
+    """
+    started = time.monotonic()
+    failures: list[str] = []
+    if not _kill_everything_else(started + RESET_DEADLINE_S):
+        failures.append(f"processes survive: {_other_pids()[:10]}")
+    for root in WIPED:
+        if not os.path.isdir(root):
+            continue
+        try:
+            _wipe(root)
+        except OSError as exc:
+            failures.append(f"cannot wipe {root}: {exc}")
+        try:
+            left = os.listdir(root)
+        except OSError as exc:
+            failures.append(f"cannot list {root}: {exc}")
+            continue
+        if left:
+            failures.append(f"{root} not empty: {left[:5]}")
+    try:
+        ipc_left = _remove_sysv_ipc()
+    except (OSError, ValueError) as exc:
+        ipc_left = [f"{type(exc).__name__}: {exc}"]
+    if ipc_left:
+        failures.append(f"System V IPC objects remain: {ipc_left[:5]}")
+    if not _keyring_denied():
+        failures.append("the kernel keyring is reachable")
+    if _other_pids():  # nothing may have started while the mounts were wiped
+        failures.append("a process appeared during the reset")
+    try:
+        _seed_matplotlib_cache()
+    except OSError as exc:
+        failures.append(f"cannot re-seed the matplotlib cache: {exc}")
+    return {"ok": not failures, "failures": failures, "reset_s": round(time.monotonic() - started, 6)}
+
+
+def main(role: str, recycle: bool = False) -> int:
     start = time.monotonic()
     try:
+        _guard_self()
         _seed_matplotlib_cache()
         if role == "exec":
             handler: Callable[[dict[str, Any]], dict[str, Any]] = _role_exec
@@ -469,19 +637,29 @@ def main(role: str) -> int:
         _emit({"ready": False, "error": f"{type(exc).__name__}: {exc}"})
         return 1
     _emit({"ready": True, "preload_s": round(time.monotonic() - start, 3)})
-    line = sys.stdin.buffer.readline()
-    if not line:
-        return 0
-    oom_before = _oom_kills()
-    try:
-        result = handler(json.loads(line))
-    except Exception as exc:  # noqa: BLE001 - a malformed job is the host's bug; say so
-        _emit({"error": f"{type(exc).__name__}: {exc}", "trace": traceback.format_exc()})
-        return 1
-    oom_after = _oom_kills()
-    result["oom_killed"] = oom_after > oom_before >= 0
-    _emit(result)
-    return 0
+    while True:
+        line = sys.stdin.buffer.readline()
+        if not line:
+            return 0
+        oom_before = _oom_kills()
+        limits_before = _limit_events()
+        try:
+            result = handler(json.loads(line))
+        except Exception as exc:  # noqa: BLE001 - a malformed job is the host's bug; say so
+            _emit({"error": f"{type(exc).__name__}: {exc}", "trace": traceback.format_exc()})
+            return 1
+        oom_after = _oom_kills()
+        result["oom_killed"] = oom_after > oom_before >= 0
+        if not recycle:
+            _emit(result)
+            return 0
+        _emit(result)
+        proof = reset()
+        after = _limit_events()
+        proof["limit_hit"] = limits_before is None or after is None or after != limits_before
+        _emit({"reset": proof})
+        if not proof["ok"]:
+            return 0
 
 
 if __name__ == "__main__":
@@ -491,4 +669,4 @@ if __name__ == "__main__":
     os.dup2(devnull, 1)
     os.set_inheritable(_RESULT_FD, False)
     sys.stdout = open(1, "w", encoding="utf-8", closefd=False)
-    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else "exec"))
+    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else "exec", "recycle" in sys.argv[2:]))
