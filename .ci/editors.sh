@@ -101,7 +101,8 @@ fi
 "$CODE_SERVER" --version | head -1
 
 step "the VS Code extension's node_modules"
-LOCK_HASH=$(sha256sum "$EXT/package-lock.json" | cut -c1-16)
+# keyed by the lockfile and the dependencies package.json asks for (npm ci refuses the two out of step)
+LOCK_HASH=$( (cat "$EXT/package-lock.json"; python3 -c 'import json, sys; p = json.load(open(sys.argv[1])); print(json.dumps([p.get("dependencies"), p.get("devDependencies")], sort_keys=True))' "$EXT/package.json") | sha256sum | cut -c1-16)
 MODULES=$CACHE/vscode-modules/$LOCK_HASH
 if [ -f "$MODULES/.complete" ]; then
   echo "cached ($LOCK_HASH)"

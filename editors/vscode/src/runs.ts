@@ -157,7 +157,12 @@ export class Runs {
         return;
       }
       case 'settings':
-        await vscode.commands.executeCommand('workbench.action.openSettings', action.query);
+        // VisCodex's settings belong to the machine the server runs on: in a remote window (Remote-SSH,
+        // code-server) VS Code reads them from the remote settings only, so that is where the button goes
+        await vscode.commands.executeCommand(
+          vscode.env.remoteName ? 'workbench.action.openRemoteSettings' : 'workbench.action.openSettings',
+          { query: action.query },
+        );
         return;
       case 'openFolder':
         await vscode.commands.executeCommand('workbench.action.files.openFolder');

@@ -15,7 +15,6 @@ import {
   type ServerOptions,
   ShowMessageNotification,
   type ShowMessageParams,
-  TransportKind,
 } from 'vscode-languageclient/node';
 
 import { SERVER_COMMAND } from './protocol';
@@ -87,7 +86,8 @@ export class Server implements vscode.Disposable {
     const command = this.command();
     this.binDir = path.dirname(command);
     this.sent = this.settings();
-    const serverOptions: ServerOptions = { command, transport: TransportKind.stdio };
+    // stdio, without the `--stdio` flag TransportKind.stdio would add (viscodex-lsp talks stdio by default)
+    const serverOptions: ServerOptions = { command, args: [] };
     const clientOptions: LanguageClientOptions = {
       documentSelector: [{ scheme: 'file' }, { scheme: 'untitled' }],
       outputChannel: this.log,
