@@ -34,6 +34,7 @@ from .errors import SandboxError
 from .limits import Limits
 
 log = logging.getLogger(__name__)
+COUNTS = ("runs", "started", "cold_starts", "recycled")
 
 
 class MemoryBudget:
@@ -292,6 +293,7 @@ class WarmPool:
                 "in_use": len(self._in_use),
                 "resetting": self._resetting,
                 "starting": self._starting,
+                **{name: 0 for name in COUNTS},
                 **dict(self.stats),
             }
 

@@ -217,8 +217,12 @@ def test_orphans_are_reaped_but_live_owners_are_not(docker_client: docker.Docker
         alive.wait()
 
 
-def test_warm_pool_refills_and_close_removes_all(docker_client: docker.DockerClient, sandbox_image: str) -> None:
-    with Sandbox(client=docker_client, image=sandbox_image, pool={"exec": 3}) as sandbox:
+@pytest.mark.parametrize("recycle_runs", [50, 1])
+def test_warm_pool_refills_and_close_removes_all(
+    docker_client: docker.DockerClient, sandbox_image: str, recycle_runs: int
+) -> None:
+    policy = SandboxPolicy(recycle_runs=recycle_runs)
+    with Sandbox(client=docker_client, image=sandbox_image, pool={"exec": 3}, policy=policy) as sandbox:
         mine = {"label": [LABEL, f"{LABEL_PID}={os.getpid()}", f"{LABEL_INSTANCE}={sandbox.instance}"]}
 
         def ids() -> set[str]:
@@ -230,5 +234,8 @@ def test_warm_pool_refills_and_close_removes_all(docker_client: docker.DockerCli
         assert sandbox.run("print(1)").stdout == "1\n"
         assert sandbox.warm_up(["exec"], wait=True)
         after = ids()
-        assert len(after) == 3 and len(warm - after) == 1, "the used container must be destroyed"
+        if recycle_runs > 1:  # the used container was reset and kept; one more for the demand seen (1)
+            assert warm < after and len(after) == 4
+        else:
+            assert len(after) == 4 and len(warm - after) == 1, "the used container must be destroyed"
     assert ids() == set()
