@@ -13,7 +13,6 @@ import asyncio
 import dataclasses
 import itertools
 import logging
-import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -28,13 +27,12 @@ from .context import CodeContext, code_context, document_language
 from .images import check, gather, inside
 from .params import ImageToCodeParams, ImageToCodeResult, InvalidParams, parse_params
 from .progress import RunProgress
-from .run_sandbox import RunSandbox
-from .runs import Unavailable
+from .runs import RunFailed, RunOutcome, Unavailable
 from .server import VisCodexServer  # at run time: pygls reads the command handler's type hints
 from .settings import LspSettings
 
 if TYPE_CHECKING:
-    from viscodex.agent import SolveRequest, SolveResult
+    from viscodex.agent import SolveRequest
 
 log = logging.getLogger(__name__)
 
@@ -125,11 +123,9 @@ async def image_to_code(server: VisCodexServer, raw: object, *, apply_edit: bool
         doc_name=doc_path.name if doc_path else params.uri,
     )
     run_dir = inputs.parent
-    cancel = threading.Event()
     try:
-        result = await _run(server, request, run_dir, progress, cancel)
-    except asyncio.CancelledError:
-        cancel.set()  # the sandbox call in flight stops and its container is removed
+        result = await _run(server, request, run_dir, progress)
+    except asyncio.CancelledError:  # the worker stops the run; its container is removed at once
         progress.end("cancelled")
         log.info("run %s cancelled", run_dir.name)
         raise
@@ -144,8 +140,6 @@ async def image_to_code(server: VisCodexServer, raw: object, *, apply_edit: bool
         progress.end("failed: an unexpected error (a bug; the log has its traceback)")
         log.exception("run %s failed unexpectedly", run_dir.name)
         raise
-    finally:
-        cancel.set()
     out = _result(server, params, result, source, version, doc_path, root, language, images)
     if apply_edit and out.edit is not None:
         out.applied = await _apply(server, out.edit)
@@ -243,10 +237,8 @@ def _solve_request(
     )
 
 
-async def _run(
-    server: VisCodexServer, request: SolveRequest, run_dir: Path, progress: RunProgress, cancel: threading.Event
-) -> SolveResult:
-    from viscodex.agent import describe_failure
+async def _run(server: VisCodexServer, request: SolveRequest, run_dir: Path, progress: RunProgress) -> RunOutcome:
+    """The agent's loop in the server's run worker (see ``runs``), within one of the run slots."""
 
     def queued(position: int) -> None:
         limit = server.settings.max_concurrent_runs
@@ -254,44 +246,20 @@ async def _run(
 
     async with server.runner.slot(lambda: server.settings, queued):
         progress.report("starting the model and the sandbox")
-        work = _solve(server, server.settings, request, run_dir, progress, cancel)
         try:
-            return await server.runner.call(work)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            described = describe_failure(exc)
-            if described is None:
-                raise
-            message, code = described
-            if int(code) == 2:
-                raise InvalidParams(message) from None
-            if int(code) == 3:
-                raise Unavailable(message) from None
-            raise RequestFailed(message) from None
-
-
-async def _solve(
-    server: VisCodexServer,
-    settings: LspSettings,
-    request: SolveRequest,
-    run_dir: Path,
-    progress: RunProgress,
-    cancel: threading.Event,
-) -> SolveResult:
-    """The agent's loop on the shared backend and sandbox (runs on the runs' loop, see ``runs``)."""
-    from viscodex.agent import Loop
-
-    backend = await server.runner.backend(settings)
-    sandbox = await server.runner.sandbox()
-    sandbox_view = cast(Any, RunSandbox(sandbox, cancel, progress.report))
-    return await Loop(request, backend, sandbox_view, run_dir, progress.on_event).run()
+            return await server.runner.solve(server.settings, request, run_dir, progress.on_event, progress.report)
+        except RunFailed as exc:
+            if exc.code == 2:
+                raise InvalidParams(str(exc)) from None
+            if exc.code == 3:
+                raise Unavailable(str(exc)) from None
+            raise RequestFailed(str(exc)) from None
 
 
 def _result(
     server: VisCodexServer,
     params: ImageToCodeParams,
-    result: SolveResult,
+    result: RunOutcome,
     source: str,
     version: int | None,
     doc_path: Path | None,
@@ -299,7 +267,7 @@ def _result(
     language: str | None,
     images: tuple[Path, ...],
 ) -> ImageToCodeResult:
-    code = result.best.code if result.best is not None else ""
+    code = result.code
     code_language = LANGUAGE_OF_KIND.get(result.kind, "text")
     edit: types.WorkspaceEdit | None = None
     if code.strip():
@@ -327,7 +295,7 @@ def _result(
         language=code_language,
         kind=result.kind,
         verified=result.verified,
-        score=result.best.verification.score if result.best is not None else 0.0,
+        score=result.score,
         iterations=result.iterations,
         run_dir=str(result.run_dir),
         edit=edit,

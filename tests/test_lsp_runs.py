@@ -204,11 +204,25 @@ async def test_apply_true_that_the_client_refuses_is_reported(tmp_path: Path, sa
     assert asked == 1 and result.applied is False and doc.read_text() == "\n"
 
 
-def _busy_containers(client: docker.DockerClient, pid: int) -> list[str]:
+def _family(pid: int) -> list[int]:
+    """``pid`` and its child processes: the server runs its runs in a worker process of its own, which
+    owns (labels) the sandbox's containers."""
+    children: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            children += [int(child) for child in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return [pid, *children]
+
+
+def _busy_containers(client: docker.DockerClient, pids: list[int]) -> list[str]:
     """The server's sandbox containers that are running a job (the shim plus the job's process)."""
-    filters = {"label": [LABEL, f"{LABEL_PID}={pid}"], "status": "running"}
+    containers = []
+    for pid in pids:
+        containers += client.containers.list(filters={"label": [LABEL, f"{LABEL_PID}={pid}"], "status": "running"})
     busy = []
-    for container in client.containers.list(filters=filters):
+    for container in containers:
         try:
             if len(container.top().get("Processes") or []) > 1:
                 busy.append(container.id)
@@ -237,11 +251,13 @@ async def test_cancel_stops_the_run_and_its_container(
             )
             deadline = time.monotonic() + 90
             busy: list[str] = []
+            owners = [pid]
             while not busy:
                 assert time.monotonic() < deadline and not request.done()
                 await asyncio.sleep(0.3)
                 if len(model.requests) >= 2:
-                    busy = await asyncio.to_thread(_busy_containers, docker_client, pid)
+                    owners = _family(pid)
+                    busy = await asyncio.to_thread(_busy_containers, docker_client, owners)
             (token,) = client.progress_reports
             if how == "$/cancelRequest":
                 client.protocol.notify("$/cancelRequest", types.CancelParams(id="run-1"))
@@ -273,8 +289,13 @@ async def test_cancel_stops_the_run_and_its_container(
     assert not alive & set(busy), f"the run's container was still there {gone_in:.1f} s after the cancel"
     assert isinstance(end, types.WorkDoneProgressEnd) and end.message == "cancelled"
     assert actions is not None
+    assert len(owners) > 1, "the runs did not happen in a worker process of the server"
     # and after shutdown, none of the server's containers is left
-    assert docker_client.containers.list(all=True, sparse=True, filters={"label": [LABEL, f"{LABEL_PID}={pid}"]}) == []
+    for owner in owners:
+        assert (
+            docker_client.containers.list(all=True, sparse=True, filters={"label": [LABEL, f"{LABEL_PID}={owner}"]})
+            == []
+        )
 
 
 async def test_missing_sandbox_image_names_the_build_command(tmp_path: Path, docker_client, sandbox_image: str) -> None:  # type: ignore[no-untyped-def]
