@@ -151,7 +151,7 @@ def test_pool_close_while_a_cold_container_starts_leaves_no_run(monkeypatch: pyt
     holder: dict[str, pool_module.WarmPool] = {}
 
     class StartsDuringClose:
-        def __init__(self, *args: object) -> None:
+        def __init__(self, *args: object, **kwargs: object) -> None:
             holder["pool"].close()  # the sandbox is closed while docker is still starting this container
 
         def wait_ready(self, *args: object) -> None:
