@@ -198,6 +198,8 @@ class Runner:
         code = await proc.wait()
         if self._pending:
             log.error("the run worker stopped (exit code %s) with %d run(s) in flight", code, len(self._pending))
+        if code != 0:  # killed or crashed: it could not remove its containers, so the server does
+            await asyncio.to_thread(_reap_orphans)
         for pending in list(self._pending.values()):
             if not pending.future.done():
                 message = f"the run worker stopped (exit code {code}); the server's log (stderr) says why"
@@ -238,6 +240,21 @@ class Runner:
             time.sleep(0.1)
         with contextlib.suppress(ProcessLookupError):
             os.kill(proc.pid, signal.SIGKILL)
+
+
+def _reap_orphans() -> None:
+    """Remove the containers of sandbox owners that are gone (a worker that crashed)."""
+    import docker
+
+    from viscodex.sandbox.owners import reap_orphans
+
+    try:
+        removed = reap_orphans(docker.from_env())
+    except (docker.errors.DockerException, OSError) as exc:  # Docker down: the next sandbox reaps them
+        log.warning("could not remove the stopped worker's containers: %s", exc)
+        return
+    if removed:
+        log.info("removed %d container(s) of the stopped run worker", len(removed))
 
 
 def _zombie(pid: int) -> bool:

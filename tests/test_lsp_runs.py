@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -296,6 +298,53 @@ async def test_cancel_stops_the_run_and_its_container(
             docker_client.containers.list(all=True, sparse=True, filters={"label": [LABEL, f"{LABEL_PID}={owner}"]})
             == []
         )
+
+
+async def test_a_crashed_run_worker_fails_its_run_not_the_server(
+    tmp_path: Path, docker_client, sandbox_image: str
+) -> None:  # type: ignore[no-untyped-def]
+    """Scripted model: the sample tests, then a solution that sleeps two minutes; the run worker is
+    killed (as a segfault in a run's native code would end it) while the solution runs. The request
+    fails with RequestFailed (-32803) saying the worker stopped, the server goes on answering, the next
+    run gets a new worker and verifies, the runs' worker is niced below the server, and the dead
+    worker's container does not outlive the server."""
+    doc = tmp_path / "solution.py"
+    doc.write_text("\n")
+    slow = "```python\nimport time\ntime.sleep(120)\n```"
+    with serve(ScriptedModel([TESTS_JSON, slow, TESTS_JSON, RIGHT])) as model:
+        async with lsp_client(tmp_path, options(model, timeout=120)) as client:
+            pid = client._server.pid  # type: ignore[union-attr]
+            open_document(client, doc, "python")
+            params = _request(doc, {"data": b64(png_bytes())}, 1, kind="algorithm")
+            request = asyncio.ensure_future(client.protocol.send_request_async("viscodex/imageToCode", params))
+            deadline = time.monotonic() + 90
+            busy: list[str] = []
+            while not busy:
+                assert time.monotonic() < deadline and not request.done()
+                await asyncio.sleep(0.3)
+                if len(model.requests) >= 2:
+                    busy = await asyncio.to_thread(_busy_containers, docker_client, _family(pid)[1:])
+            (worker,) = _family(pid)[1:]
+            niceness = int(Path(f"/proc/{worker}/stat").read_text().rsplit(")", 1)[1].split()[16])
+            server_niceness = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
+            os.kill(worker, signal.SIGKILL)
+            with pytest.raises(JsonRpcException) as caught:
+                await asyncio.wait_for(request, 20)
+            gone_deadline = time.monotonic() + 15  # the server removes what the dead worker left
+            while (left := _containers_of(docker_client, worker)) and time.monotonic() < gone_deadline:
+                await asyncio.sleep(0.3)
+            second = await asyncio.wait_for(client.protocol.send_request_async("viscodex/imageToCode", params), 120)
+            (new_worker,) = _family(pid)[1:]
+    assert caught.value.code == -32803 and "worker stopped" in caught.value.message, caught.value.message
+    assert second.verified and second.code.strip() == RIGHT_CODE.strip()
+    assert new_worker != worker
+    assert niceness >= server_niceness + 10
+    assert left == []
+    assert _containers_of(docker_client, new_worker) == []
+
+
+def _containers_of(client: docker.DockerClient, pid: int) -> list[object]:
+    return client.containers.list(all=True, sparse=True, filters={"label": [LABEL, f"{LABEL_PID}={pid}"]})
 
 
 async def test_missing_sandbox_image_names_the_build_command(tmp_path: Path, docker_client, sandbox_image: str) -> None:  # type: ignore[no-untyped-def]
