@@ -39,12 +39,8 @@ function M.selection(buf, range)
     local char = vim.fn.strcharpart(line:sub(col + 1), 0, 1)
     return { start = { first - 1, s[2] }, finish = { last - 1, math.min(col + #char, #line) } }
   end
-  local count = vim.api.nvim_buf_line_count(buf)
-  if last < count then
-    return { start = { first - 1, 0 }, finish = { last, 0 } }
-  end
-  local line = vim.api.nvim_buf_get_lines(buf, last - 1, last, false)[1] or ""
-  return { start = { first - 1, 0 }, finish = { last - 1, #line } }
+  -- whole lines: up to the start of the line after the last (LSP's end of text after the final newline)
+  return { start = { first - 1, 0 }, finish = { last, 0 } }
 end
 
 local function position(buf, pos, encoding)
@@ -154,13 +150,16 @@ function M.apply(run, result)
   local encoding = c and c.offset_encoding or "utf-16"
   local edit = result.edit ~= vim.NIL and result.edit or nil
   local verdict = result.verified and "verified" or "best effort, NOT verified"
+  local run_dir = result.runDir or "?"
+  if c and c.root_dir and vim.startswith(run_dir, c.root_dir .. "/") then
+    run_dir = run_dir:sub(#c.root_dir + 2) -- short enough for one line of the message area
+  end
   local summary = string.format(
-    "VisCodex: %s (%s, score %.2f after %d iteration(s)); run folder %s",
+    "VisCodex: %s · score %.2f · %d iteration(s) · %s",
     verdict,
-    result.language or "?",
     result.score or 0,
     result.iterations or 0,
-    result.runDir or "?"
+    run_dir
   )
   local level = result.verified and vim.log.levels.INFO or vim.log.levels.WARN
   if not edit then
