@@ -222,8 +222,11 @@ class WarmPool:
         return self.size + peak
 
     def refill(self) -> None:
+        """Start what the target lacks; once demand has passed, destroy idle containers beyond it
+        (the least recently used first), keeping ``size`` ready."""
         target = self.target()
         starts = 0
+        idle: list[WarmContainer] = []
         with self._cond:
             if self._closed:
                 return
@@ -231,8 +234,13 @@ class WarmPool:
             while have + starts < target and self._budget.take(self._limits.memory_mb):
                 starts += 1
             self._starting += starts
+            while have - len(idle) > target and len(self._ready) > self.size:
+                idle.append(self._ready.pop())
+                self._budget.give_back(self._limits.memory_mb)
         for _ in range(starts):
             self._submit(self._start_one)
+        for container in idle:
+            self._destroy_later(container, "idle")
 
     def _submit(self, fn: Any) -> None:
         future: Future[None] = self._executor.submit(fn)
