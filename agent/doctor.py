@@ -71,6 +71,37 @@ def packages_check(client: docker.DockerClient, tag: str) -> Check:
     return Check("python packages", True, detail)
 
 
+POOL_RUNS = 3
+
+
+def pool_check(sandbox: Sandbox) -> Check:
+    """Pool sizes and recycling counts, after a few more runs: are containers reused after their reset?"""
+    try:
+        for _ in range(POOL_RUNS):
+            sandbox.run("print(1)")
+    except SandboxError as exc:
+        return Check("sandbox pools", False, str(exc), "see the error; `VISCODEX_LOG_LEVEL=INFO` shows the pool's log")
+    stats = sandbox.pool_stats()
+    parts = []
+    for pool in stats["pools"]:
+        destroyed = sum(v for k, v in pool.items() if k.startswith("destroyed_"))
+        parts.append(
+            f"{pool['role']}: {pool['ready']} ready of {pool['target']}, {pool['in_use']} in use,"
+            f" {pool['resetting']} resetting, {pool['starting']} starting,"
+            f" {pool['runs']} runs, {pool['started']} started, {pool['recycled']} recycled,"
+            f" {destroyed} destroyed, {pool['cold_starts']} cold"
+        )
+    policy = sandbox.policy
+    detail = (
+        f"{'; '.join(parts)}; idle memory {stats['memory_idle_mb']} of {stats['memory_budget_mb']} MiB;"
+        f" recycle_runs {policy.recycle_runs}"
+    )
+    runs = next((p for p in stats["pools"] if p["role"] == "exec"), None)
+    recycling = runs is None or not runs["recycle"] or runs["recycled"] > 0
+    fix = "" if recycling else "containers are not recycled (runs pay a cold start): `VISCODEX_LOG_LEVEL=INFO` says why"
+    return Check("sandbox pools", True, detail, fix, warn=not recycling)
+
+
 def run_checks(settings: ModelSettings | None = None, package_set: str = DEFAULT_SET) -> list[Check]:
     """Each check runs only if the ones it depends on passed: without a Docker daemon or the sandbox
     image the report ends there, with the fix for the first one that failed."""
@@ -111,6 +142,7 @@ def run_checks(settings: ModelSettings | None = None, package_set: str = DEFAULT
         ):
             ok, detail = _timed(fn)
             checks.append(Check(name, ok, detail, "" if ok else fix))
+        checks.append(pool_check(sandbox))
     return checks
 
 
