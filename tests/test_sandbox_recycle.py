@@ -8,6 +8,7 @@ changed environment, a kernel keyring entry. With the shim's reset turned off, e
 
 from __future__ import annotations
 
+import re
 import secrets
 import time
 from collections.abc import Iterator
@@ -324,3 +325,14 @@ def test_pool_memory_stays_within_its_budget(docker_client: docker.DockerClient,
             time.sleep(0.05)
         assert exec_pool["target"] >= 2, exec_pool  # demand was seen
     assert own_containers(docker_client, box) == []
+
+
+def test_doctor_reports_pool_sizes_and_recycling(one_container: Sandbox) -> None:
+    from viscodex.agent.doctor import pool_check
+
+    check = pool_check(one_container)
+    assert check.ok and not check.warn, check
+    assert "exec: 0 ready of 0, 0 in use" in check.detail or "exec: 1 ready of 0" in check.detail, check
+    recycled = re.search(r"exec: .*? (\d+) runs, (\d+) started, (\d+) recycled", check.detail)
+    assert recycled is not None and recycled.groups() == ("3", "1", "2"), check.detail
+    assert "idle memory" in check.detail and "of 4096 MiB" in check.detail
