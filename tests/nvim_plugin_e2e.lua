@@ -132,6 +132,10 @@ function scenarios.insert()
   wait(20000, client_ready, "the server to start for a python buffer")
   report.client_count = #vim.lsp.get_clients({ name = "viscodex" })
   vim.api.nvim_win_set_cursor(0, { tonumber(os.getenv("LINE")), 0 })
+  local resetup = os.getenv("RESETUP") -- setup() again, with other settings: they reach the running server
+  if resetup then
+    require("viscodex").setup(vim.json.decode(resetup))
+  end
   local range = os.getenv("RANGE") -- "visual:FIRST,LAST": select those lines with V, as a user does
   local prefix = ""
   if range then
@@ -177,6 +181,39 @@ function scenarios.code_action()
   report.current_buffer = vim.api.nvim_buf_get_name(0)
   report.current_lines = vim.api.nvim_buf_get_lines(0, 0, -1, false)
   report.note_lines = vim.api.nvim_buf_get_lines(vim.fn.bufnr(os.getenv("DOC")), 0, -1, false)
+  finish(0)
+end
+
+-- "Fix with a screenshot..." on a diagnostic (of another source: a linter's), through
+-- require("viscodex").code_action(); the user gives the screenshot's path when asked
+function scenarios.fix()
+  vim.cmd.edit(assert(os.getenv("DOC")))
+  wait(20000, client_ready, "the server to start")
+  local ns = vim.api.nvim_create_namespace("a-linter")
+  vim.diagnostic.set(ns, 0, {
+    { lnum = 4, col = 4, end_col = 16, message = "test_add fails: assert -1 == 5", severity = vim.diagnostic.severity.ERROR },
+  })
+  vim.api.nvim_win_set_cursor(0, { 5, 4 })
+  report.titles = {}
+  vim.ui.select = function(items, opts, on_choice)
+    for i, item in ipairs(items) do
+      local title = item.action and item.action.title or tostring(item)
+      table.insert(report.titles, title)
+      if title:find("Fix with a screenshot", 1, true) then
+        return on_choice(item, i)
+      end
+    end
+    on_choice(nil, nil)
+  end
+  vim.ui.input = function(opts, on_confirm)
+    report.input_prompt = opts.prompt
+    on_confirm(assert(os.getenv("IMAGE")))
+  end
+  require("viscodex").code_action()
+  wait(120000, result_message, "the fix's result")
+  report.lines = vim.api.nvim_buf_get_lines(0, 0, -1, false)
+  local util = vim.fn.bufnr(assert(os.getenv("OTHER")))
+  report.other_lines = util ~= -1 and vim.api.nvim_buf_get_lines(util, 0, -1, false) or vim.NIL
   finish(0)
 end
 
@@ -226,6 +263,31 @@ function scenarios.clipboard()
   ex("VisCodex")
   wait(120000, result_message, "the result or the error")
   report.lines = vim.api.nvim_buf_get_lines(0, 0, -1, false)
+  finish(0)
+end
+
+-- where the code goes, without a server: the cursor rule, a characterwise selection with multibyte
+-- characters (in UTF-16 and UTF-8 positions) and a linewise one
+function scenarios.selection()
+  local run = require("viscodex.run")
+  local buf = vim.api.nvim_get_current_buf()
+  vim.api.nvim_buf_set_lines(buf, 0, -1, false, { "héllo wörld 😀 end", "second line", "", "last" })
+  local out = {}
+  vim.api.nvim_win_set_cursor(0, { 2, 3 })
+  out.on_text = run.lsp_where(buf, run.cursor(buf, 0), "utf-16")
+  vim.api.nvim_win_set_cursor(0, { 3, 0 })
+  out.on_blank = run.lsp_where(buf, run.cursor(buf, 0), "utf-16")
+  -- "wörld 😀": from the w (byte 7) to the emoji (bytes 14-17), selected with v as a user does
+  vim.api.nvim_win_set_cursor(0, { 1, 7 })
+  vim.cmd("normal! v")
+  vim.api.nvim_win_set_cursor(0, { 1, 14 })
+  vim.cmd("normal! \27")
+  local where = run.selection(buf, { 1, 1 })
+  out.char_utf16 = run.lsp_where(buf, where, "utf-16")
+  out.char_utf8 = run.lsp_where(buf, where, "utf-8")
+  vim.cmd("normal! 2GV3G\27")
+  out.lines = run.lsp_where(buf, run.selection(buf, { 2, 3 }), "utf-16")
+  report.selection = out
   finish(0)
 end
 

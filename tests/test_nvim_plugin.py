@@ -204,16 +204,20 @@ def test_viscodex_path_inserts_verified_code_with_progress_and_a_screenshot(tmp_
 def test_visual_selection_is_replaced(tmp_path: Path, sandbox_image: str) -> None:
     """Scripted model: the sample tests, then a main() that reads and prints the sum. Lines 4-8 selected
     linewise (V) and `:'<,'>VisCodex`: they are replaced by the verified code, which keeps `main` (the
-    replaced code goes to the agent as the code to keep)."""
+    replaced code goes to the agent as the code to keep). Before the run, setup() is called again with
+    max_iters 2: the running server gets it (its progress counts to 2)."""
     ws = workspace(tmp_path)
     doc = ws / "solution.py"
     doc.write_text('"""Sum of two integers."""\n\n\ndef main():\n    pass\n\n\nmain()\n')
     (ws / "problem.png").write_bytes(png_bytes(text="a + b"))
     with serve(ScriptedModel([TESTS_JSON, f"```python\n{MAIN_CODE}```"])) as model:
-        report = run_scenario(
-            tmp_path, "insert", setup_for(model), ws, DOC=str(doc), IMAGE="problem.png", LINE="4", RANGE="visual:4,8"
-        )
+        again = json.dumps(setup_for(model, max_iters=2))
+        more = {"DOC": str(doc), "IMAGE": "problem.png", "LINE": "4", "RANGE": "visual:4,8", "RESETUP": again}
+        report = run_scenario(tmp_path, "insert", setup_for(model), ws, extra=more)
     assert report["lines"] == ['"""Sum of two integers."""', "", "", *MAIN_CODE.splitlines()]
+    reports = [e["message"] for e in report["events"] if e["kind"] == "report" and "iteration" in e["message"]]
+    assert reports and all("iteration 1/2" in m for m in reports), reports
+    assert report["client_count"] == 1  # the same server: settings changed, not restarted
     assert any(m.startswith("VisCodex: verified") for m in messages(report)), messages(report)
 
 
@@ -240,6 +244,38 @@ def test_code_action_on_a_markdown_image_creates_the_page(tmp_path: Path, sandbo
     assert re.match(r"VisCodex: (verified|best effort, NOT verified) · score \d\.\d\d · 1 iteration", verdict), verdict
     assert verdict.endswith("created " + str(created)), verdict
     assert [e["kind"] for e in report["events"]][-1] == "end"
+
+
+FIX = (
+    "```diff\n--- a/calc.py\n+++ b/calc.py\n@@ -4,2 +4,2 @@\n def add(a, b):\n-    return a - b\n+    return a + b\n"
+    "--- a/util.py\n+++ b/util.py\n@@ -1,2 +1,2 @@\n def double(x):\n-    return x + x + 1\n+    return x + x\n```"
+)
+
+
+def test_fix_with_a_screenshot_on_a_diagnostic(tmp_path: Path, sandbox_image: str) -> None:
+    """Scripted model: a diff over two files that makes the repository's tests pass. A linter's diagnostic on
+    `return a - b`; require("viscodex").code_action() offers the server's "Fix with a screenshot..." (the
+    plugin told the server it can pick an image); chosen, it asks for the picture (the user types its path),
+    and the tested diff is applied to both files' buffers."""
+    ws = workspace(tmp_path)
+    (ws / "tests").mkdir()
+    calc, util = ws / "calc.py", ws / "util.py"
+    calc.write_text("from util import double\n\n\ndef add(a, b):\n    return a - b\n")
+    util.write_text("def double(x):\n    return x + x + 1\n")
+    (ws / "tests" / "test_calc.py").write_text(
+        "import os, sys\nsys.path.insert(0, os.getcwd())\nfrom calc import add\nfrom util import double\n\n\n"
+        "def test_add():\n    assert add(2, 3) == 5\n\n\ndef test_double():\n    assert double(4) == 8\n"
+    )
+    (ws / "error.png").write_bytes(png_bytes(text="AssertionError: assert -1 == 5"))
+    with serve(ScriptedModel([FIX])) as model:
+        report = run_scenario(tmp_path, "fix", setup_for(model), ws, DOC=str(calc), OTHER=str(util), IMAGE="error.png")
+    assert "Fix with a screenshot..." in report["titles"], report["titles"]
+    assert report["input_prompt"].startswith("VisCodex: screenshot file")
+    assert report["lines"] == ["from util import double", "", "", "def add(a, b):", "    return a + b"]
+    assert report["other_lines"] == ["def double(x):", "    return x + x"]
+    assert any(m.startswith("VisCodex: verified") for m in messages(report)), messages(report)
+    assert model.image_count(0) == 1
+    assert any("test_add fails" in text for text in model.user_texts(0))  # the diagnostic went to the model
 
 
 def _descendants(root: int) -> set[int]:
@@ -395,6 +431,23 @@ def test_no_clipboard_tool_names_what_to_install(tmp_path: Path, display: dict[s
     assert len(errors) == 1 and advice in errors[0] and ":VisCodex path/to/image.png" in errors[0], errors
     assert report["lines"] == ["x = 1"]
     assert model.requests == []
+
+
+def test_where_the_code_goes(tmp_path: Path) -> None:
+    """No server or model: the cursor on a line of text inserts below it, on a blank line there; a `v`
+    selection of "wörld 😀" is a range in the client's encoding (UTF-16: the emoji counts 2, UTF-8: bytes);
+    a `V` selection of lines 2-3 replaces them whole (to the start of line 4)."""
+    report = run_scenario(tmp_path, "selection", {"cmd": [str(LSP)]}, tmp_path)
+    out = report["selection"]
+
+    def pos(line: int, character: int) -> dict[str, int]:
+        return {"line": line, "character": character}
+
+    assert out["on_text"] == {"position": pos(2, 0)}
+    assert out["on_blank"] == {"position": pos(2, 0)}
+    assert out["char_utf16"] == {"range": {"start": pos(0, 6), "end": pos(0, 14)}}
+    assert out["char_utf8"] == {"range": {"start": pos(0, 7), "end": pos(0, 18)}}
+    assert out["lines"] == {"range": {"start": pos(1, 0), "end": pos(3, 0)}}
 
 
 # -------------------------------------------------------------------------------------------- health

@@ -64,6 +64,33 @@ function M.cancel()
   return require("viscodex.run").cancel()
 end
 
+--- vim.lsp.buf.code_action() with the diagnostics of the cursor line from every source (linters, other
+--- servers): Neovim sends each server only its own, so "Fix with a screenshot..." would never be offered.
+---@param opts table|nil vim.lsp.buf.code_action()'s options
+function M.code_action(opts)
+  if not version.check() then
+    return
+  end
+  opts = vim.deepcopy(opts or {})
+  opts.context = opts.context or {}
+  if not opts.context.diagnostics then
+    local line = vim.api.nvim_win_get_cursor(0)[1] - 1
+    opts.context.diagnostics = vim.tbl_map(function(d)
+      return {
+        range = {
+          start = { line = d.lnum, character = d.col },
+          ["end"] = { line = d.end_lnum or d.lnum, character = d.end_col or d.col },
+        },
+        severity = d.severity,
+        message = d.message,
+        source = d.source,
+        code = d.code,
+      }
+    end, vim.diagnostic.get(0, { lnum = line }))
+  end
+  vim.lsp.buf.code_action(opts)
+end
+
 --- What the runs are doing, for a statusline; "" when none runs.
 ---@return string
 function M.status()

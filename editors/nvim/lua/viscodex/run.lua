@@ -48,6 +48,16 @@ local function position(buf, pos, encoding)
   return { line = pos[1], character = character }
 end
 
+--- `where` (bytes) as the request's position or range, in the client's position encoding.
+---@return {position: table|nil, range: table|nil}
+function M.lsp_where(buf, where, encoding)
+  local start = position(buf, where.start, encoding)
+  if where.finish then
+    return { range = { start = start, ["end"] = position(buf, where.finish, encoding) } }
+  end
+  return { position = start }
+end
+
 --- Send the request once the server is ready; `where` (bytes) becomes its position or range.
 ---@param args table the request's fields (images, and kind, position... when a code action gave them)
 ---@param where table|nil
@@ -61,14 +71,8 @@ function M.send(args, buf, where, client_id)
       apply = false,
     })
     if where then
-      local start = position(buf, where.start, c.offset_encoding)
-      if where.finish then
-        params.range = { start = start, ["end"] = position(buf, where.finish, c.offset_encoding) }
-        params.position = nil
-      else
-        params.position = start
-        params.range = nil
-      end
+      local at = M.lsp_where(buf, where, c.offset_encoding)
+      params.position, params.range = at.position, at.range
     end
     local version = vim.lsp.util.buf_versions[buf]
     local ok, id = client.request(c, "viscodex/imageToCode", params, function(err, result)
