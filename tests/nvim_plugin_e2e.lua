@@ -144,6 +144,12 @@ function scenarios.insert()
     prefix = "'<,'>"
   end
   ex(prefix .. "VisCodex " .. vim.fn.fnameescape(assert(os.getenv("IMAGE"))))
+  if os.getenv("TYPE_DURING_RUN") then -- the user goes on typing while the model thinks
+    wait(60000, function()
+      return require("viscodex").status():find("generating", 1, true) ~= nil
+    end, "the model to be asked")
+    vim.api.nvim_buf_set_lines(0, 0, 0, false, { os.getenv("TYPE_DURING_RUN") })
+  end
   local screen_at = os.getenv("SCREEN_AT") -- a step of the progress to take a screenshot at
   if screen_at then
     wait(120000, function()
@@ -155,6 +161,7 @@ function scenarios.insert()
   vim.wait(200) -- let the echo of the progress end be replaced by the result's message, as a user sees it
   capture("result")
   report.lines = vim.api.nvim_buf_get_lines(0, 0, -1, false)
+  report.register_v = vim.fn.getreg("v")
   report.modified = vim.bo.modified
   report.status_after = require("viscodex").status()
   finish(0)

@@ -221,6 +221,24 @@ def test_visual_selection_is_replaced(tmp_path: Path, sandbox_image: str) -> Non
     assert any(m.startswith("VisCodex: verified") for m in messages(report)), messages(report)
 
 
+def test_a_buffer_changed_during_the_run_keeps_the_users_text(tmp_path: Path, sandbox_image: str) -> None:
+    """Scripted model, answering after 1.5 s each: the sample tests, then a right solution. The user types a
+    line while the model is asked: the verified code is not inserted over a buffer that moved on; it goes to
+    register v, and the message says so."""
+    ws = workspace(tmp_path)
+    doc = ws / "solution.py"
+    doc.write_text("\n")
+    (ws / "problem.png").write_bytes(png_bytes(text="a + b"))
+    typed = "# typed while the model thinks"
+    with serve(ScriptedModel([TESTS_JSON, f"```python\n{RIGHT_CODE}```"], delay_s=1.5)) as model:
+        more = {"DOC": str(doc), "IMAGE": "problem.png", "LINE": "1", "TYPE_DURING_RUN": typed}
+        report = run_scenario(tmp_path, "insert", setup_for(model), ws, extra=more)
+    assert report["lines"] == [typed, ""]
+    assert report["register_v"] == RIGHT_CODE
+    (said,) = [m for m in messages(report) if m.startswith("VisCodex: verified")]
+    assert "the code was not inserted: it is in register v" in said, said
+
+
 def test_code_action_on_a_markdown_image_creates_the_page(tmp_path: Path, sandbox_image: str) -> None:
     """Scripted model: asked what the picture is (the action leaves the kind to the agent), "ui"; then one
     HTML page. vim.lsp.buf.code_action() on `![hero](img/hero.png)` lists the server's "Generate code from
