@@ -5,12 +5,17 @@ No test here reaches a model: every request is refused or answered before a run 
 from __future__ import annotations
 
 import asyncio
+import socket
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
+from helpers import BIN, free_port
 from lsp_client import b64, lsp_client, open_document, png_bytes
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
+from pygls.lsp.client import LanguageClient
 
 pytestmark = pytest.mark.asyncio(loop_scope="function")
 
@@ -351,3 +356,81 @@ async def test_malformed_messages_leave_the_server_answering(tmp_path: Path) -> 
     assert wrong_types.value.code == -32602
     assert unknown.value.code == -32601
     assert not actions and actions is not None
+
+
+def _listeners(port: int) -> list[str]:
+    """Local addresses (hex, as the kernel lists them) of the TCP sockets listening on ``port``."""
+    found = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port:  # 0A: LISTEN
+                found.append(local.rsplit(":", 1)[0])
+    return found
+
+
+async def test_tcp_serves_on_localhost_only(tmp_path: Path) -> None:
+    """`viscodex-lsp --tcp --port P`: a client over TCP gets initialized and a code action; the socket
+    listens on 127.0.0.1 only (the default host); shutdown + exit end the process with 0."""
+    workspace, note = _markdown_workspace(tmp_path)
+    port = free_port()
+    proc = subprocess.Popen(
+        [str(BIN / "viscodex-lsp"), "--tcp", "--port", str(port)], stderr=subprocess.PIPE, text=True
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not _listeners(port):
+            assert proc.poll() is None, proc.communicate()[1]
+            assert time.monotonic() < deadline, "the server never listened"
+            await asyncio.sleep(0.1)
+        listening = _listeners(port)
+        client = LanguageClient("tcp-test", "1")
+        await client.start_tcp("127.0.0.1", port)
+        result = await client.initialize_async(
+            types.InitializeParams(
+                capabilities=types.ClientCapabilities(),
+                root_uri=workspace.as_uri(),
+                workspace_folders=[types.WorkspaceFolder(uri=workspace.as_uri(), name="ws")],
+            )
+        )
+        client.initialized(types.InitializedParams())
+        client.text_document_did_open(
+            types.DidOpenTextDocumentParams(
+                text_document=types.TextDocumentItem(
+                    uri=note.as_uri(), language_id="markdown", version=1, text=note.read_text()
+                )
+            )
+        )
+        at = types.Position(line=2, character=5)
+        actions = await client.text_document_code_action_async(
+            types.CodeActionParams(
+                text_document=types.TextDocumentIdentifier(uri=note.as_uri()),
+                range=types.Range(start=at, end=at),
+                context=types.CodeActionContext(diagnostics=[]),
+            )
+        )
+        await client.shutdown_async(None)
+        client.exit(None)
+        code = await asyncio.to_thread(proc.wait, 30)
+        await client.stop()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert result.server_info is not None and result.server_info.name == "viscodex-lsp"
+    assert actions is not None and len(actions) == 1
+    assert listening == ["0100007F"], listening  # 127.0.0.1, and no other address
+    assert code == 0
+
+
+async def test_tcp_port_in_use_is_a_usage_error() -> None:
+    """A port another process holds: exit 2 and one line that says so, no traceback."""
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        command = [str(BIN / "viscodex-lsp"), "--tcp", "--port", str(port)]
+        proc = await asyncio.to_thread(subprocess.run, command, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    assert f"cannot listen on 127.0.0.1:{port}" in proc.stderr
+    assert "Traceback" not in proc.stderr
