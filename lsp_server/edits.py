@@ -19,6 +19,7 @@ _BABEL = re.compile(r"<script\b[^>]*type\s*=\s*[\"']text/(?:babel|jsx)[\"'][^>]*
 _RENDER = re.compile(r"^\s*(?:const\s+\w+\s*=\s*)?ReactDOM\.(?:createRoot|render)\b.*?;?\s*$", re.M)
 _RENDER_CALL = re.compile(r"^\s*\w+\.render\(.*?\);?\s*$", re.M)
 _REACT_GLOBAL = re.compile(r"^\s*const\s*\{([^}]*)\}\s*=\s*React\s*;?\s*$", re.M)
+_MOUNT = re.compile(r"\bReactDOM\s*\.\s*(?:createRoot|render|hydrateRoot)\b|^\s*\w+\s*\.\s*render\s*\(")
 _BODY = re.compile(r"<body\b[^>]*>(.*)</body\s*>", re.IGNORECASE | re.DOTALL)
 _STYLE = re.compile(r"<style\b[^>]*>.*?</style\s*>", re.IGNORECASE | re.DOTALL)
 
@@ -52,17 +53,44 @@ def html_fragment(code: str, document: str) -> str:
 
 def react_component(code: str) -> str | None:
     """The React code of a generated page (``stack: react``: JSX in ``<script type="text/babel">``), as
-    module code for a JSX/TSX file: the mounting (``ReactDOM.createRoot(...).render(...)``) taken out,
-    ``const {useState} = React`` made an import. None if the page has no such script."""
+    module code for a JSX/TSX file: the mounting (``ReactDOM.createRoot(...)``, ``root.render(...)``,
+    ``ReactDOM.render(...)``, however many lines they span) taken out, ``const {useState} = React``
+    made an import. Statements are read with tree-sitter (JSX grammar), so a mount written over several
+    lines goes whole. None if the page has no such script."""
+    from viscodex.agent.syntax import parse_tree
+
     scripts = _BABEL.findall(code)
     if not scripts:
         return None
     body = "\n".join(script.strip("\n") for script in scripts)
-    hooks = sorted({name.strip() for match in _REACT_GLOBAL.findall(body) for name in match.split(",") if name.strip()})
+    parsed = parse_tree(body, "jsx")
+    if parsed is None:  # too slow to parse: the line-by-line patterns are better than nothing
+        return _react_component_by_lines(body)
+    root, data = parsed
+    hooks: set[str] = set()
+    cuts: list[tuple[int, int]] = []
+    for statement in root.named_children:
+        text = data[statement.start_byte : statement.end_byte].decode("utf-8", "replace")
+        if global_names := _REACT_GLOBAL.fullmatch(text.strip()):
+            hooks |= {name.strip() for name in global_names.group(1).split(",") if name.strip()}
+        elif not _MOUNT.search(text) or statement.type not in ("expression_statement", "lexical_declaration"):
+            continue
+        cuts.append((statement.start_byte, statement.end_byte))
+    for start, end in reversed(cuts):
+        data = data[:start] + data[end:]
+    return _as_module(data.decode("utf-8", "replace"), hooks)
+
+
+def _react_component_by_lines(body: str) -> str:
+    hooks = {name.strip() for match in _REACT_GLOBAL.findall(body) for name in match.split(",") if name.strip()}
     body = _REACT_GLOBAL.sub("", body)
-    body = _RENDER_CALL.sub("", _RENDER.sub("", body))
+    return _as_module(_RENDER_CALL.sub("", _RENDER.sub("", body)), hooks)
+
+
+def _as_module(body: str, hooks: set[str]) -> str:
+    body = re.sub(r"\n[ \t]*(?=\n)", "\n", body)
     body = re.sub(r"\n{3,}", "\n\n", body).strip("\n") + "\n"
-    imports = f'import {{ {", ".join(hooks)} }} from "react";\n\n' if hooks else ""
+    imports = f'import {{ {", ".join(sorted(hooks))} }} from "react";\n\n' if hooks else ""
     return imports + body
 
 

@@ -179,3 +179,40 @@ def test_a_react_page_becomes_a_component_for_a_tsx_file() -> None:
         "  return <button onClick={() => setN(n + 1)}>Buy now {n}</button>;\n}\n"
     )
     assert edits.react_component("<p>no script</p>") is None
+
+
+MULTI_LINE_MOUNTS = {
+    "createRoot then render, over several lines": """const root = ReactDOM.createRoot(
+  document.getElementById("root")
+);
+root.render(
+  <React.StrictMode>
+    <Pricing plan="pro" />
+  </React.StrictMode>
+);""",
+    "one chained call over several lines": """ReactDOM.createRoot(document.getElementById("root")).render(
+  <Pricing
+    plan="pro"
+  />
+);""",
+    "the legacy render": """ReactDOM.render(
+  <Pricing plan="pro" />,
+  document.getElementById("root")
+);""",
+}
+
+
+@pytest.mark.parametrize("name", list(MULTI_LINE_MOUNTS))
+def test_a_mount_over_several_lines_goes_whole(name: str) -> None:
+    page = (
+        '<!DOCTYPE html><html><body><div id="root"></div>\n<script type="text/babel">\n'
+        "const { useState, useEffect } = React;\n"
+        "function Pricing({ plan }) {\n  const [open, setOpen] = useState(false);\n"
+        "  return <div className={plan}>{open ? 'Pro' : 'Free'}</div>;\n}\n\n"
+        f"{MULTI_LINE_MOUNTS[name]}\n</script></body></html>"
+    )
+    assert edits.react_component(page) == (
+        'import { useEffect, useState } from "react";\n\n'
+        "function Pricing({ plan }) {\n  const [open, setOpen] = useState(false);\n"
+        "  return <div className={plan}>{open ? 'Pro' : 'Free'}</div>;\n}\n"
+    )
