@@ -6,6 +6,15 @@ local scenario = assert(os.getenv("SCENARIO"))
 local report = { errors = {}, events = {}, screens = {} }
 report.messages = _G.test_messages or {}
 
+-- a global the plugin sets by mistake (a missing `local`) is recorded
+report.globals = {}
+setmetatable(_G, {
+  __newindex = function(t, k, v)
+    table.insert(report.globals, tostring(k))
+    rawset(t, k, v)
+  end,
+})
+
 local function finish(code)
   local f = assert(io.open(out, "w"))
   f:write(vim.json.encode(report))

@@ -166,6 +166,7 @@ def test_viscodex_path_inserts_verified_code_with_progress_and_a_screenshot(tmp_
         )
         took = time.monotonic() - started
     assert report["client_count"] == 1  # setup() started the server for the python buffer
+    assert report["globals"] == []  # the plugin leaks no global variable
     assert report["lines"] == [
         '"""Sum of two integers: the problem is in problem.png."""',
         "",
