@@ -178,6 +178,27 @@ def test_chart_trace_tells_kinds_apart(sandbox: Sandbox) -> None:
     assert result.trace["axes"][2]["series"][0]["n"] == 3
 
 
+BARS_3D = """import matplotlib.pyplot as plt
+fig = plt.figure()
+ax = fig.add_subplot(projection="3d")
+for z, colour in zip([0, 1], ["#1f77b4", "#ff7f0e"]):
+    ax.bar([0, 1, 2, 3], [3, 1, 4, 1], zs=z, zdir="y", color=colour, label=f"row {z}")
+ax.set_title("Bars in 3D")
+plt.savefig("out.png")
+"""
+
+
+def test_chart_trace_reads_bars_on_a_3d_axes(sandbox: Sandbox) -> None:
+    """A 3D axes' bars are Patch3D (no x, no width): traced as bars with their colours, not a failure."""
+    result = sandbox.run_chart(BARS_3D, trace=True)
+    assert result.ok and result.trace is not None, result.stderr
+    assert "error" not in result.trace, result.trace.get("error")
+    (axes,) = result.trace["axes"]
+    assert [s["type"] for s in axes["series"]] == ["bar", "bar"]
+    assert [s["colors"] for s in axes["series"]] == [["#1f77b4"], ["#ff7f0e"]]
+    assert any(t["text"] == "Bars in 3D" for t in result.trace["texts"])
+
+
 def test_chart_trace_follows_size_and_savefig_dpi(sandbox: Sandbox) -> None:
     code = "import matplotlib.pyplot as plt\nplt.rcParams['savefig.dpi'] = 200\nplt.plot([1, 2])\nplt.title('T')"
     result = sandbox.run_chart(code, size=(500, 300), trace=True)

@@ -72,7 +72,7 @@ def trace_figure(figure: Any, png_size: tuple[int, int], crop: Any = None) -> di
     from matplotlib.collections import PathCollection, PolyCollection, QuadMesh
     from matplotlib.colors import to_hex, to_rgba
     from matplotlib.container import BarContainer
-    from matplotlib.patches import Wedge
+    from matplotlib.patches import Rectangle, Wedge
 
     renderer = figure.canvas.get_renderer()
     fig_w, fig_h = figure.canvas.get_width_height()
@@ -135,7 +135,8 @@ def trace_figure(figure: Any, png_size: tuple[int, int], crop: Any = None) -> di
                 continue
             horizontal = getattr(container, "orientation", None) == "horizontal"
             kind = "barh" if horizontal else "bar"
-            if not horizontal and len(patches) >= 3:
+            # Only flat bars have edges to compare (a 3D axes' bars are Patch3D, with no x or width).
+            if not horizontal and len(patches) >= 3 and all(isinstance(p, Rectangle) for p in patches):
                 edges = [(p.get_x(), p.get_x() + p.get_width()) for p in patches]
                 gaps = [abs(b[0] - a[1]) for a, b in itertools.pairwise(edges)]
                 width = max(abs(e[1] - e[0]) for e in edges) or 1.0
