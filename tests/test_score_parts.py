@@ -104,6 +104,17 @@ def test_assign_is_optimal(shape: tuple[int, int]) -> None:
     assert assign(np.zeros((0, 3))) == []
 
 
+def test_a_character_ocr_cannot_read_matches_what_ocr_read() -> None:
+    """English OCR reads the legend's 'λ=0.1' as 'A=0.1': the same text. Not when the readable part
+    differs too, nor when most of the text is unreadable."""
+    assert text_similarity("λ=0.1", "A=0.1") == 1.0
+    assert text_similarity("α and β", "a and B") == 1.0
+    assert text_similarity("λ=0.2", "A=0.1") < 1.0
+    assert text_similarity("λ=0.1", "A=0.1 ms") < 1.0
+    assert text_similarity("αβγ", "abc") < 1.0
+    assert text_similarity("Price", "Prize") < 1.0  # readable characters still count
+
+
 def test_text_similarity_folds_ocr_confusions() -> None:
     assert text_similarity("Ql", "Q1") == 1.0
     assert text_similarity("“Hi” — there", '"Hi" - there') == 1.0

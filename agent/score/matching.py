@@ -5,6 +5,8 @@ measure), with the Hungarian algorithm maximising the total similarity; pairs le
 threshold are not pairs. Among equally similar candidates (repeated texts) the nearest one wins.
 Text is compared after folding the characters OCR confuses (l/I/| and 1, O and 0), so a target read as
 "Ql" still pairs with and equals "Q1"; a real difference between those characters goes unnoticed.
+A character OCR's English alphabet cannot read (a Greek letter in a legend, say) matches whatever OCR
+made of it, as long as most of the text is readable and agrees.
 """
 
 from __future__ import annotations
@@ -47,12 +49,28 @@ def normalize_text(text: str) -> str:
     return " ".join(text.split()).translate(_CONFUSABLE)
 
 
+def ocr_readable(char: str) -> bool:
+    """Whether English OCR (tesseract's ``eng``) can read ``char``: ASCII, Latin-1, common punctuation."""
+    code = ord(char)
+    return code < 0x250 or 0x2010 <= code <= 0x2044 or char in "€™"
+
+
+def _equal_but_unreadable(a: str, b: str) -> bool:
+    """Same length, and every position that differs holds a character OCR cannot read on one side;
+    such positions are under half of the text."""
+    if len(a) != len(b):
+        return False
+    unreadable = [x != y and (not ocr_readable(x) or not ocr_readable(y)) for x, y in zip(a, b, strict=True)]
+    return all(u or x == y for u, x, y in zip(unreadable, a, b, strict=True)) and 2 * sum(unreadable) < len(a)
+
+
 def text_similarity(a: str, b: str, *, case: bool = True) -> float:
-    """difflib's ratio of the normalised texts, in [0, 1]; exactly 1.0 when they normalise equal."""
+    """difflib's ratio of the normalised texts, in [0, 1]; exactly 1.0 when they normalise equal (a
+    character OCR cannot read counting as equal to what OCR read in its place)."""
     na, nb = normalize_text(a), normalize_text(b)
     if not case:
         na, nb = na.casefold(), nb.casefold()
-    if na == nb:
+    if na == nb or _equal_but_unreadable(na, nb):
         return 1.0
     if not na or not nb:
         return 0.0
