@@ -92,6 +92,8 @@ class WarmPool:
         self._starting = 0
         self._resetting = 0
         self._waiting = 0
+        self._wanting = 0
+        """Runs inside ``acquire``: with those in use, the demand the pool sizes itself by."""
         self._cond = threading.Condition()
         self._closed = False
         self._jobs: set[Future[None]] = set()
@@ -110,7 +112,16 @@ class WarmPool:
             if self._closed:
                 raise SandboxError("this sandbox is closed")
             self.stats["runs"] += 1
-            self._note_demand(len(self._in_use) + 1)
+            self._wanting += 1
+            self._note_demand(len(self._in_use) + self._wanting)
+        try:
+            return self._acquire(cancel)
+        finally:
+            with self._cond:
+                self._wanting -= 1
+
+    def _acquire(self, cancel: threading.Event | None) -> WarmContainer:
+        with self._cond:
             while not self._ready and self._waiting < self._resetting + self._starting:
                 if cancel is not None and cancel.is_set():
                     from .errors import RunCancelled

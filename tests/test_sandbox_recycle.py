@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -336,3 +337,32 @@ def test_doctor_reports_pool_sizes_and_recycling(one_container: Sandbox) -> None
     recycled = re.search(r"exec: .*? (\d+) runs, (\d+) started, (\d+) recycled", check.detail)
     assert recycled is not None and recycled.groups() == ("3", "1", "2"), check.detail
     assert "idle memory" in check.detail and "of 4096 MiB" in check.detail
+
+
+def test_pool_grows_with_demand_and_trims_after_it(docker_client: docker.DockerClient, sandbox_image: str) -> None:
+    """Four runs at once raise the target to size + 4; once that demand is older than the window, the
+    idle containers beyond the target are destroyed (the least recently used first)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with Sandbox(client=docker_client, image=sandbox_image, pool={"exec": 1}) as box:
+        runs = box._pool("exec", box.policy.run)
+        runs._demand_window_s = 2.0
+        gate = threading.Barrier(4)
+
+        def together(i: int) -> str:
+            gate.wait()
+            return box.run(f"import time\ntime.sleep(1)\nprint({i})").stdout
+
+        with ThreadPoolExecutor(4) as threads:
+            assert list(threads.map(together, range(4))) == [f"{i}\n" for i in range(4)]
+        assert runs.target() == 5
+        assert box.warm_up(["exec"], wait=True)
+        before = pool(box, "exec")
+        assert before["ready"] == 5, before
+        time.sleep(2.5)  # the demand of four at once leaves the window
+        assert box.run("print('one')").stdout == "one\n"
+        assert box.warm_up(["exec"], wait=True)
+        stats = pool(box, "exec")
+        assert stats["target"] == 2 and stats["ready"] == 2, stats
+        assert stats["destroyed_idle"] == before.get("destroyed_idle", 0) + 3, (before, stats)
+    assert own_containers(docker_client, box) == []
