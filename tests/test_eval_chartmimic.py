@@ -1,0 +1,141 @@
+"""ChartMimic's low-level metrics (text, layout, type F1) as its authors compute them.
+
+The fixtures are the project's own (``viscodex.training.eval.fixtures``). OFFICIAL holds the official
+evaluators' numbers on them, produced by running ChartMimic's own code (commit c9e149c6) in the sandbox's
+``chartmimic`` image with:
+
+    .venv/bin/python -m viscodex.training.eval.official_chartmimic --mirror /work/.mirror/ChartMimic+ChartMimic/repo
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import docker
+import pytest
+from conftest import set_image
+
+from viscodex.sandbox import Sandbox, SandboxPolicy
+from viscodex.training.eval import chartmimic as cm
+from viscodex.training.eval.fixtures import ANSWERS, GOLD, GOLD_ID
+
+OFFICIAL = {
+    "broken": {"layout": 0, "text": 0, "type": 0},
+    "color": {"layout": 100.0, "text": 100.0, "type": 100.0},
+    "layout": {"layout": 0, "text": 100.0, "type": 100.0},
+    "perfect": {"layout": 100.0, "text": 100.0, "type": 100.0},
+    "removed_series": {"layout": 100.0, "text": 88.8888888888889, "type": 80.0},
+    "text": {"layout": 100.0, "text": 60.0, "type": 100.0},
+    "type": {"layout": 100.0, "text": 100.0, "type": 66.66666666666666},
+}
+
+
+# --- pure parts ------------------------------------------------------------------------------------
+
+
+def test_generated_code_loses_savefig_and_show_and_all_after_them() -> None:
+    answer = (
+        "Here:\n```python\nimport matplotlib.pyplot as plt\nplt.plot([1])\nplt.savefig('x.png')\nprint('after')\n```"
+    )
+    code = cm.extract_code(answer)
+    prepared = cm.prepare_generated(code, "line_3")
+    assert prepared == 'import matplotlib.pyplot as plt\nplt.plot([1])\nplt.savefig("gen/line_3.pdf")'
+    shown = cm.prepare_generated("import matplotlib.pyplot as plt\nplt.bar([1], [2])\nplt.show()\nx = 1\n", "b")
+    assert shown.endswith('plt.bar([1], [2])\nplt.savefig("gen/b.pdf")')
+
+
+def test_only_python_fences_count_as_code() -> None:
+    assert cm.extract_code("```\nplt.plot()\n```") == ""
+    assert cm.extract_code("```python\na = 1\n```\n```python\nb = 2\n```") == "\na = 1\n"
+
+
+def test_text_and_layout_are_multiset_f1() -> None:
+    assert cm.multiset_f1(["a", "b", "b"], ["a", "b", "b"])[2] == 1.0
+    # one "b" matched once only: precision 2/3, recall 2/2
+    p, r, f1 = cm.multiset_f1(["a", "b", "b"], ["a", "b"])
+    assert (p, r) == (2 / 3, 1.0) and f1 == pytest.approx(0.8)
+    assert cm.multiset_f1([], ["a"]) == (0.0, 0.0, 0.0)
+    assert cm.multiset_f1(["a"], []) == (0.0, 0.0, 0.0)
+    geometry = {"nrows": 1, "ncols": 2, "row_start": 0, "row_end": 0, "col_start": 0, "col_end": 0}
+    assert cm.multiset_f1([geometry], [dict(reversed(geometry.items()))])[2] == 1.0
+
+
+def test_type_counts_are_matched_by_min() -> None:
+    p, r, _ = cm.type_f1({"bar": 3, "plot": 1}, {"bar": 1, "scatter": 2})
+    assert (p, r) == (1 / 4, 1 / 3)
+    assert cm.type_f1({}, {"bar": 1}) == (0.0, 0.0, 0.0)
+    assert cm.type_f1({"bar": 1}, {})[1] == 0.0
+
+
+def test_ticks_are_removed_before_the_first_savefig_or_before_the_last_character() -> None:
+    program = cm.text_program("import matplotlib.pyplot as plt\nplt.plot([1])\nplt.savefig('a.pdf')\n")
+    assert program.index("set_xticks([])") < program.index("plt.savefig('a.pdf')")
+    # no savefig: str.find gives -1 and the official code inserts before the last character
+    program = cm.text_program("x = 1\n")
+    assert program.index("set_xticks([])") > program.index("x = 1")
+
+
+def test_loader_reads_scripts_with_pictures(tmp_path: Path) -> None:
+    folder = tmp_path / "dataset" / "ori_500"
+    folder.mkdir(parents=True)
+    for name in ("bar_10", "bar_2", "line_1"):
+        (folder / f"{name}.py").write_text("import matplotlib.pyplot as plt\n")
+        (folder / f"{name}.png").write_bytes(b"png")
+    (folder / "orphan_1.py").write_text("x = 1\n")
+    items = cm.load(tmp_path, tmp_path / "cache")
+    assert [i.id for i in items] == ["bar_2", "bar_10", "line_1"]
+    with pytest.raises(cm.DataError, match="no ChartMimic scripts"):
+        cm.load(tmp_path / "cache", tmp_path / "cache")
+
+
+def test_prompt_carries_the_ground_truth_figure_size() -> None:
+    assert "figsize=(9, 4)" in cm.prompt_for(GOLD)
+
+
+# --- in the sandbox, against the official numbers --------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def chartmimic_sandbox(docker_client: docker.DockerClient) -> Iterator[Sandbox]:
+    image = set_image(docker_client, "chartmimic")
+    with Sandbox(
+        client=docker_client, image=image, policy=SandboxPolicy(package_set="chartmimic"), pool={"exec": 1}
+    ) as sb:
+        yield sb
+
+
+@pytest.fixture(scope="module")
+def gold_trace(chartmimic_sandbox: Sandbox) -> cm.Trace:
+    gold = cm.trace(chartmimic_sandbox, GOLD, GOLD_ID)
+    assert gold.ok, gold.detail
+    return gold
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(ANSWERS))
+def test_fixture_scores_agree_with_the_official_code(
+    name: str, chartmimic_sandbox: Sandbox, gold_trace: cm.Trace
+) -> None:
+    mine = cm.trace(chartmimic_sandbox, ANSWERS[name], GOLD_ID)
+    ours = cm.scores(mine, gold_trace)
+    for metric in cm.FIELDS:
+        assert ours[metric] == pytest.approx(OFFICIAL[name][metric], abs=1e-6), metric
+    if name == "perfect":
+        assert ours == {"text": 100.0, "layout": 100.0, "type": 100.0}
+    elif name != "color":  # colour is not scored yet: that answer is perfect on the three others
+        assert min(ours.values()) < 100.0
+    assert mine.ok == (name != "broken")
+
+
+@pytest.mark.slow
+def test_a_whole_answer_is_scored_from_its_markdown(chartmimic_sandbox: Sandbox, tmp_path: Path) -> None:
+    (tmp_path / f"{GOLD_ID}.py").write_text(GOLD)
+    (tmp_path / f"{GOLD_ID}.png").write_bytes(b"")
+    item = cm.ChartItem(GOLD_ID, tmp_path / f"{GOLD_ID}.py", tmp_path / f"{GOLD_ID}.png")
+    answer = "Sure:\n```python\n" + GOLD.replace("Sales per year", "Units sold") + "\nplt.show()\n```\n"
+    row = cm.score_answer(chartmimic_sandbox, item, answer)
+    assert row["id"] == GOLD_ID and row["ran"] is True
+    assert row["layout"] == 100.0 and row["type"] == 100.0 and 0 < row["text"] < 100
+    empty = cm.score_answer(chartmimic_sandbox, item, "I cannot draw that.")
+    assert empty["text"] == empty["layout"] == empty["type"] == 0.0 and empty["ran"] is False

@@ -1,0 +1,88 @@
+"""Run the OFFICIAL ChartMimic text, layout and chart-type evaluators on our fixtures, in the sandbox's
+``chartmimic`` image, and print their numbers (F1 x 100) as JSON: the expectations of
+``tests/test_eval_chartmimic.py`` were made with
+
+    viscodex-agent sandbox build --package-set chartmimic   # once
+    .venv/bin/python -m viscodex.training.eval.official_chartmimic --mirror /work/.mirror/ChartMimic+ChartMimic/repo
+
+``--mirror`` is a clone (bare is fine) of github.com/ChartMimic/ChartMimic; its evaluator files are read
+from commit c9e149c6 at run time and never stored in this repository (it has no licence). Each fixture
+gets fresh evaluator objects, so the official type evaluator's carried-over numbers cannot leak between
+fixtures. Only ``dotenv`` (not in the image, and only used to read a .env file) is stubbed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from .fixtures import ANSWERS, GOLD, GOLD_ID
+
+COMMIT = "c9e149c6"
+FILES = [
+    "chart2code/utils/evaluator/text_evaluator.py",
+    "chart2code/utils/evaluator/layout_evaluator.py",
+    "chart2code/utils/evaluator/chart_type_evaluator.py",
+    "chart2code/utils/evaluator/chart_type_evaluator_prefix.py",
+    "eval_configs/global_config.py",
+]
+DRIVER = """
+import json, os, sys
+os.environ["PROJECT_PATH"] = os.getcwd()
+sys.path.insert(0, os.getcwd())
+from chart2code.utils.evaluator.text_evaluator import TextEvaluator
+from chart2code.utils.evaluator.layout_evaluator import LayoutEvaluator
+from chart2code.utils.evaluator.chart_type_evaluator import ChartTypeEvaluator
+out = {}
+for name in json.load(open("names.json")):
+    gold = os.path.join(os.getcwd(), "dataset/ori_500/GOLD_ID.py")
+    gen = os.path.join(os.getcwd(), "gen", name, "GOLD_ID.py")
+    row = {}
+    for key, evaluator in (("text", TextEvaluator(use_position=False, use_axs=False)),
+                           ("layout", LayoutEvaluator()), ("type", ChartTypeEvaluator())):
+        evaluator(generation_code_file=gen, golden_code_file=gold)
+        row[key] = 100 * evaluator.metrics["f1"]
+    out[name] = row
+print("@@official@@" + json.dumps(out))
+"""
+
+
+def official_numbers(mirror: Path) -> dict[str, dict[str, float]]:
+    from viscodex.sandbox import Sandbox, SandboxPolicy
+
+    files: dict[str, str | bytes] = {"dotenv.py": "def load_dotenv(*args, **kwargs):\n    return False\n"}
+    for path in FILES:
+        files[path] = subprocess.run(
+            ["git", "--git-dir", str(mirror), "show", f"{COMMIT}:{path}"], check=True, capture_output=True
+        ).stdout
+    for package in ("chart2code", "chart2code/utils", "chart2code/utils/evaluator", "eval_configs"):
+        files[f"{package}/__init__.py"] = ""
+    files[f"dataset/ori_500/{GOLD_ID}.py"] = GOLD
+    for name, script in ANSWERS.items():
+        # The fixtures save to gen/<id>.pdf; the official layout keeps each answer in a folder of its own.
+        files[f"gen/{name}/{GOLD_ID}.py"] = script.replace('"gen/', f'"gen/{name}/')
+    files["names.json"] = json.dumps(list(ANSWERS))
+    files["driver.py"] = DRIVER.replace("GOLD_ID", GOLD_ID)
+    command = "mkdir -p bin && ln -s /usr/bin/python3 bin/python && PATH=$PWD/bin:$PATH python3 driver.py"
+    with Sandbox(policy=SandboxPolicy(package_set="chartmimic"), pool={"exec": 0}) as sandbox:
+        result = sandbox.run(command=command, files=files, timeout_s=300)
+    at = result.stdout.rfind("@@official@@")
+    if at < 0:
+        raise RuntimeError(f"the official evaluators failed: {result.summary()}\n{result.stderr[-2000:]}")
+    numbers: dict[str, dict[str, float]] = json.loads(result.stdout[at + len("@@official@@") :].splitlines()[0])
+    return numbers
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--mirror", type=Path, required=True, help="git dir of ChartMimic/ChartMimic")
+    args = parser.parse_args()
+    json.dump(official_numbers(args.mirror), sys.stdout, indent=1, sort_keys=True)
+    print()
+
+
+if __name__ == "__main__":
+    main()
