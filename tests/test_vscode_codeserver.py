@@ -257,8 +257,8 @@ class CodeServer:
         page.wait_for_selector(".quick-input-widget .quick-input-box input")
         page.keyboard.type(relative)
         name = Path(relative).name
-        page.locator(".quick-input-list .monaco-list-row", has_text=name).first.wait_for()
-        page.keyboard.press("Enter")
+        label = page.locator(".label-name", has_text=re.compile(f"^{re.escape(name)}$"))
+        page.locator(".quick-input-list .monaco-list-row").filter(has=label).first.click()
         page.locator(f".tabs-container .tab.active:has-text('{name}')").wait_for()
         focus = ".editor-instance .monaco-editor textarea, .editor-instance .monaco-editor .native-edit-context"
         page.locator(focus).first.wait_for(state="attached")

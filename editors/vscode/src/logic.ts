@@ -73,12 +73,13 @@ export function increment(previous: number, percentage: number | undefined): [nu
 
 /**
  * Whether a paste of a picture has a normal paste beside VisCodex's: text, a file list (VS Code inserts
- * paths), HTML, or a Markdown file (the Markdown extension inserts an image link). Without one, VisCodex's
- * edit would be the only one and VS Code would apply it at once; a model run must not start unasked.
+ * paths), HTML, or a Markdown file once VS Code's Markdown extension is active (it inserts an image link).
+ * Without one, VisCodex's edit would be the only one and VS Code would apply it at once; a model run must not
+ * start unasked.
  */
-export function hasNormalPaste(mimeTypes: string[], languageId: string): boolean {
+export function hasNormalPaste(mimeTypes: string[], languageId: string, markdownActive: boolean): boolean {
   return (
-    languageId === 'markdown' ||
+    (languageId === 'markdown' && markdownActive) ||
     mimeTypes.some((mime) => mime === 'text/plain' || mime === 'text/uri-list' || mime === 'text/html')
   );
 }

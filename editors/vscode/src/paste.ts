@@ -14,6 +14,8 @@ import type { ImageParam, ImageToCodeParams } from './protocol';
 import type { Runs } from './runs';
 
 export const TITLE = 'Generate code from image (VisCodex)';
+/** VS Code's Markdown extension: its image link is the normal paste of a picture into a Markdown file. */
+const MARKDOWN = 'vscode.markdown-language-features';
 
 class ImageToCodeEdit extends vscode.DocumentPasteEdit {
   constructor(
@@ -77,7 +79,8 @@ export class ImagePasteProvider implements vscode.DocumentPasteEditProvider<Imag
       position: { line: start.line, character: start.character },
     };
     const mimes = [...dataTransfer].map(([mime]) => mime);
-    if (context.triggerKind === vscode.DocumentPasteTriggerKind.Automatic && !hasNormalPaste(mimes, document.languageId)) {
+    const markdown = vscode.extensions.getExtension(MARKDOWN)?.isActive ?? false;
+    if (context.triggerKind === vscode.DocumentPasteTriggerKind.Automatic && !hasNormalPaste(mimes, document.languageId, markdown)) {
       void this.offer(request, document);
       return undefined;
     }

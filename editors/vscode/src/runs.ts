@@ -14,7 +14,6 @@ import {
   type ShowMessageParams,
   MessageType,
   WorkDoneProgress,
-  WorkDoneProgressCancelNotification,
 } from 'vscode-languageclient/node';
 
 import { type Action, describeError } from './errors';
@@ -58,11 +57,8 @@ export class Runs {
               progress.report({ message: value.message, increment: step });
             }
           });
-          const cancelling = cancel.onCancellationRequested(() => {
-            this.log.info(`run ${token}: cancelled by the user`);
-            // $/cancelRequest goes with the request's token; this one names the progress too (either stops it)
-            void client.sendNotification(WorkDoneProgressCancelNotification.type, { token });
-          });
+          // Cancel: the request's token sends $/cancelRequest; the server stops the run and kills its container
+          const cancelling = cancel.onCancellationRequested(() => this.log.info(`run ${token}: cancelled by the user`));
           try {
             const sent = { ...request, apply: true, workDoneToken: token };
             const result = await client.sendRequest<ImageToCodeResult>(METHOD, sent, cancel);

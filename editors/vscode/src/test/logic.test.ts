@@ -47,9 +47,13 @@ test('progress: LSP percentages become increments, never backwards', () => {
 });
 
 test('a normal paste exists for text, paths, HTML and in Markdown; not for a bare screenshot in code', () => {
-  assert.equal(hasNormalPaste(['image/png'], 'python'), false);
-  assert.equal(hasNormalPaste(['image/png', 'files'], 'typescript'), false);
-  assert.equal(hasNormalPaste(['image/png'], 'markdown'), true);
-  assert.equal(hasNormalPaste(['files', 'text/uri-list'], 'python'), true);
-  assert.equal(hasNormalPaste(['image/png', 'text/html'], 'python'), true);
+  assert.equal(hasNormalPaste(['image/png'], 'python', true), false);
+  assert.equal(hasNormalPaste(['image/png', 'files'], 'typescript', true), false);
+  assert.equal(hasNormalPaste(['image/png'], 'markdown', true), true);
+  assert.equal(hasNormalPaste(['files', 'text/uri-list'], 'python', false), true);
+  assert.equal(hasNormalPaste(['image/png', 'text/html'], 'python', false), true);
+});
+
+test('Markdown has its image link only once its extension is active (a paste right at start-up)', () => {
+  assert.equal(hasNormalPaste(['image/png'], 'markdown', false), false);
 });
