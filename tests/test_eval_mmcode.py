@@ -1,0 +1,129 @@
+"""MMCode's judge and pass@k, with project-made problems; the judge runs in the real sandbox."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+from math import comb
+from pathlib import Path
+
+import pytest
+
+from viscodex.sandbox import Sandbox
+from viscodex.training.eval import mmcode
+
+STDIO = json.dumps({"inputs": ["3\n1 2 3\n", "2\n5 5\n"], "outputs": ["6\n", "10\n"]})
+
+
+def test_pass_at_k_is_the_unbiased_estimator() -> None:
+    for n, c, k in [(10, 3, 1), (10, 3, 5), (5, 0, 2), (5, 5, 5), (20, 7, 10), (4, 1, 4)]:
+        expected = 1.0 - comb(n - c, k) / comb(n, k)
+        assert mmcode.pass_at_k(n, c, k) == pytest.approx(expected, abs=1e-12)
+
+
+def test_a_sample_passes_when_every_verdict_is_positive() -> None:
+    assert mmcode.sample_passed([True, True])
+    assert mmcode.sample_passed([])  # no tests: np.all of nothing is True in the harness too
+    assert not mmcode.sample_passed([True, False])
+    assert not mmcode.sample_passed([True, -1])
+    assert not mmcode.sample_passed([-2])
+
+
+def test_rows_carry_n_passed_and_pass_at_each_k_up_to_n() -> None:
+    problem = mmcode.Problem("p1", "q", STDIO)
+    row = mmcode.row_for(problem, [[True, True], [True, False], [-1, -1]], ks=[1, 2, 5])
+    assert row["n"] == 3 and row["passed"] == 1
+    assert row["pass@1"] == pytest.approx(100 / 3)
+    assert row["pass@2"] == pytest.approx(100 * (1 - comb(2, 2) / comb(3, 2)))
+    assert "pass@5" not in row
+
+
+def test_prompts_follow_generate_py() -> None:
+    stdio = mmcode.prompt_for(mmcode.Problem("a", "Sum the numbers.", STDIO))
+    assert stdio.startswith(mmcode.PREAMBLE)
+    assert stdio.endswith(
+        "\nQUESTION:\nSum the numbers.\nPlease write your code using Standard IO, i.e. input() and print().\nANSWER:\n"
+    )
+    call = mmcode.prompt_for(mmcode.Problem("b", "Q", json.dumps({"fn_name": "f", "inputs": [], "outputs": []})))
+    assert "\\Please write your code using Call-Based format." in call
+
+
+def test_code_is_the_first_python_block_else_the_answer() -> None:
+    assert mmcode.extract_code("x\n```python\nprint(1)\n```\n```python\nprint(2)\n```") == "\nprint(1)\n"
+    assert mmcode.extract_code("print(3)") == "print(3)"
+
+
+def test_loader_reads_jsonl_gz_and_folders(tmp_path: Path) -> None:
+    png = b"\x89PNG fake"
+    records = [
+        {
+            "problem_id": "x1",
+            "question": "Q1",
+            "input_output": STDIO,
+            "images": [base64.b64encode(png).decode()],
+            "image_tags": ["table"],
+            "data_split": "test",
+        },
+        {"problem_id": "x2", "question": "Q2", "input_output": STDIO, "images": [], "data_split": "train"},
+    ]
+    with gzip.open(tmp_path / "mmcode_test.jsonl.gz", "wt") as f:
+        f.write("\n".join(json.dumps(r) for r in records) + "\n")
+    problems = mmcode.load(tmp_path)
+    assert [p.id for p in problems] == ["x1"] and problems[0].images == (png,)
+    folder = tmp_path / "folder" / "cf_1"
+    (folder / "images").mkdir(parents=True)
+    (folder / "data.json").write_text(json.dumps({"question": "Q", "input_output": STDIO, "data_split": "test"}))
+    for name in ("10", "2"):
+        (folder / "images" / f"{name}.png").write_bytes(name.encode())
+    loaded = mmcode.load(tmp_path / "folder")
+    assert loaded[0].id == "cf_1" and loaded[0].images == (b"2", b"10")
+    with pytest.raises(mmcode.DataError):
+        mmcode.load(tmp_path / "nothing")
+
+
+# --- the judge in the sandbox ----------------------------------------------------------------------
+
+SUM = "n = int(input())\nprint(sum(map(int, input().split())))\n"
+
+
+@pytest.mark.parametrize(
+    ("code", "io", "verdicts"),
+    [
+        (SUM, STDIO, [True, True]),
+        ("n = int(input())\nprint(sum(map(int, input().split())) + 1)\n", STDIO, [False, False]),
+        # stripped, and as sets of tokens (the harness's last resort: order does not matter)
+        (
+            "print('  3 2 1  ')\n",
+            json.dumps({"inputs": ["\n"], "outputs": ["1 2 3\n"]}),
+            [True],
+        ),
+        # floats compared with np.allclose (rtol 1e-5, atol 1e-8)
+        ("print(1/3)\n", json.dumps({"inputs": [""], "outputs": ["0.333333"]}), [True]),
+        ("print(0.34)\n", json.dumps({"inputs": [""], "outputs": ["0.333333"]}), [False]),
+        # rounded to 3 decimals as a set of tokens
+        ("print('0.3331 2')\n", json.dumps({"inputs": [""], "outputs": ["2 0.3334"]}), [True]),
+        # ...only when every token is a number
+        ("print('0.3331 x')\n", json.dumps({"inputs": [""], "outputs": ["x 0.3334"]}), [False]),
+        ("raise RuntimeError('no')\n", STDIO, [-1, -1]),
+        ("import sys\nsys.stdout.write(str(6)\n", STDIO, [-2]),
+        # call-based, on Solution() when the code has that class
+        (
+            "class Solution:\n    def add(self, a, b):\n        return [a + b, a]\n",
+            json.dumps({"fn_name": "add", "inputs": [[1, 2], [3, 4]], "outputs": [[[3, 1]], [7, 9]]}),
+            [True, False],
+        ),
+        # reliability_guard: os.system is gone
+        ("import os\nos.system('true')\nprint(6)\n", STDIO, [-1, -1]),
+    ],
+)
+def test_judge_reproduces_the_harness(sandbox: Sandbox, code: str, io: str, verdicts: list[object]) -> None:
+    assert mmcode.judge(sandbox, code, io) == verdicts
+
+
+def test_each_test_has_its_alarm_and_the_problem_a_global_timeout(sandbox: Sandbox) -> None:
+    io = json.dumps({"inputs": ["1", "2"], "outputs": ["1", "2"]})
+    slow_first = "x = input()\nif x == '1':\n    while True:\n        pass\nprint(x)\n"
+    assert mmcode.judge(sandbox, slow_first, io, test_timeout_s=1, problem_timeout_s=10) == [-1, True]
+    always_slow = "import time\ntime.sleep(1.5)\nprint(input())\n"
+    assert mmcode.judge(sandbox, always_slow, io, test_timeout_s=5, problem_timeout_s=2) == [-1, -1]
