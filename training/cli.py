@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -17,6 +17,7 @@ from viscodex.agent.exit_codes import ExitCode
 from .merge.methods import MethodName
 
 if TYPE_CHECKING:
+    from .eval.run import EvalConfig
     from .merge.recipe import MergeRecipe
 
 app = typer.Typer(help="Make and score VisCodex models.", no_args_is_help=True, pretty_exceptions_enable=False)
@@ -211,6 +212,103 @@ def merge_sweep(
     for value in values:
         recipe = _recipe(config, preset, {"vlm": vlm, "code": code, "base": base}, {"lam": value})
         _progress_merge(recipe, out / f"lam-{value:.2f}", force, preset is not None if download is None else download)
+
+
+@app.command("eval")
+def eval_command(
+    bench: Annotated[str, typer.Option("--bench", help="chartmimic (direct mimic, ori_500) or mmcode.")],
+    data: Annotated[Path, typer.Option("--data", help="The benchmark's folder (or MMCode's .jsonl[.gz]).")],
+    model_url: Annotated[str | None, typer.Option("--model-url", help="OpenAI-compatible server URL.")] = None,
+    model_path: Annotated[Path | None, typer.Option("--model-path", help="Local checkpoint (embedded).")] = None,
+    model_name: Annotated[str | None, typer.Option("--model-name", help="Model name the server serves.")] = None,
+    agent: Annotated[bool, typer.Option("--agent", help="Answer inside the agent loop, not single shot.")] = False,
+    max_iters: Annotated[int, typer.Option("--max-iters", min=1, help="Agent loop: iterations per item.")] = 3,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="Only the first K items.")] = None,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="Items in flight at once.")] = 2,
+    samples: Annotated[int, typer.Option("--samples", min=1, help="MMCode: answers per problem (n).")] = 1,
+    k: Annotated[str, typer.Option("--k", help="MMCode: the k of pass@k, comma-separated.")] = "1",
+    temperature: Annotated[float, typer.Option("--temperature", min=0.0, help="Sampling temperature.")] = 0.0,
+    out: Annotated[Path | None, typer.Option("--out", help="Run folder (default eval-BENCH).")] = None,
+) -> None:
+    """Score a model on a benchmark of the paper as the benchmark's authors score it; resumable."""
+    from viscodex.agent.cli_errors import UsageError, expected_failures
+
+    with expected_failures():
+        if bench not in ("chartmimic", "mmcode"):
+            raise UsageError(f"unknown --bench {bench!r}; use chartmimic or mmcode (Design2Code comes later)")
+        if not data.exists():
+            raise UsageError(f"--data {data} does not exist")
+        if model_url is not None and model_path is not None:
+            raise UsageError("give --model-url or --model-path, not both")
+        try:
+            ks = tuple(sorted({int(v) for v in k.split(",") if v.strip()}))
+        except ValueError:
+            raise UsageError(f"--k must be whole numbers separated by commas, not {k!r}") from None
+        if not ks or min(ks) < 1:
+            raise UsageError("--k needs at least one k >= 1")
+        if bench == "mmcode" and max(ks) > samples:
+            raise UsageError(f"pass@{max(ks)} needs --samples >= {max(ks)}")
+        from viscodex.model.settings import ModelSettings
+
+        from .eval.run import EvalConfig
+
+        settings = ModelSettings.from_flags(
+            model_url=model_url,
+            model_path=model_path,
+            model_name=model_name,
+            backend="server" if model_url is not None else ("embedded" if model_path is not None else None),
+        )
+        config = EvalConfig(
+            bench=bench,  # type: ignore[arg-type]
+            data=data,
+            out=out or Path(f"eval-{bench}"),
+            settings=settings,
+            agent=agent,
+            max_iters=max_iters,
+            limit=limit,
+            workers=workers,
+            samples=samples,
+            ks=ks,
+            temperature=temperature,
+        )
+    _run_eval(config)
+
+
+def _run_eval(config: EvalConfig) -> None:
+    import asyncio
+
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn, TimeRemainingColumn
+
+    from viscodex.agent.cli_errors import expected_failures
+
+    from .eval.chartmimic import DataError
+    from .eval.run import evaluate
+
+    err = Console(stderr=True)
+    columns = (BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
+    with expected_failures(configuring=False):
+        try:
+            with Progress("[progress.description]{task.description}", *columns, console=err) as bar:
+                task = bar.add_task(f"{config.bench}", total=None)
+
+                def report(event: str, data: dict[str, Any]) -> None:
+                    if event == "start":
+                        bar.update(task, total=data["total"], completed=data["skipped"])
+                    else:
+                        bar.advance(task)
+
+                summary = asyncio.run(evaluate(config, report))
+        except DataError as exc:
+            raise fail(str(exc), ExitCode.USAGE) from None
+        except KeyboardInterrupt:
+            raise fail(
+                f"interrupted; finished items are kept in {config.out / 'items.jsonl'} and skipped when you "
+                "run the same command again",
+                ExitCode.FAILED,
+            ) from None
+    print((config.out / "summary.md").read_text(encoding="utf-8"), end="")
+    print(f"items: {config.out / 'items.jsonl'} ({summary['items']} scored)")
 
 
 def main() -> None:

@@ -1,0 +1,175 @@
+"""`viscodex-train eval` end to end: the model is the scripted OpenAI-compatible server of
+tests/scripted_model.py (a test double that replays fixed answers), the sandbox is the real one."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import io
+import json
+from pathlib import Path
+
+import docker
+import pytest
+from conftest import set_image
+from helpers import console
+from PIL import Image
+from scripted_model import ScriptedModel, serve
+
+from viscodex.training.eval.fixtures import GOLD
+
+LINE = GOLD.replace("bar_7.pdf", "line_2.pdf").replace("Sales per year", "Line chart")
+
+
+def _png(width: int = 90, height: int = 40) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), "white").save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _fenced(code: str) -> str:
+    return f"Here is the code:\n```python\n{code}\n```\n"
+
+
+@pytest.fixture
+def chart_data(tmp_path: Path, docker_client: docker.DockerClient) -> Path:
+    set_image(docker_client, "chartmimic")
+    folder = tmp_path / "ori_500"
+    folder.mkdir()
+    for name, script in (("bar_7", GOLD), ("line_2", LINE)):
+        (folder / f"{name}.py").write_text(script)
+        (folder / f"{name}.png").write_bytes(_png())
+    return folder
+
+
+def _rows(out: Path) -> dict[str, dict[str, object]]:
+    return {row["id"]: row for row in map(json.loads, (out / "items.jsonl").read_text().splitlines())}
+
+
+def _eval(model: ScriptedModel, *args: str) -> tuple[int, str, str]:
+    proc = console("viscodex-train", "eval", "--model-url", model.url, "--workers", "1", *args, timeout=600)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+@pytest.mark.slow
+def test_chartmimic_single_shot_rows_summary_and_resume(chart_data: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    with serve(ScriptedModel([_fenced(GOLD), "I cannot do charts."])) as model:
+        code, stdout, stderr = _eval(model, "--bench", "chartmimic", "--data", str(chart_data), "--out", str(out))
+    assert code == 0, stderr
+    rows = _rows(out)
+    assert rows["bar_7"]["text"] == rows["bar_7"]["layout"] == rows["bar_7"]["type"] == 100.0
+    assert rows["line_2"]["text"] == rows["line_2"]["layout"] == rows["line_2"]["type"] == 0.0
+    # the official prompt with the ground truth's figure size, and the picture
+    assert "figsize=(9, 4)" in model.user_texts(0)[0] and model.image_count(0) == 1
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["items"] == 2 and summary["metrics"] == {"text": 50.0, "layout": 50.0, "type": 50.0}
+    assert "| text | 50.00 |" in (out / "summary.md").read_text() and "| text | 50.00 |" in stdout
+
+    # A run killed while writing line_2's row: that row is half a line; only line_2 is done again.
+    lines = (out / "items.jsonl").read_text().splitlines()
+    kept = [line for line in lines if json.loads(line)["id"] == "bar_7"]
+    (out / "items.jsonl").write_text(kept[0] + "\n" + '{"id": "line_2", "te')
+    with serve(ScriptedModel([_fenced(LINE)])) as model:
+        code, _, stderr = _eval(model, "--bench", "chartmimic", "--data", str(chart_data), "--out", str(out))
+    assert code == 0, stderr
+    assert len(model.requests) == 1 and "figsize=(9, 4)" in model.user_texts(0)[0]
+    rows = _rows(out)
+    assert set(rows) == {"bar_7", "line_2"} and rows["line_2"]["type"] == 100.0
+    # everything done: nothing is asked again
+    with serve(ScriptedModel([])) as model:
+        code, _, _ = _eval(model, "--bench", "chartmimic", "--data", str(chart_data), "--out", str(out))
+    assert code == 0 and model.requests == []
+
+
+@pytest.mark.slow
+def test_chartmimic_in_the_agent_loop(chart_data: Path, tmp_path: Path, sandbox_image: str) -> None:
+    out = tmp_path / "agent"
+    with serve(ScriptedModel([_fenced(GOLD)] * 4)) as model:
+        code, _, stderr = _eval(
+            model,
+            "--bench",
+            "chartmimic",
+            "--data",
+            str(chart_data),
+            "--out",
+            str(out),
+            "--agent",
+            "--max-iters",
+            "1",
+            "--limit",
+            "1",
+        )
+    assert code == 0, stderr
+    rows = _rows(out)
+    assert list(rows) == ["bar_7"] and rows["bar_7"]["type"] == 100.0
+    assert (out / "agent" / "bar_7" / "sample-0").is_dir()
+
+
+@pytest.mark.slow
+def test_mmcode_pass_at_k_from_samples(tmp_path: Path, sandbox_image: str) -> None:
+    io_spec = json.dumps({"inputs": ["2 3\n"], "outputs": ["5\n"]})
+    record = {
+        "problem_id": "cf_1",
+        "question": "Add the two numbers in the picture.",
+        "input_output": io_spec,
+        "images": [base64.b64encode(_png()).decode()],
+        "data_split": "test",
+    }
+    data = tmp_path / "mmcode_test.jsonl.gz"
+    with gzip.open(data, "wt") as f:
+        f.write(json.dumps(record) + "\n")
+    out = tmp_path / "run"
+    right = _fenced("a, b = map(int, input().split())\nprint(a + b)")
+    wrong = _fenced("a, b = map(int, input().split())\nprint(a * b)")
+    with serve(ScriptedModel([right, wrong])) as model:
+        code, _, stderr = _eval(
+            model,
+            "--bench",
+            "mmcode",
+            "--data",
+            str(data),
+            "--out",
+            str(out),
+            "--samples",
+            "2",
+            "--k",
+            "1,2",
+            "--temperature",
+            "0.8",
+        )
+    assert code == 0, stderr
+    row = _rows(out)["cf_1"]
+    assert row["n"] == 2 and row["passed"] == 1 and row["pass@1"] == 50.0 and row["pass@2"] == 100.0
+    assert model.image_count(0) == 1 and "QUESTION:\nAdd the two numbers" in model.user_texts(0)[0]
+    assert model.requests[0]["temperature"] == 0.8
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--bench", "nope", "--data", "."], "unknown --bench"),
+        (["--bench", "mmcode", "--data", "/does/not/exist"], "does not exist"),
+        (["--bench", "mmcode", "--data", ".", "--k", "1,5"], "--samples >= 5"),
+    ],
+)
+def test_bad_usage_is_one_line_and_exit_2(args: list[str], needle: str) -> None:
+    proc = console("viscodex-train", "eval", "--model-url", "http://127.0.0.1:9/v1", *args)
+    assert proc.returncode == 2 and needle in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
+
+
+def test_data_that_is_no_benchmark_is_exit_2(tmp_path: Path) -> None:
+    proc = console(
+        "viscodex-train",
+        "eval",
+        "--bench",
+        "chartmimic",
+        "--data",
+        str(tmp_path),
+        "--model-url",
+        "http://127.0.0.1:9/v1",
+        "--out",
+        str(tmp_path / "o"),
+    )
+    assert proc.returncode == 2 and "no ChartMimic scripts" in proc.stderr and "Traceback" not in proc.stderr

@@ -1,0 +1,216 @@
+"""One evaluation run: load the benchmark, answer each item (single shot or in the agent loop), score it in
+the sandbox, append its row to ``OUT/items.jsonl``, and write the summary.
+
+Items run concurrently (``workers`` at a time) on one event loop: the model calls are asynchronous, the
+sandbox calls go to threads, and each scoring sandbox keeps ``workers`` warm containers. Items already in
+``items.jsonl`` are skipped, so an interrupted run continues where it stopped when started again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from viscodex.model.chat import ChatBackend, ChatRequest, complete
+from viscodex.model.settings import ModelSettings
+
+from . import chartmimic, mmcode
+from .store import ItemStore, write_summary
+
+Bench = Literal["chartmimic", "mmcode"]
+BENCHES: tuple[Bench, ...] = ("chartmimic", "mmcode")
+
+PAPER_NOTE = (
+    "Paper column: the VisCodex paper's (arXiv 2508.09945) published numbers were not available offline "
+    "when this harness was written, so the column is left empty rather than filled from memory."
+)
+PAPER: dict[str, dict[str, float]] = {}
+"""Published VisCodex-8B numbers per benchmark and metric, to be filled from the paper's tables."""
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    bench: Bench
+    data: Path
+    out: Path
+    settings: ModelSettings
+    agent: bool = False
+    max_iters: int = 3
+    limit: int | None = None
+    workers: int = 2
+    samples: int = 1
+    """MMCode: answers per problem (n of pass@k)."""
+    ks: tuple[int, ...] = (1,)
+    temperature: float = 0.0
+    item_timeout_s: float = 60.0
+    """ChartMimic: the longest one tracing run of a script may take."""
+
+
+@dataclass
+class Progress:
+    total: int = 0
+    skipped: int = 0
+    done: int = 0
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+
+Report = Callable[[str, dict[str, Any]], None]
+"""Called as ``report(event, data)``: ``"start"`` (total, skipped), ``"item"`` (the row)."""
+
+
+def _ignore(_event: str, _data: dict[str, Any]) -> None:
+    pass
+
+
+def load_items(config: EvalConfig) -> list[Any]:
+    if config.bench == "chartmimic":
+        items: list[Any] = chartmimic.load(config.data, config.out / "pictures")
+    else:
+        items = mmcode.load(config.data)
+    return items[: config.limit] if config.limit is not None else items
+
+
+def fields(config: EvalConfig) -> tuple[str, ...]:
+    return chartmimic.FIELDS if config.bench == "chartmimic" else mmcode.fields(config.ks)
+
+
+def notes(config: EvalConfig) -> list[str]:
+    mode = f"agent loop, at most {config.max_iters} iterations" if config.agent else "single shot"
+    out = [f"Answers: {mode}; model {config.settings.model_url or config.settings.resolved_model_path()}."]
+    if config.bench == "chartmimic":
+        out.append("ChartMimic colour F1 is not computed yet (see viscodex/training/eval/chartmimic.py).")
+        out.append("Scores are F1 x 100 of the official text, layout and type evaluators, re-implemented.")
+    else:
+        out.append(f"MMCode: {config.samples} sample(s) per problem at temperature {config.temperature}.")
+    return out
+
+
+async def evaluate(config: EvalConfig, report: Report = _ignore) -> dict[str, Any]:
+    """Run (or resume) the evaluation; return the summary it wrote."""
+    from viscodex.model.select import open_backend
+    from viscodex.sandbox import Sandbox, SandboxPolicy
+
+    items = await asyncio.to_thread(load_items, config)
+    store = ItemStore(config.out)
+    todo = [item for item in items if not store.done(item.id)]
+    report("start", {"total": len(items), "skipped": len(items) - len(todo)})
+    if todo:
+        package_set = "chartmimic" if config.bench == "chartmimic" else "default"
+        policy = SandboxPolicy(package_set=package_set)
+        backend = await open_backend(config.settings)
+        try:
+            scorer = await asyncio.to_thread(Sandbox, policy=policy, pool={"exec": config.workers})
+            agent_box = None
+            try:
+                if config.agent:
+                    agent_box = await asyncio.to_thread(Sandbox, pool={"exec": 1, "chart": 1})
+                gate = asyncio.Semaphore(config.workers)
+
+                async def one(item: Any) -> None:
+                    async with gate:
+                        row = await _item(config, item, backend, scorer, agent_box)
+                    store.add(row)
+                    report("item", row)
+
+                await asyncio.gather(*(one(item) for item in todo))
+            finally:
+                if agent_box is not None:
+                    await asyncio.to_thread(agent_box.close)
+                await asyncio.to_thread(scorer.close)
+        finally:
+            await backend.aclose()
+    rows = [store.rows[item.id] for item in items if item.id in store.rows]
+    return write_summary(
+        config.out,
+        bench=config.bench,
+        fields=fields(config),
+        rows=rows,
+        paper=PAPER.get(config.bench),
+        paper_note=PAPER_NOTE,
+        notes=notes(config),
+        config={
+            "data": str(config.data),
+            "agent": config.agent,
+            "max_iters": config.max_iters if config.agent else None,
+            "samples": config.samples,
+            "temperature": config.temperature,
+        },
+    )
+
+
+async def _item(config: EvalConfig, item: Any, backend: ChatBackend, scorer: Any, agent_box: Any) -> dict[str, Any]:
+    started = time.monotonic()
+    if config.bench == "chartmimic":
+        prompt = chartmimic.prompt_for(item.script.read_text(encoding="utf-8"))
+        answers = await _answers(config, backend, agent_box, item.id, prompt, [item.picture], "chart", 1)
+        _keep(config.out, item.id, answers)
+        row = await asyncio.to_thread(
+            chartmimic.score_answer, scorer, item, answers[0], timeout_s=config.item_timeout_s
+        )
+    else:
+        images = _write_images(config.out / "pictures" / item.id, item.images)
+        prompt = mmcode.prompt_for(item)
+        answers = await _answers(config, backend, agent_box, item.id, prompt, images, "algorithm", config.samples)
+        _keep(config.out, item.id, answers)
+        verdicts = [
+            await asyncio.to_thread(mmcode.judge, scorer, mmcode.extract_code(answer), item.input_output)
+            for answer in answers
+        ]
+        row = mmcode.row_for(item, verdicts, config.ks)
+    row["seconds"] = round(time.monotonic() - started, 3)
+    return row
+
+
+async def _answers(
+    config: EvalConfig,
+    backend: ChatBackend,
+    agent_box: Any,
+    item_id: str,
+    prompt: str,
+    images: Sequence[Path],
+    kind: Literal["chart", "algorithm"],
+    count: int,
+) -> list[str]:
+    """``count`` answers to the item, each as Markdown with its code in a ```python block."""
+    if not config.agent:
+        chat = ChatRequest.single(prompt, tuple(images), temperature=config.temperature)
+        return [(await complete(backend, chat)).text for _ in range(count)]
+    from viscodex.agent import Loop, SolveRequest
+
+    answers = []
+    for sample in range(count):
+        request = SolveRequest(
+            images=tuple(images),
+            kind=kind,
+            instruction=prompt,
+            max_iters=config.max_iters,
+            max_image_tokens=config.settings.max_image_tokens,
+        )
+        folder = config.out / "agent" / item_id / f"sample-{sample}"
+        result = await Loop(request, backend, agent_box, folder, lambda _e: None).run()
+        code = result.best.code if result.best is not None else ""
+        answers.append(f"```python\n{code}\n```" if code else "")
+    return answers
+
+
+def _keep(out: Path, item_id: str, answers: Sequence[str]) -> None:
+    folder = out / "answers"
+    folder.mkdir(parents=True, exist_ok=True)
+    for index, answer in enumerate(answers):
+        name = f"{item_id}.md" if len(answers) == 1 else f"{item_id}-{index}.md"
+        (folder / name).write_text(answer, encoding="utf-8")
+
+
+def _write_images(folder: Path, images: Sequence[bytes]) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for index, data in enumerate(images):
+        path = folder / f"{index}.png"
+        if not path.is_file():
+            path.write_bytes(data)
+        paths.append(path)
+    return paths
