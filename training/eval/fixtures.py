@@ -61,3 +61,31 @@ ANSWERS: dict[str, str] = {
     ),
     "broken": _answer(GOLD.replace('ax2.set_title("Trend")', 'ax2.set_title("Trend")\nraise ValueError("broken")')),
 }
+
+
+MMCODE_STDIO = '{"inputs": ["3\\n1 2 3\\n", "2\\n5 5\\n"], "outputs": ["6\\n", "10\\n"]}'
+MMCODE_SUM = "n = int(input())\nprint(sum(map(int, input().split())))\n"
+
+MMCODE_CASES: dict[str, tuple[str, str]] = {
+    "right": (MMCODE_SUM, MMCODE_STDIO),
+    "wrong": ("n = int(input())\nprint(sum(map(int, input().split())) + 1)\n", MMCODE_STDIO),
+    "token_sets": ("print('  3 2 1  ')\n", '{"inputs": ["\\n"], "outputs": ["1 2 3\\n"]}'),
+    "float_close": ("print(1/3)\n", '{"inputs": [""], "outputs": ["0.333333"]}'),
+    "float_far": ("print(0.34)\n", '{"inputs": [""], "outputs": ["0.333333"]}'),
+    "rounded_sets": ("print('0.3331 2')\n", '{"inputs": [""], "outputs": ["2 0.3334"]}'),
+    "rounded_words": ("print('0.3331 x')\n", '{"inputs": [""], "outputs": ["x 0.3334"]}'),
+    "runtime_error": ("raise RuntimeError('no')\n", MMCODE_STDIO),
+    "syntax_error": ("import sys\nsys.stdout.write(str(6)\n", MMCODE_STDIO),
+    "solution_class": (
+        "class Solution:\n    def add(self, a, b):\n        return [a + b, a]\n",
+        '{"fn_name": "add", "inputs": [[1, 2], [3, 4]], "outputs": [[[3, 1]], [7, 9]]}',
+    ),
+    "function": (
+        "def twice(x):\n    return (x, x)\n",
+        '{"fn_name": "twice", "inputs": [[1], [2]], "outputs": [[1, 1], [2, 3]]}',
+    ),
+    "guarded_os": ("import os\nos.system('true')\nprint(6)\n", MMCODE_STDIO),
+    "lines_vs_blank": ("print('a')\nprint()\nprint('b')\n", '{"inputs": [""], "outputs": ["a\\nb\\n"]}'),
+    "sys_stdin": ("import sys\ndata = sys.stdin.read().split()\nprint(sum(map(int, data[1:])))\n", MMCODE_STDIO),
+}
+"""Programs and tests for MMCode's judge; the official harness's verdicts on them are in the tests."""
