@@ -161,10 +161,16 @@ def sustained(runs: int, json_out: str | None) -> int:
     ):
         llm_pool, llm_run = llm_sandbox_pool(ours, THREADS)
         try:
+
+            def settle() -> None:
+                """Before each measurement, no system still starts or destroys containers from the last."""
+                ours.warm_up(["exec"], wait=True)
+                fresh.warm_up(["exec"], wait=True)
+
             systems: dict[str, tuple[Callable[[], object], Callable[[], object]]] = {
-                "ours": (ours_run(ours), lambda: ours.warm_up(["exec"], wait=True)),
-                "ours_fresh_per_run": (ours_run(fresh), lambda: fresh.warm_up(["exec"], wait=True)),
-                "llm_sandbox_pool": (llm_run, lambda: None),
+                "ours": (ours_run(ours), settle),
+                "ours_fresh_per_run": (ours_run(fresh), settle),
+                "llm_sandbox_pool": (llm_run, settle),
             }
             for name, (run_one, settle) in systems.items():
                 settle()

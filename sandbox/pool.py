@@ -13,7 +13,8 @@ import, chromium launch). Nothing of one run reaches the next:
 
 The pool refills ahead of demand: it keeps ``size`` containers ready plus as many as were in use at once
 in the last ``demand_window_s`` seconds, within a memory budget shared by every pool of a sandbox (each
-idle container counted at its memory limit). A run whose pool is empty waits for a container being reset
+idle container counted at its memory limit). Idle containers beyond that are destroyed once no run has
+come for the window, never while runs come. A run whose pool is empty waits for a container being reset
 or started rather than starting one inline; it cold-starts only when more runs wait than containers are
 on their way.
 """
@@ -93,12 +94,18 @@ class WarmPool:
         self._resetting = 0
         self._waiting = 0
         self._wanting = 0
+        self._cold = 0
+        self._creating = 0
+        """Cold starts whose container is being created (not in ``_in_use`` yet)."""
+        """Containers in ``_in_use`` whose run is still in ``acquire`` (cold-starting): counted once."""
         """Runs inside ``acquire``: with those in use, the demand the pool sizes itself by."""
         self._cond = threading.Condition()
         self._closed = False
         self._jobs: set[Future[None]] = set()
         self._in_use: set[WarmContainer] = set()
         self._demand: deque[tuple[float, int]] = deque()
+        self._last_acquire = time.monotonic()
+        self._trim_timer: threading.Timer | None = None
         self.stats: Counter[str] = Counter()
         """Counts: ``runs``, ``started`` (containers), ``cold_starts`` (a run waited for a start),
         ``recycled`` (a run got a reset container), ``destroyed_<reason>``."""
@@ -113,7 +120,8 @@ class WarmPool:
                 raise SandboxError("this sandbox is closed")
             self.stats["runs"] += 1
             self._wanting += 1
-            self._note_demand(len(self._in_use) + self._wanting)
+            self._note_demand(len(self._in_use) - self._cold + self._wanting)
+            self._last_acquire = time.monotonic()
         try:
             return self._acquire(cancel)
         finally:
@@ -142,14 +150,20 @@ class WarmPool:
                     self.stats["recycled"] += 1
             else:
                 self.stats["cold_starts"] += 1
+                self._creating += 1
         if container is not None:
             self.refill()
             return container
-        container = self._new_container()
+        try:
+            container = self._new_container()
+        finally:
+            with self._cond:
+                self._creating -= 1
         with self._cond:
             closed = self._closed
             if not closed:
                 self._in_use.add(container)
+                self._cold += 1
         if closed:  # close() ran while the container started: it could not have killed this one
             container.destroy()
             raise SandboxError("this sandbox is closed")
@@ -158,6 +172,9 @@ class WarmPool:
         except BaseException:
             self.release(container)
             raise
+        finally:
+            with self._cond:
+                self._cold -= 1
         self.refill()
         return container
 
@@ -229,29 +246,56 @@ class WarmPool:
         if self.size == 0:
             return 0
         with self._cond:
-            peak = max((n for _, n in self._demand), default=0)
+            since = time.monotonic() - self._demand_window_s
+            peak = max((n for t, n in self._demand if t >= since), default=0)
         return self.size + peak
 
     def refill(self) -> None:
-        """Start what the target lacks; once demand has passed, destroy idle containers beyond it
-        (the least recently used first), keeping ``size`` ready."""
+        """Start what the target lacks (and, when the pool holds more than ``size``, look again once it
+        has been quiet for the demand window)."""
         target = self.target()
         starts = 0
-        idle: list[WarmContainer] = []
         with self._cond:
             if self._closed:
                 return
-            have = len(self._ready) + self._starting + self._resetting + len(self._in_use)
+            have = self._count()
             while have + starts < target and self._budget.take(self._limits.memory_mb):
                 starts += 1
             self._starting += starts
-            while have - len(idle) > target and len(self._ready) > self.size:
-                idle.append(self._ready.pop())
-                self._budget.give_back(self._limits.memory_mb)
+            if have > self.size and self._trim_timer is None:
+                self._trim_later(self._demand_window_s)
         for _ in range(starts):
             self._submit(self._start_one)
-        for container in idle:
-            self._destroy_later(container, "idle")
+
+    def _count(self) -> int:
+        """Containers ready, starting, being reset, in use or being created for a run (under the lock)."""
+        return len(self._ready) + self._starting + self._resetting + len(self._in_use) + self._creating
+
+    def _trim_later(self, delay_s: float) -> None:
+        """Schedule ``_trim_when_quiet`` (called under the lock)."""
+        self._trim_timer = threading.Timer(delay_s, self._trim_when_quiet)
+        self._trim_timer.daemon = True
+        self._trim_timer.start()
+
+    def _trim_when_quiet(self) -> None:
+        """Once no run has asked for a container for the demand window, destroy the idle containers
+        beyond the target (the least recently used first), keeping ``size`` ready. Never while runs
+        come: destroying a container costs the CPU they would wait for."""
+        target = self.target()
+        with self._cond:
+            self._trim_timer = None
+            if self._closed:
+                return
+            quiet_s = time.monotonic() - self._last_acquire
+            if quiet_s < self._demand_window_s:
+                self._trim_later(self._demand_window_s - quiet_s)
+                return
+            have = self._count()
+            while have > target and len(self._ready) > self.size:
+                container = self._ready.pop()
+                self._budget.give_back(self._limits.memory_mb)
+                self._destroy_later(container, "idle")  # submitted under the lock: close() waits for it
+                have -= 1
 
     def _submit(self, fn: Any) -> None:
         future: Future[None] = self._executor.submit(fn)
@@ -335,6 +379,9 @@ class WarmPool:
         """Destroy every container this pool made and wait until all of them are gone."""
         with self._cond:
             self._closed = True
+            if self._trim_timer is not None:
+                self._trim_timer.cancel()
+                self._trim_timer = None
             ready, self._ready = self._ready, []
             in_use = list(self._in_use)
             self._cond.notify_all()
