@@ -8,18 +8,20 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import {
-  type LanguageClient,
-  ResponseError,
-  type ShowMessageParams,
-  MessageType,
-  WorkDoneProgress,
-} from 'vscode-languageclient/node';
+import type { LanguageClient, ShowMessageParams } from 'vscode-languageclient/node';
 
 import { type Action, describeError } from './errors';
 import { increment, reportOf, resultMessage } from './logic';
 import { ErrorCodes, METHOD, type ImageToCodeParams, type ImageToCodeResult } from './protocol';
 import type { Server } from './server';
+
+/** LSP's MessageType (the module is loaded only with the client). */
+const MessageType = { Error: 1, Warning: 2 } as const;
+
+function responseCode(error: unknown): number | undefined {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return typeof code === 'number' ? code : undefined;
+}
 
 export class Runs {
   private serial = 0;
@@ -50,7 +52,8 @@ export class Runs {
         async (progress, cancel) => {
           let done = 0;
           progress.report({ message: 'starting' });
-          const listening = client.onProgress(WorkDoneProgress.type, token, (value) => {
+          const progressType = (this.server.lsp as NonNullable<Server['lsp']>).WorkDoneProgress.type;
+          const listening = client.onProgress(progressType, token, (value) => {
             if (value.kind !== 'end') {
               const [step, total] = increment(done, value.percentage);
               done = total;
@@ -64,11 +67,12 @@ export class Runs {
             const result = await client.sendRequest<ImageToCodeResult>(METHOD, sent, cancel);
             return { result };
           } catch (error) {
-            if (cancel.isCancellationRequested || (error instanceof ResponseError && error.code === ErrorCodes.requestCancelled)) {
+            const code = responseCode(error);
+            if (cancel.isCancellationRequested || code === ErrorCodes.requestCancelled) {
               return { cancelled: true };
             }
-            if (error instanceof ResponseError) {
-              return { error: { code: error.code, message: error.message } };
+            if (code !== undefined && error instanceof Error) {
+              return { error: { code, message: error.message } };
             }
             return { error: { message: error instanceof Error ? error.message : String(error) } };
           } finally {

@@ -8,14 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import {
-  DidChangeConfigurationNotification,
-  LanguageClient,
-  type LanguageClientOptions,
-  type ServerOptions,
-  ShowMessageNotification,
-  type ShowMessageParams,
-} from 'vscode-languageclient/node';
+import type { LanguageClient, LanguageClientOptions, ServerOptions, ShowMessageParams } from 'vscode-languageclient/node';
 
 import { SERVER_COMMAND } from './protocol';
 import { notFoundMessage, resolveServer } from './serverPath';
@@ -29,6 +22,9 @@ export interface Hooks {
 }
 
 export class ServerMissing extends Error {}
+
+/** vscode-languageclient, loaded when the client starts (after activation): activating stays cheap. */
+export type Lsp = typeof import('vscode-languageclient/node');
 
 function isExecutable(file: string): boolean {
   try {
@@ -45,6 +41,8 @@ export class Server implements vscode.Disposable {
   private sent: ServerSettings = {};
   /** The folder of the running server's executable: its `viscodex-agent` runs the fixes. */
   binDir: string | undefined;
+  /** The language client's module, once the client has started. */
+  lsp: Lsp | undefined;
 
   /** Set before the first `ready()`. */
   hooks: Hooks = { executeCommand: async () => undefined, showMessage: () => undefined };
@@ -84,6 +82,7 @@ export class Server implements vscode.Disposable {
 
   private async start(): Promise<LanguageClient> {
     const command = this.command();
+    const lsp = (this.lsp ??= await import('vscode-languageclient/node'));
     this.binDir = path.dirname(command);
     this.sent = this.settings();
     // stdio, without the `--stdio` flag TransportKind.stdio would add (viscodex-lsp talks stdio by default)
@@ -106,8 +105,8 @@ export class Server implements vscode.Disposable {
         },
       },
     };
-    const client = new LanguageClient('viscodex', 'VisCodex', serverOptions, clientOptions);
-    client.onNotification(ShowMessageNotification.type, (params) => this.hooks.showMessage(params));
+    const client = new lsp.LanguageClient('viscodex', 'VisCodex', serverOptions, clientOptions);
+    client.onNotification(lsp.ShowMessageNotification.type, (params) => this.hooks.showMessage(params));
     this.client = client;
     const began = performance.now();
     this.log.info(`starting ${command}`);
@@ -136,7 +135,7 @@ export class Server implements vscode.Disposable {
     const client = await this.starting.catch(() => undefined);
     if (client) {
       this.sent = now;
-      await client.sendNotification(DidChangeConfigurationNotification.type, { settings: now });
+      await client.sendNotification('workspace/didChangeConfiguration', { settings: now });
     }
   }
 
