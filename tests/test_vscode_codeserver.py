@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from conftest import missing_service
+from conftest import missing_service, require_module
 
 from viscodex.lsp_server.settings import LspSettings
 
@@ -96,6 +96,7 @@ class CodeServer:
     }
 
     def __init__(self, root: Path, workspace: Path, machine_settings: dict[str, Any], user_settings: dict[str, Any]):
+        require_module("playwright.sync_api")  # the dev extras' playwright; a skip here, a failure in CI
         self.env_info = editors_env()
         self.root = root
         self.workspace = workspace
