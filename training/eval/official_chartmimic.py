@@ -37,9 +37,9 @@ from chart2code.utils.evaluator.text_evaluator import TextEvaluator
 from chart2code.utils.evaluator.layout_evaluator import LayoutEvaluator
 from chart2code.utils.evaluator.chart_type_evaluator import ChartTypeEvaluator
 out = {}
-for name in json.load(open("names.json")):
-    gold = os.path.join(os.getcwd(), "dataset/ori_500/GOLD_ID.py")
-    gen = os.path.join(os.getcwd(), "gen", name, "GOLD_ID.py")
+for name, item_id in json.load(open("pairs.json")):
+    gold = os.path.join(os.getcwd(), "dataset", "ori_500", item_id + ".py")
+    gen = os.path.join(os.getcwd(), "gen", name, item_id + ".py")
     row = {}
     for key, evaluator in (("text", TextEvaluator(use_position=False, use_axs=False)),
                            ("layout", LayoutEvaluator()), ("type", ChartTypeEvaluator())):
@@ -50,7 +50,9 @@ print("@@official@@" + json.dumps(out))
 """
 
 
-def official_numbers(mirror: Path) -> dict[str, dict[str, float]]:
+def official_on_pairs(mirror: Path, pairs: dict[str, tuple[str, str, str]]) -> dict[str, dict[str, float]]:
+    """The official numbers of each ``name: (item id, ground-truth script, answer script)``; an answer
+    saves its figure to ``gen/<id>.pdf`` (``chartmimic.prepare_generated`` writes that)."""
     from viscodex.sandbox import Sandbox, SandboxPolicy
 
     files: dict[str, str | bytes] = {"dotenv.py": "def load_dotenv(*args, **kwargs):\n    return False\n"}
@@ -60,20 +62,25 @@ def official_numbers(mirror: Path) -> dict[str, dict[str, float]]:
         ).stdout
     for package in ("chart2code", "chart2code/utils", "chart2code/utils/evaluator", "eval_configs"):
         files[f"{package}/__init__.py"] = ""
-    files[f"dataset/ori_500/{GOLD_ID}.py"] = GOLD
-    for name, script in ANSWERS.items():
-        # The fixtures save to gen/<id>.pdf; the official layout keeps each answer in a folder of its own.
-        files[f"gen/{name}/{GOLD_ID}.py"] = script.replace('"gen/', f'"gen/{name}/')
-    files["names.json"] = json.dumps(list(ANSWERS))
-    files["driver.py"] = DRIVER.replace("GOLD_ID", GOLD_ID)
+    for name, (item_id, gold, answer) in pairs.items():
+        files[f"dataset/ori_500/{item_id}.py"] = gold
+        # The official layout keeps each answer in a folder of its own.
+        files[f"gen/{name}/{item_id}.py"] = answer.replace('"gen/', f'"gen/{name}/')
+    files["pairs.json"] = json.dumps([[name, item_id] for name, (item_id, _, _) in pairs.items()])
+    files["driver.py"] = DRIVER
     command = "mkdir -p bin && ln -s /usr/bin/python3 bin/python && PATH=$PWD/bin:$PATH python3 driver.py"
     with Sandbox(policy=SandboxPolicy(package_set="chartmimic"), pool={"exec": 0}) as sandbox:
-        result = sandbox.run(command=command, files=files, timeout_s=300)
+        result = sandbox.run(command=command, files=files, timeout_s=600)
     at = result.stdout.rfind("@@official@@")
     if at < 0:
         raise RuntimeError(f"the official evaluators failed: {result.summary()}\n{result.stderr[-2000:]}")
     numbers: dict[str, dict[str, float]] = json.loads(result.stdout[at + len("@@official@@") :].splitlines()[0])
     return numbers
+
+
+def official_numbers(mirror: Path) -> dict[str, dict[str, float]]:
+    """The official numbers on the project's fixtures (``fixtures.ANSWERS`` against ``fixtures.GOLD``)."""
+    return official_on_pairs(mirror, {name: (GOLD_ID, GOLD, answer) for name, answer in ANSWERS.items()})
 
 
 def main() -> None:
