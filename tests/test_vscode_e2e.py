@@ -115,7 +115,16 @@ class Session:
         if not row.is_visible():
             rows.filter(has_text=folder).first.click()
         row.click(button="right")
-        page.locator(".monaco-menu .action-item", has_text="Image to Code").first.click()
+        item = page.locator(".monaco-menu .action-item", has_text="Image to Code").first
+        item.hover()
+        # a menu ignores a click that comes right after it opened (the right button's own release)
+        page.wait_for_timeout(300)
+        item.click()
+        with contextlib.suppress(Exception):
+            item.wait_for(state="hidden", timeout=2000)
+        if item.is_visible():  # the click still fell in that window: the item has the focus, Enter runs it
+            page.keyboard.press("Enter")
+            item.wait_for(state="hidden")
 
 
 @pytest.fixture(scope="module")
