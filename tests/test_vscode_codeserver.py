@@ -90,6 +90,8 @@ class CodeServer:
         "update.mode": "none",
         "chat.disableAIFeatures": True,
         "git.enabled": False,
+        # the terminal's text in the DOM, where the tests read it (no WebGL canvas)
+        "terminal.integrated.gpuAcceleration": "off",
         # files reach the disk soon after an edit, so the tests read them there as well as on screen
         "files.autoSave": "afterDelay",
         "files.autoSaveDelay": 300,

@@ -27,6 +27,7 @@ from typing import Any
 
 import docker
 import pytest
+from helpers import free_port
 from lsp_client import png_bytes
 from scripted_model import ScriptedModel, serve
 from test_vscode_codeserver import CodeServer, code_server
@@ -138,6 +139,7 @@ def session(tmp_path_factory: pytest.TempPathFactory, docker_client: Any, sandbo
     (workspace / "note.md").write_text("# Landing page\n\n![hero](img/hero.png)\n")
     (workspace / "paste.md").write_text("# Pasted\n\n")
     (workspace / "pasted.py").write_text("# pasted\n\n")
+    (workspace / "down.py").write_text("# down\n\n")
     shots = root / "screenshots"
     shots.mkdir()
     lsp = str(Path(sys.executable).parent / "viscodex-lsp")
@@ -341,3 +343,36 @@ def test_a_screenshot_pasted_into_code_is_offered_not_run(session: Session) -> N
     vscode.notification("VisCodex: algorithm verified", timeout=120)
     expected = "# pasted\n\n" + RIGHT_CODE
     assert session.wait_file(session.workspace / "pasted.py", expected) == expected
+
+
+def test_a_model_server_that_does_not_answer_names_the_fix(session: Session) -> None:
+    """viscodex.modelUrl changed (live) to a port where nothing listens: the run fails with the server's own
+    message, shown once (not again as the server's window/showMessage), with its fixes as buttons; "Start
+    model server" types `viscodex-agent serve --model PATH` of the server's own installation into a terminal,
+    for the user to fill in PATH."""
+    vscode, page = session.vscode, session.vscode.page
+    dead = f"http://127.0.0.1:{free_port()}/v1"
+    vscode.write_settings(machine={**_machine_settings(vscode), "viscodex.modelUrl": dead})
+    session.answer()
+    try:
+        vscode.clear_notifications()
+        vscode.open_file("down.py")
+        vscode.go_to_line(3)
+        session.image_to_code_from_explorer("img", "hero.png")
+        toast = vscode.notification(f"no model server answers at {dead}", timeout=120)
+        page.wait_for_timeout(1000)  # the server's showMessage came too: it must not make a second toast
+        toasts = page.locator(".notifications-toasts .notification-list-item", has_text="no model server answers")
+        assert toasts.count() == 1
+        buttons = toast.locator(".monaco-button").all_inner_texts()
+        assert "Start model server" in buttons and "Open settings" in buttons, buttons
+        assert session.model.requests == []
+        toast.locator(".monaco-button", has_text="Start model server").first.click()
+        agent = str(Path(sys.executable).parent / "viscodex-agent")
+        rows = page.locator(".terminal-wrapper .xterm-rows").first
+        deadline = time.monotonic() + 30
+        while f"{agent} serve --model PATH" not in rows.inner_text():
+            assert time.monotonic() < deadline, rows.inner_text()
+            time.sleep(0.3)
+        assert (session.workspace / "down.py").read_text() == "# down\n\n"
+    finally:
+        vscode.write_settings(machine={**_machine_settings(vscode), "viscodex.modelUrl": session.model.url})

@@ -58,5 +58,7 @@ export function describeError(error: { code?: number; message: string }, binDir?
     actions.push({ title: 'Show log', kind: 'showLog' });
   }
   const severity = error.code === ErrorCodes.invalidParams ? 'warning' : 'error';
-  return { severity, message, actions };
+  // a message may name a command twice (the model layer's "no server, and no local model" does)
+  const unique = actions.filter((action, i) => actions.findIndex((a) => a.title === action.title) === i);
+  return { severity, message, actions: unique };
 }

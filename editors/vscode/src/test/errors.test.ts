@@ -23,6 +23,19 @@ test('a model server that does not answer: start one (typed, PATH to fill) or op
   ]);
 });
 
+test('no server and no local model: each fix once, in the order the message names them', () => {
+  // model/select.py: the server's problem, then the missing local model, which names serve again
+  const message =
+    `${DOWN}; and no local model at /root/.cache/viscodex/models/viscodex-8b. Build the merged VisCodex model there with ` +
+    '`viscodex-train merge --preset viscodex-8b` (downloads the three base models from the Hugging Face hub), or point at ' +
+    'a model: --model-path DIR, or --model-url http://127.0.0.1:8000/v1 for a server (start one with `viscodex-agent serve --model PATH`)';
+  const described = describeError({ code: ErrorCodes.requestFailed, message });
+  assert.deepEqual(
+    described.actions.map((a) => a.title),
+    ['Start model server', 'Build the model', 'Open settings'],
+  );
+});
+
 test('a model that refuses images: said as the endpoint said it, with the model name setting', () => {
   const described = describeError({ code: ErrorCodes.requestFailed, message: NO_IMAGE });
   assert.match(described.message, /refused an image/);
