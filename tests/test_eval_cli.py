@@ -7,6 +7,7 @@ import base64
 import gzip
 import io
 import json
+import os
 from pathlib import Path
 
 import docker
@@ -173,3 +174,50 @@ def test_data_that_is_no_benchmark_is_exit_2(tmp_path: Path) -> None:
         str(tmp_path / "o"),
     )
     assert proc.returncode == 2 and "no ChartMimic scripts" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def _mmcode_data(tmp_path: Path, count: int) -> Path:
+    data = tmp_path / "mmcode.jsonl"
+    io_spec = json.dumps({"inputs": ["2 3\n"], "outputs": ["5\n"]})
+    records = [
+        {"problem_id": f"p{i}", "question": f"Problem {i}", "input_output": io_spec, "images": []} for i in range(count)
+    ]
+    data.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return data
+
+
+@pytest.mark.slow
+def test_ctrl_c_keeps_finished_items_and_the_rerun_does_only_the_rest(tmp_path: Path, sandbox_image: str) -> None:
+    import subprocess
+    import time
+
+    from helpers import BIN, FAULTHANDLER, interrupt
+
+    data, out = _mmcode_data(tmp_path, 4), tmp_path / "run"
+    right = _fenced("a, b = map(int, input().split())\nprint(a + b)")
+    # Each answer takes 3 s to arrive: Ctrl-C lands while a later item waits for the model.
+    with serve(ScriptedModel([right] * 4, delay_s=3.0)) as model:
+        args = ["eval", "--bench", "mmcode", "--data", str(data), "--out", str(out), "--workers", "1"]
+        proc = subprocess.Popen(
+            [str(BIN / "viscodex-train"), *args, "--model-url", model.url],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, **FAULTHANDLER},
+        )
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not (
+            (out / "items.jsonl").is_file() and (out / "items.jsonl").read_text().count("\n") >= 1
+        ):
+            time.sleep(0.2)
+        _, stderr = interrupt(proc, timeout=60)
+    assert proc.returncode == 1, stderr
+    assert "interrupted; finished items are kept" in stderr and "Traceback" not in stderr
+    done = set(_rows(out))
+    assert 1 <= len(done) < 4
+    with serve(ScriptedModel([right] * 4)) as model:
+        proc2 = console("viscodex-train", *args, "--model-url", model.url, timeout=300)
+    assert proc2.returncode == 0, proc2.stderr
+    assert len(model.requests) == 4 - len(done)
+    rows = _rows(out)
+    assert set(rows) == {"p0", "p1", "p2", "p3"} and all(r["pass@1"] == 100.0 for r in rows.values())
