@@ -19,6 +19,10 @@ code is copied here: the behaviour is reproduced and tested against the official
 - text and layout: precision and recall of the multiset of strings (geometries); type: counts matched by
   ``min``; F1 from those, 0 when either side logged nothing. Scores are F1 x 100.
 
+Checked against the official evaluators run in the same image: the project's fixtures (in the tests), and
+22 real ``ori_500`` ground truths, one per chart type, each answered with another script of its type
+(``official_chartmimic.official_on_pairs``): all 66 numbers equal (largest difference 0.0).
+
 Quirks of the official code that are not reproduced, because they make a score depend on the order in
 which one process evaluated the items: its type evaluator keeps the previous item's numbers when the
 generated script logged no call, and its recall when the ground truth logged none; here both are 0.

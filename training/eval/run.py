@@ -26,7 +26,8 @@ BENCHES: tuple[Bench, ...] = ("chartmimic", "mmcode")
 
 PAPER_NOTE = (
     "Paper column: the VisCodex paper's (arXiv 2508.09945) published numbers were not available offline "
-    "when this harness was written, so the column is left empty rather than filled from memory."
+    "when this harness was written (its tables were not readable and the authors' README shows them only as "
+    "an image missing from the mirror), so the column is left empty rather than filled from memory."
 )
 PAPER: dict[str, dict[str, float]] = {}
 """Published VisCodex-8B numbers per benchmark and metric, to be filled from the paper's tables."""
