@@ -368,3 +368,23 @@ def test_pool_grows_with_demand_and_trims_after_it(docker_client: docker.DockerC
         assert stats.get("destroyed_idle") == before.get("destroyed_idle", 0) + 4, (before, stats)
         assert box.run("print('one')").stdout == "one\n"
     assert own_containers(docker_client, box) == []
+
+
+def test_a_process_the_host_sees_after_the_reset_means_no_reuse(
+    one_container: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The host does not take the shim's word alone: its own read of the container's cgroup must show
+    the shim and nothing else, or the container is destroyed as unproven."""
+    from viscodex.sandbox.container import WarmContainer, cgroup_processes
+
+    assert one_container.run("print(1)").stdout == "1\n"
+    stats = pool(one_container, "exec")
+    assert stats["recycled"] == 0 and stats["ready"] == 1, stats  # reset proven, host check passed
+    (container,) = one_container._pool("exec", one_container.policy.run)._ready
+    assert container.host_pid is not None and cgroup_processes(container.host_pid) == [container.host_pid]
+
+    real = WarmContainer.host_processes
+    monkeypatch.setattr(WarmContainer, "host_processes", lambda self: [*(real(self) or []), 4242])
+    assert one_container.run("print(2)").stdout == "2\n"
+    stats = pool(one_container, "exec")
+    assert stats["recycled"] == 1 and stats.get("destroyed_unproven") == 1 and stats["ready"] == 0, stats
