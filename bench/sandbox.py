@@ -10,7 +10,7 @@ the machines are noisy, but both sides of a ratio are measured here, now, interl
 40 back to back, for our sandbox (recycling containers), our sandbox with a fresh container per run
 (``recycle_runs=1``, the design before issue 17) and llm-sandbox's reused pool (4 containers, our image
 plus a venv where it expects one), all in this one run; and the warm single-run latency of ours, both
-ways. It needs llm-sandbox in the venv (`pip install 'llm-sandbox[docker]'`).
+ways. It needs llm-sandbox in the venv (`pip install -e '.[bench]'`).
 """
 
 from __future__ import annotations
