@@ -97,9 +97,19 @@ class CodeServer:
         "files.autoSaveDelay": 300,
     }
 
-    def __init__(self, root: Path, workspace: Path, machine_settings: dict[str, Any], user_settings: dict[str, Any]):
+    def __init__(
+        self,
+        root: Path,
+        workspace: Path,
+        machine_settings: dict[str, Any],
+        user_settings: dict[str, Any],
+        extra_env: dict[str, str] | None = None,
+        extra_path: list[str] | None = None,
+    ):
         require_module("playwright.sync_api")  # the dev extras' playwright; a skip here, a failure in CI
         self.env_info = editors_env()
+        self.extra_env = extra_env or {}
+        self.extra_path = extra_path or []
         self.root = root
         self.workspace = workspace
         self.user_data = root / "user-data"
@@ -107,6 +117,12 @@ class CodeServer:
         self.home = root / "home"
         for folder in (self.user_data / "User", self.user_data / "Machine", self.extensions, self.home):
             folder.mkdir(parents=True, exist_ok=True)
+        if self.extra_path:
+            # code-server gives the extension host the login shell's environment, not its own: PATH additions
+            # go where a user's go, the shell's profile
+            line = f'export PATH="{os.pathsep.join(self.extra_path)}{os.pathsep}$PATH"\n'
+            for profile in (".bash_profile", ".profile"):
+                (self.home / profile).write_text(line)
         self.write_settings(machine_settings, user_settings)
         self.port = _free_port()
         self.proc: subprocess.Popen[bytes] | None = None
@@ -125,14 +141,18 @@ class CodeServer:
 
     def _env(self) -> dict[str, str]:
         node_bin = str(Path(self.env_info["node"]).parent)
+        # no display of the machine's: the clipboard tools see only what a test gives them
+        inherited = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+        path = os.pathsep.join([*self.extra_path, node_bin, os.environ.get("PATH", "")])
         return {
-            **os.environ,
+            **inherited,
+            **self.extra_env,
             # code-server writes to ~/.local/share and ~/.cache whatever its flags say
             "HOME": str(self.home),
             "XDG_CONFIG_HOME": str(self.home / ".config"),
             "XDG_DATA_HOME": str(self.home / ".local" / "share"),
             "XDG_CACHE_HOME": str(self.home / ".cache"),
-            "PATH": f"{node_bin}{os.pathsep}{os.environ.get('PATH', '')}",
+            "PATH": path,
         }
 
     def _code_server(self, *args: str) -> list[str]:
@@ -339,10 +359,16 @@ def _alive(pid: int) -> bool:
 
 @contextlib.contextmanager
 def code_server(
-    root: Path, workspace: Path, machine_settings: dict[str, Any], user_settings: dict[str, Any] | None = None
+    root: Path,
+    workspace: Path,
+    machine_settings: dict[str, Any],
+    user_settings: dict[str, Any] | None = None,
+    extra_env: dict[str, str] | None = None,
+    extra_path: list[str] | None = None,
 ) -> Iterator[CodeServer]:
-    """A started code-server with the .vsix installed; stopped (with its whole session) afterwards."""
-    server = CodeServer(root, workspace, machine_settings, user_settings or {})
+    """A started code-server with the .vsix installed; stopped (with its whole session) afterwards.
+    `extra_env` and `extra_path` (folders put first on PATH) reach VS Code and the extension host."""
+    server = CodeServer(root, workspace, machine_settings, user_settings or {}, extra_env, extra_path)
     server.install()
     try:
         server.start()
@@ -418,7 +444,9 @@ def test_the_extensions_unit_tests_pass(tmp_path: Path) -> None:
 
 def test_activation_starts_the_language_server(tmp_path: Path) -> None:
     """The extension activates at start-up and its language client starts viscodex-lsp (found through
-    viscodex.serverPath); activation itself takes milliseconds (the server starts in the background)."""
+    viscodex.serverPath); activation itself takes milliseconds (the server starts in the background).
+    Without a graphical session (no DISPLAY or WAYLAND_DISPLAY, as here) "Image in the clipboard" says there
+    is no clipboard to read and what to do instead."""
     workspace = tmp_path / "ws"
     workspace.mkdir()
     (workspace / "note.md").write_text("# Notes\n")
@@ -427,6 +455,10 @@ def test_activation_starts_the_language_server(tmp_path: Path) -> None:
         activated = vscode.wait_for_log(r"activated in ([\d.]+) ms")
         vscode.wait_for_log(r"language server ready in \d+ ms")
         assert vscode.server_pids(), "no viscodex-lsp process in code-server's session"
+        vscode.run_command("VisCodex: Image to Code")
+        vscode.page.locator(".quick-input-list .monaco-list-row", has_text="Image in the clipboard").first.click()
+        toast = vscode.notification("no graphical session here").inner_text()
+        assert "Paste the image into the editor instead, or pick a file" in toast
     assert float(activated.group(1)) < 100, activated.group(0)
 
 

@@ -45,6 +45,7 @@ MACHINE = {"viscodex.maxIters": 1}
 
 class Session:
     def __init__(self, vscode: CodeServer, model: ScriptedModel, workspace: Path, shots: Path, docker: Any) -> None:
+        self.root = workspace.parent
         self.vscode = vscode
         self.model = model
         self.workspace = workspace
@@ -140,12 +141,26 @@ def session(tmp_path_factory: pytest.TempPathFactory, docker_client: Any, sandbo
     (workspace / "paste.md").write_text("# Pasted\n\n")
     (workspace / "pasted.py").write_text("# pasted\n\n")
     (workspace / "down.py").write_text("# down\n\n")
+    (workspace / "clip.py").write_text("# clip\n\n")
     shots = root / "screenshots"
     shots.mkdir()
+    # a TEST DOUBLE of wl-paste (Wayland's clipboard tool) holding a screenshot, and a Wayland session for it
+    tools = root / "tools"
+    tools.mkdir()
+    (root / "clipboard.png").write_bytes(png_bytes(text="Clipboard"))
+    fake = tools / "wl-paste"
+    fake.write_text(
+        "#!/bin/sh\n"
+        f'echo "$*" >> {root / "wl-paste.calls"}\n'
+        'if [ "$1" = --list-types ]; then printf "image/png\\ntext/plain\\n"; exit 0; fi\n'
+        f"exec cat {root / 'clipboard.png'}\n"
+    )
+    fake.chmod(0o755)
     lsp = str(Path(sys.executable).parent / "viscodex-lsp")
     with serve(ScriptedModel([])) as model:
         machine = {"viscodex.serverPath": lsp, "viscodex.modelUrl": model.url, **MACHINE}
-        with code_server(root / "cs", workspace, machine) as vscode:
+        wayland = {"WAYLAND_DISPLAY": "wayland-viscodex-test"}
+        with code_server(root / "cs", workspace, machine, extra_env=wayland, extra_path=[str(tools)]) as vscode:
             vscode.wait_for_log(r"language server ready in \d+ ms")
             state = Session(vscode, model, workspace, shots, docker_client)
             state.server_pids = vscode.server_pids()
@@ -376,3 +391,22 @@ def test_a_model_server_that_does_not_answer_names_the_fix(session: Session) -> 
         assert (session.workspace / "down.py").read_text() == "# down\n\n"
     finally:
         vscode.write_settings(machine={**_machine_settings(vscode), "viscodex.modelUrl": session.model.url})
+
+
+def test_image_to_code_from_the_clipboard_image(session: Session) -> None:
+    """ "VisCodex: Image to Code", "Image in the clipboard": in a Wayland session the extension asks wl-paste
+    (a TEST DOUBLE holding a screenshot) for the clipboard's types, then for the PNG, and runs it. Scripted
+    model: the sample tests, then a right solution."""
+    vscode, page = session.vscode, session.vscode.page
+    session.answer(TESTS_JSON, f"```python\n{RIGHT_CODE}```")
+    vscode.clear_notifications()
+    vscode.open_file("clip.py")
+    vscode.go_to_line(3)
+    vscode.run_command("VisCodex: Image to Code")
+    page.locator(".quick-input-list .monaco-list-row", has_text="Image in the clipboard").first.click()
+    vscode.notification("VisCodex: algorithm verified", timeout=120)
+    expected = "# clip\n\n" + RIGHT_CODE
+    assert session.wait_file(session.workspace / "clip.py", expected) == expected
+    calls = (session.root / "wl-paste.calls").read_text().splitlines()
+    assert calls == ["--list-types", "--no-newline --type image/png"]
+    assert session.model.image_count(0) >= 1
