@@ -84,27 +84,22 @@ def test_chartmimic_single_shot_rows_summary_and_resume(chart_data: Path, tmp_pa
 
 
 @pytest.mark.slow
-def test_chartmimic_in_the_agent_loop(chart_data: Path, tmp_path: Path, sandbox_image: str) -> None:
+def test_chartmimic_in_the_agent_loop_at_two_budgets(chart_data: Path, tmp_path: Path, sandbox_image: str) -> None:
     out = tmp_path / "agent"
-    with serve(ScriptedModel([_fenced(GOLD)] * 4)) as model:
-        code, _, stderr = _eval(
+    with serve(ScriptedModel([_fenced(GOLD)] * 8)) as model:
+        code, stdout, stderr = _eval(
             model,
-            "--bench",
-            "chartmimic",
-            "--data",
-            str(chart_data),
-            "--out",
-            str(out),
-            "--agent",
-            "--max-iters",
-            "1",
-            "--limit",
-            "1",
+            *("--bench", "chartmimic", "--data", str(chart_data), "--out", str(out)),
+            *("--agent", "--max-iters", "1,2", "--limit", "1"),
         )
     assert code == 0, stderr
-    rows = _rows(out)
-    assert list(rows) == ["bar_7"] and rows["bar_7"]["type"] == 100.0
-    assert (out / "agent" / "bar_7" / "sample-0").is_dir()
+    for budget in (1, 2):
+        rows = _rows(out / f"iters-{budget}")
+        assert list(rows) == ["bar_7"] and rows["bar_7"]["type"] == 100.0
+        assert (out / f"iters-{budget}" / "agent" / "bar_7" / "sample-0").is_dir()
+    table = json.loads((out / "summary.json").read_text())
+    assert table["budgets"] == [1, 2] and table["metrics"]["type"] == [100.0, 100.0] and table["gain"]["type"] == 0.0
+    assert "| type | 100.00 | 100.00 | +0.00 |" in stdout
 
 
 @pytest.mark.slow
@@ -152,6 +147,7 @@ def test_mmcode_pass_at_k_from_samples(tmp_path: Path, sandbox_image: str) -> No
         (["--bench", "nope", "--data", "."], "unknown --bench"),
         (["--bench", "mmcode", "--data", "/does/not/exist"], "does not exist"),
         (["--bench", "mmcode", "--data", ".", "--k", "1,5"], "--samples >= 5"),
+        (["--bench", "mmcode", "--data", ".", "--max-iters", "1,2"], "need --agent"),
     ],
 )
 def test_bad_usage_is_one_line_and_exit_2(args: list[str], needle: str) -> None:

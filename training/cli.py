@@ -222,7 +222,12 @@ def eval_command(
     model_path: Annotated[Path | None, typer.Option("--model-path", help="Local checkpoint (embedded).")] = None,
     model_name: Annotated[str | None, typer.Option("--model-name", help="Model name the server serves.")] = None,
     agent: Annotated[bool, typer.Option("--agent", help="Answer inside the agent loop, not single shot.")] = False,
-    max_iters: Annotated[int, typer.Option("--max-iters", min=1, help="Agent loop: iterations per item.")] = 3,
+    max_iters: Annotated[
+        str,
+        typer.Option(
+            "--max-iters", help="Agent loop: iterations per item; several (1,2,4) score each budget in OUT/iters-N/."
+        ),
+    ] = "3",
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="Only the first K items.")] = None,
     workers: Annotated[int, typer.Option("--workers", min=1, help="Items in flight at once.")] = 2,
     samples: Annotated[int, typer.Option("--samples", min=1, help="MMCode: answers per problem (n).")] = 1,
@@ -248,6 +253,16 @@ def eval_command(
             raise UsageError("--k needs at least one k >= 1")
         if bench == "mmcode" and max(ks) > samples:
             raise UsageError(f"pass@{max(ks)} needs --samples >= {max(ks)}")
+        try:
+            budgets = [int(v) for v in max_iters.split(",") if v.strip()]
+        except ValueError:
+            raise UsageError(f"--max-iters must be whole numbers separated by commas, not {max_iters!r}") from None
+        if not budgets or min(budgets) < 1:
+            raise UsageError("--max-iters needs at least one budget >= 1")
+        if len(budgets) > 1 and not agent:
+            raise UsageError("several --max-iters budgets need --agent")
+        from dataclasses import replace
+
         from viscodex.model.settings import ModelSettings
 
         from .eval.run import EvalConfig
@@ -264,41 +279,56 @@ def eval_command(
             out=out or Path(f"eval-{bench}"),
             settings=settings,
             agent=agent,
-            max_iters=max_iters,
+            max_iters=budgets[0],
             limit=limit,
             workers=workers,
             samples=samples,
             ks=ks,
             temperature=temperature,
         )
-    _run_eval(config)
+    if len(budgets) == 1:
+        _run_eval([config])
+    else:
+        _run_eval([replace(config, max_iters=b, out=config.out / f"iters-{b}") for b in budgets], config.out)
 
 
-def _run_eval(config: EvalConfig) -> None:
+def _run_eval(configs: list[EvalConfig], budgets_out: Path | None = None) -> None:
+    """Each config in turn (one per agent budget), then with several the table of budgets in ``budgets_out``."""
     import asyncio
 
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TaskID,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     from viscodex.agent.cli_errors import expected_failures
 
     from .eval.chartmimic import DataError
-    from .eval.run import evaluate
+    from .eval.run import evaluate, write_budgets
 
     err = Console(stderr=True)
     columns = (BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
+    summaries = []
+    config = configs[0]
     with expected_failures(configuring=False):
         try:
-            with Progress("[progress.description]{task.description}", *columns, console=err) as bar:
-                task = bar.add_task(f"{config.bench}", total=None)
+            for config in configs:
+                with Progress("[progress.description]{task.description}", *columns, console=err) as bar:
+                    label = f"{config.bench}" + (f" (agent, {config.max_iters} iterations)" if config.agent else "")
+                    task = bar.add_task(label, total=None)
 
-                def report(event: str, data: dict[str, Any]) -> None:
-                    if event == "start":
-                        bar.update(task, total=data["total"], completed=data["skipped"])
-                    else:
-                        bar.advance(task)
+                    def report(event: str, data: dict[str, Any], bar: Progress = bar, task: TaskID = task) -> None:
+                        if event == "start":
+                            bar.update(task, total=data["total"], completed=data["skipped"])
+                        else:
+                            bar.advance(task)
 
-                summary = asyncio.run(evaluate(config, report))
+                    summaries.append(asyncio.run(evaluate(config, report)))
         except DataError as exc:
             raise fail(str(exc), ExitCode.USAGE) from None
         except KeyboardInterrupt:
@@ -307,8 +337,11 @@ def _run_eval(config: EvalConfig) -> None:
                 "run the same command again",
                 ExitCode.FAILED,
             ) from None
-    print((config.out / "summary.md").read_text(encoding="utf-8"), end="")
-    print(f"items: {config.out / 'items.jsonl'} ({summary['items']} scored)")
+    if budgets_out is None:
+        print((config.out / "summary.md").read_text(encoding="utf-8"), end="")
+        print(f"items: {config.out / 'items.jsonl'} ({summaries[0]['items']} scored)")
+    else:
+        print(write_budgets(budgets_out, [(c.max_iters, s) for c, s in zip(configs, summaries, strict=True)]), end="")
 
 
 def main() -> None:

@@ -67,6 +67,34 @@ def _ignore(_event: str, _data: dict[str, Any]) -> None:
     pass
 
 
+def write_budgets(out: Path, runs: Sequence[tuple[int, dict[str, Any]]]) -> str:
+    """``OUT/summary.md`` and ``summary.json`` of an agent run at several iteration budgets: each metric
+    per budget, and the loop's gain (the last budget's mean minus the first's)."""
+    import json
+
+    names = list(runs[0][1]["metrics"])
+    table: dict[str, Any] = {"budgets": [b for b, _ in runs], "metrics": {}, "gain": {}}
+    lines = [
+        f"# {runs[0][1]['bench']}: the agent loop at {len(runs)} budgets",
+        "",
+        "| metric | " + " | ".join(f"{b} iter." for b, _ in runs) + " | gain |",
+        "| --- |" + " ---: |" * (len(runs) + 1),
+    ]
+    for name in names:
+        values = [s["metrics"].get(name) for _, s in runs]
+        gain = values[-1] - values[0] if values[0] is not None and values[-1] is not None else None
+        table["metrics"][name] = values
+        table["gain"][name] = gain
+        cells = ["-" if v is None else f"{v:.2f}" for v in values]
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {'-' if gain is None else f'{gain:+.2f}'} |")
+    lines += ["", "Each budget's items, summary and answers are in iters-N/.", ""]
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "summary.json").write_text(json.dumps(table, indent=2) + "\n", encoding="utf-8")
+    text = "\n".join(lines)
+    (out / "summary.md").write_text(text, encoding="utf-8")
+    return text
+
+
 def load_items(config: EvalConfig) -> list[Any]:
     if config.bench == "chartmimic":
         items: list[Any] = chartmimic.load(config.data, config.out / "pictures")
