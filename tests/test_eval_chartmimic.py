@@ -139,3 +139,24 @@ def test_a_whole_answer_is_scored_from_its_markdown(chartmimic_sandbox: Sandbox,
     assert row["layout"] == 100.0 and row["type"] == 100.0 and 0 < row["text"] < 100
     empty = cm.score_answer(chartmimic_sandbox, item, "I cannot draw that.")
     assert empty["text"] == empty["layout"] == empty["type"] == 0.0 and empty["ran"] is False
+
+
+def test_pdf_ground_truths_are_rasterised_at_120_dpi_once(tmp_path: Path) -> None:
+    import shutil
+
+    from conftest import missing_service
+    from PIL import Image
+
+    if shutil.which("pdftoppm") is None:
+        missing_service("pdftoppm (poppler-utils) is not installed")
+    folder = tmp_path / "ori_500"
+    folder.mkdir()
+    (folder / "bar_1.py").write_text(GOLD)
+    # a 2 x 1 inch page (144 x 72 pt): 240 x 120 pixels at 120 dpi
+    Image.new("RGB", (144, 72), "red").save(folder / "bar_1.pdf", resolution=72.0)
+    items = cm.load(folder, tmp_path / "cache")
+    assert items[0].picture == tmp_path / "cache" / "bar_1.png"
+    with Image.open(items[0].picture) as picture:
+        assert picture.size == (240, 120)
+    stamp = items[0].picture.stat().st_mtime_ns
+    assert cm.load(folder, tmp_path / "cache")[0].picture.stat().st_mtime_ns == stamp
