@@ -5,11 +5,14 @@ dialog, lightbulb, notification buttons), with the real `viscodex-lsp` and the r
 The model is the scripted OpenAI-compatible server of the agent tests (a TEST DOUBLE, see scripted_model.py):
 each test says what it answers, so the code that lands can be checked exactly.
 
-Covered: "VisCodex: Image to Code" from an image file into the open Python file at the cursor, and "Show run"
-opening the run's report; the Markdown image reference's code action from the lightbulb creating and opening
-the page next to the image; a settings change reaching the running server (the progress counts the new
-iterations); Cancel in the progress notification stopping the server's run and its sandbox container; pasting
-a screenshot into a Markdown note offering "Generate code from image (VisCodex)" beside the normal paste.
+Covered: "VisCodex: Image to Code" from an image file (VS Code's file dialog) into the open Python file at the
+cursor, and "Show run" opening the run's report; from the explorer's context menu; from the clipboard image
+(wl-paste, a TEST DOUBLE in a Wayland session); the Markdown image reference's code action from the lightbulb
+creating and opening the page next to the image; a settings change reaching the running server (the progress
+counts the new iterations); Cancel in the progress notification stopping the server's run and its sandbox
+container; a pasted screenshot offered beside Markdown's normal paste, and offered (not run) in a Python file;
+a model URL that does not answer, shown once with the buttons that fix it. After the window closes, none of
+the server's sandbox containers is left.
 
 Screenshots of the flow go to the test's tmp folder, and to editors/vscode/images with
 VSCODE_UPDATE_SCREENSHOTS=1 (the README shows them)."""
