@@ -22,23 +22,25 @@ export function activate(context: vscode.ExtensionContext): void {
     showMessage: (params) => ours.showMessage(params),
   };
   server = started;
+  /** The server could not start (a missing executable names its fix): said with the settings button. */
+  const failed = (error: unknown): void => {
+    void ours.showError({ message: error instanceof Error ? error.message : String(error) }, true);
+  };
   context.subscriptions.push(
     log,
     server,
     vscode.commands.registerCommand('viscodex.fromImage', (uri?: vscode.Uri, uris?: vscode.Uri[]) => imageToCode(ours, uri, uris)),
     vscode.commands.registerCommand('viscodex.showRun', () => ours.showRun()),
-    vscode.commands.registerCommand('viscodex.restartServer', () => started.restart()),
+    vscode.commands.registerCommand('viscodex.restartServer', () => started.restart().catch(failed)),
     vscode.commands.registerCommand('viscodex.showLog', () => log.show()),
     vscode.languages.registerDocumentPasteEditProvider([{ scheme: 'file' }, { scheme: 'untitled' }], new ImagePasteProvider(ours), {
       providedPasteEditKinds: [ImagePasteProvider.kind],
       pasteMimeTypes: ImagePasteProvider.mimeTypes,
     }),
-    vscode.workspace.onDidChangeConfiguration((event) => started.configurationChanged(event)),
+    vscode.workspace.onDidChangeConfiguration((event) => started.configurationChanged(event).catch(failed)),
   );
   // the server starts in the background: the lightbulb and runs wait for it, activation does not
-  started.ready().catch((error: unknown) => {
-    void ours.showError({ message: error instanceof Error ? error.message : String(error) }, true);
-  });
+  started.ready().catch(failed);
   log.info(`activated in ${(performance.now() - began).toFixed(1)} ms (the language server is starting)`);
 }
 

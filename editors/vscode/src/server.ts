@@ -54,7 +54,11 @@ export class Server implements vscode.Disposable {
 
   /** The client, started; ServerMissing (the message names the fix) when there is no server to start. */
   ready(): Promise<LanguageClient> {
-    this.starting ??= this.start();
+    // a start that failed is tried again next time (the server may have been installed since)
+    this.starting ??= this.start().catch((error: unknown) => {
+      this.starting = undefined;
+      throw error;
+    });
     return this.starting;
   }
 
@@ -114,7 +118,7 @@ export class Server implements vscode.Disposable {
       await client.start();
     } catch (error) {
       this.client = undefined;
-      this.starting = undefined;
+      await client.dispose().catch(() => undefined); // its output channel is ours: it stays
       throw error;
     }
     this.log.info(`language server ready in ${(performance.now() - began).toFixed(0)} ms`);
