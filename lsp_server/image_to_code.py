@@ -163,7 +163,7 @@ async def _prepare(
     try:
         source, version = document.source, document.version
         start, end = document.offset_at_position(params.range.start), document.offset_at_position(params.range.end)
-    except OSError:  # neither open nor on disk: a new file
+    except (OSError, UnicodeDecodeError):  # neither open nor on disk (a new file), or not text (the picture)
         source, version, start, end = "", None, 0, 0
     language = document_language(document.language_id, params.uri)
     context = code_context(source, language, start, end)

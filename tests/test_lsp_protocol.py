@@ -274,6 +274,24 @@ async def test_model_unavailable_names_the_fix_and_shows_one_message(tmp_path: P
     assert kinds[0] == "WorkDoneProgressBegin" and kinds[-1] == "WorkDoneProgressEnd"
 
 
+async def test_an_image_as_the_text_document_is_a_run_without_context(tmp_path: Path) -> None:
+    """A client that names the picture itself as the document (no editor open, say): the binary file
+    is no document context, and the run goes on to the model (here none: the error names the fix,
+    not an internal error)."""
+    picture = tmp_path / "shot.png"
+    picture.write_bytes(png_bytes())
+    params = {
+        "images": [{"uri": picture.as_uri()}],
+        "textDocument": {"uri": picture.as_uri()},
+        "position": {"line": 0, "character": 0},
+        "kind": "ui",
+    }
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+    async with lsp_client(tmp_path, {"model_url": "http://127.0.0.1:9/v1"}, env=env) as client:
+        error = await _image_to_code_error(client, params)
+    assert error.code == -32803 and "viscodex-agent serve" in error.message, error.message
+
+
 async def test_settings_from_initialization_options_configuration_and_changes(tmp_path: Path) -> None:
     """The settings are observable through the one that changes behaviour without a model: the image size
     limit (max_image_mb), set in each of the three places; a bad value is refused with a message."""
