@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import os
 import re
+import signal
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -39,6 +40,13 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 # merges record input digests in a cache; the tests' own, not the user's
 os.environ.setdefault("VISCODEX_HASH_CACHE", f"{tempfile.gettempdir()}/viscodex-test-{os.getpid()}/sha256.json")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+# A shell without job control starts a background job (`bash .ci/run &`, `nohup ... &`) with SIGINT and
+# SIGQUIT ignored, and an ignored signal stays ignored across exec: the console scripts the Ctrl-C tests
+# start would never see their SIGINT. Tests start their processes as a terminal would; a handler (unlike
+# SIG_IGN) is reset to the default in every child.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 LOAD_MARGIN_S = 3.0
