@@ -47,3 +47,6 @@ class Rejected:
     id: str
     reason: str
     source: str = ""
+    kind: str = ""
+    """A key of ``viscodex.training.data.REJECT_KINDS`` (``missing_image``, ``broken_json``, ...), so reports
+    count rejections by kind; ``""`` where the producer named none."""
