@@ -1,0 +1,169 @@
+"""Records to a training set on disk: one streaming pass that checks each record, measures it in tokens (for
+length grouping and the length limit), hashes it (the data digest of the model card) and appends it to an Arrow
+file that `datasets` memory-maps, so a 598k-record set never sits in memory.
+
+Bad records are skipped and counted with their reason (a loader's `Rejected`, a missing or unreadable image,
+images that do not fit the ``<image>`` placeholders, an example longer than the recipe's ``max_length``);
+only an empty result is an error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from PIL import Image, UnidentifiedImageError
+
+from viscodex.model.pixel_budget import PixelBudget
+
+from ..data.records import Record, Rejected
+from .collate import chat_messages, image_tokens, placeholder_problem
+
+class DataError(ValueError):
+    """The data cannot be trained on at all (nothing left, nothing readable): one line for the user."""
+
+
+@dataclass
+class DataSummary:
+    """What the pass kept and skipped, and the digest of what was kept (in order)."""
+
+    kept: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+    digest: str = ""
+    tokens: int = 0
+    longest: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kept": self.kept,
+            "skipped": dict(self.skipped.most_common()),
+            "digest": self.digest,
+            "tokens": self.tokens,
+            "longest": self.longest,
+        }
+
+
+def record_length(record: Record, processor: Any, budget: PixelBudget) -> int:
+    """Tokens of the record as the model sees it: the rendered template plus each image's visual tokens."""
+    messages = [{"role": m.role, "content": m.content} for m in record.messages]
+    text = processor.apply_chat_template(chat_messages(messages, [None] * len(record.images)), tokenize=False)
+    text_tokens = len(processor.tokenizer(text, add_special_tokens=False)["input_ids"])
+    # each image is one <|image_pad|> in the rendered text; the processor expands it to its visual tokens
+    return text_tokens + sum(image_tokens(path, budget) - 1 for path in record.images)
+
+
+def file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def check_images(record: Record) -> str | None:
+    """Why an image of the record cannot be used, or None. Verifies the file, not just its header."""
+    for path in record.images:
+        if not path.is_file():
+            return "missing image"
+        try:
+            with Image.open(path) as image:
+                image.verify()
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+            return "unreadable image"
+    return None
+
+
+def write_dataset(
+    items: Iterable[Record | Rejected],
+    path: Path,
+    processor: Any,
+    budget: PixelBudget,
+    max_length: int,
+    progress: Callable[[DataSummary], None] | None = None,
+) -> DataSummary:
+    """Check, measure and hash each record and append the good ones to the Arrow file ``path``."""
+    from datasets import Features
+    from datasets.arrow_writer import ArrowWriter
+
+    features = Features.from_dict(
+        {
+            "id": {"dtype": "string", "_type": "Value"},
+            "messages": {
+                "feature": {
+                    "role": {"dtype": "string", "_type": "Value"},
+                    "content": {"dtype": "string", "_type": "Value"},
+                },
+                "_type": "List",
+            },
+            "images": {"feature": {"dtype": "string", "_type": "Value"}, "_type": "List"},
+            "length": {"dtype": "int64", "_type": "Value"},
+        }
+    )
+    summary = DataSummary()
+    digest = hashlib.sha256()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with ArrowWriter(features=features, path=str(path)) as writer:
+        for item in items:
+            reason = _reason(item)
+            length = 0
+            if reason is None:
+                assert isinstance(item, Record)
+                try:
+                    length = record_length(item, processor, budget)
+                except ValueError as exc:
+                    reason = f"image: {' '.join(str(exc).split())[:80]}"
+                else:
+                    if length > max_length:
+                        reason = f"longer than max_length {max_length}"
+            if reason is not None:
+                summary.skipped[reason] += 1
+            else:
+                assert isinstance(item, Record)
+                row = {
+                    "id": item.id,
+                    "messages": [{"role": m.role, "content": m.content} for m in item.messages],
+                    "images": [str(p) for p in item.images],
+                    "length": length,
+                }
+                canonical = {**row, "images": [file_digest(p) for p in item.images]}
+                del canonical["length"]
+                digest.update(json.dumps(canonical, sort_keys=True, ensure_ascii=False).encode())
+                digest.update(b"\n")
+                writer.write(row)
+                summary.kept += 1
+                summary.tokens += length
+                summary.longest = max(summary.longest, length)
+            if progress is not None:
+                progress(summary)
+        writer.finalize()
+    summary.digest = digest.hexdigest()
+    return summary
+
+
+def _reason(item: Record | Rejected) -> str | None:
+    if isinstance(item, Rejected):
+        return item.reason
+    return placeholder_problem(item) or check_images(item)
+
+
+def open_splits(path: Path, eval_split: float, seed: int) -> tuple[Any, Any | None]:
+    """The Arrow file as (train, eval) `datasets.Dataset`s, memory-mapped; eval is None with no split or
+    a single record. The split is `train_test_split`'s, seeded, so a resumed run holds out the same records."""
+    from datasets import Dataset
+
+    data = Dataset.from_file(str(path))
+    if eval_split <= 0 or len(data) < 2:
+        return data, None
+    cache = path.parent
+    parts = data.train_test_split(
+        test_size=eval_split,
+        seed=seed,
+        train_indices_cache_file_name=str(cache / "train-indices.arrow"),
+        test_indices_cache_file_name=str(cache / "eval-indices.arrow"),
+    )
+    return parts["train"], parts["test"]

@@ -1,0 +1,282 @@
+"""One fine-tuning run: load the model and processor, write the data set, train with TRL's `SFTTrainer`, save
+a plain Hugging Face checkpoint with a model card.
+
+Layout of ``out``:
+
+- the checkpoint itself (``config.json``, ``model.safetensors``, the processor's files) and ``README.md``,
+  the model card with the recipe and the data digest, written only when training finished;
+- ``adapter/``: the LoRA adapter before its merge-back (``--lora`` only);
+- ``work/``: the data set as Arrow (``data.arrow``), its summary (``data.json``), the resolved recipe and the
+  trainer's checkpoints (``checkpoints/checkpoint-N``), from which ``resume=True`` continues.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..data.records import Record, Rejected
+from .card import model_card
+from .collate import ChatMarkers, VisionSFTCollator, processor_budget
+from .dataset import DataError, DataSummary, open_splits, write_dataset
+from .freeze import freeze, parts_of
+from .recipe import SFTRecipe
+
+Say = Callable[[str], None]
+
+
+class SFTError(ValueError):
+    """A run that cannot start (bad model folder, an output in the way, data changed under a resume)."""
+
+
+@dataclass
+class SFTResult:
+    out: Path
+    steps: int
+    train_loss: float | None
+    eval_loss: float | None
+    data: DataSummary
+    trainable: int
+    frozen: int
+    seconds: float
+    log: list[dict[str, float]] = field(default_factory=list)
+
+
+def precision_of(recipe: SFTRecipe) -> str:
+    """``bf16`` where the accelerator has it (recipe ``auto``), else ``fp32`` (CPU)."""
+    if recipe.precision != "auto":
+        return recipe.precision
+    import torch
+
+    return "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "fp32"
+
+
+def check_model_dir(model: Path) -> None:
+    if not model.is_dir():
+        raise SFTError(f"--model {model} is not a folder")
+    if not (model / "config.json").is_file():
+        raise SFTError(f"--model {model} has no config.json: not a Hugging Face checkpoint")
+
+
+def prepare_out(out: Path, resume: bool) -> Path:
+    """The work folder; refuses to overwrite a finished model or to restart over checkpoints silently."""
+    work = out / "work"
+    if out.exists() and not out.is_dir():
+        raise SFTError(f"--out {out} exists and is not a folder")
+    if not resume:
+        if (out / "config.json").exists():
+            raise SFTError(f"--out {out} already holds a trained model; choose another folder")
+        if (work / "checkpoints").is_dir() and any((work / "checkpoints").iterdir()):
+            raise SFTError(f"--out {out} holds checkpoints of an unfinished run: add --resume to continue it")
+        shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True, exist_ok=True)
+    return work
+
+
+def load_model(model_dir: Path, recipe: SFTRecipe, precision: str) -> tuple[Any, Any]:
+    import torch
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    processor = AutoProcessor.from_pretrained(model_dir)
+    if recipe.image_max_pixels is not None:
+        # set on the processor, so the saved checkpoint resizes at inference as it did in training
+        image_processor = processor.image_processor
+        image_processor.size = {**image_processor.size, "longest_edge": recipe.image_max_pixels}
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+    model = AutoModelForImageTextToText.from_pretrained(model_dir, dtype=dtype)
+    return model, processor
+
+
+def run_sft(
+    model_dir: Path,
+    records: Iterable[Record | Rejected],
+    out: Path,
+    recipe: SFTRecipe,
+    *,
+    resume: bool = False,
+    say: Say = print,
+    progress: Any = None,
+    command: str = "",
+) -> SFTResult:
+    """Fine-tune ``model_dir`` on ``records`` as ``recipe`` says and write the checkpoint to ``out``.
+
+    ``progress`` is a `transformers.TrainerCallback` for the training bar (the CLI's rich one) and ``say``
+    gets one line per phase. Raises `SFTError` / `DataError` for input that cannot be used.
+    """
+    started = time.perf_counter()
+    check_model_dir(model_dir)
+    work = prepare_out(out, resume)
+    precision = precision_of(recipe)
+    say(f"loading {model_dir} ({precision})")
+    try:
+        model, processor = load_model(model_dir, recipe, precision)
+    except (OSError, ValueError, KeyError) as exc:
+        raise SFTError(f"cannot load {model_dir}: {' '.join(str(exc).split())[:300]}") from None
+    parts_of(model)  # an architecture without freezing rules fails here, before the data pass
+    markers = ChatMarkers.from_tokenizer(processor.tokenizer)
+
+    say("reading the data: checking, measuring and hashing each record")
+    summary = write_dataset(
+        records, work / "data.arrow", processor, processor_budget(processor), recipe.max_length, progress=None
+    )
+    if summary.kept == 0:
+        reasons = "; ".join(f"{n} {r}" for r, n in summary.skipped.most_common(3))
+        raise DataError("no usable records" + (f" (skipped: {reasons})" if reasons else ": the data set is empty"))
+    previous = work / "data.json"
+    if resume and previous.is_file():
+        before = json.loads(previous.read_text(encoding="utf-8")).get("digest")
+        if before != summary.digest:
+            raise SFTError("the data differ from the run being resumed (another digest); resume with the same data")
+    previous.write_text(json.dumps(summary.to_json(), indent=2) + "\n", encoding="utf-8")
+    (work / "recipe.yaml").write_text(recipe.to_yaml(), encoding="utf-8")
+    skipped = sum(summary.skipped.values())
+    say(
+        f"{summary.kept} records kept, {skipped} skipped"
+        + (f" ({', '.join(f'{n} {r}' for r, n in summary.skipped.most_common())})" if skipped else "")
+        + f"; {summary.tokens} tokens, longest {summary.longest}; digest {summary.digest[:16]}"
+    )
+    train_set, eval_set = open_splits(work / "data.arrow", recipe.eval_split, recipe.seed)
+
+    frozen = freeze(model, recipe.freeze_vision, recipe.freeze_projector)
+    trainer = build_trainer(model, processor, markers, recipe, precision, train_set, eval_set, work)
+    if progress is not None:
+        from transformers import PrinterCallback, ProgressCallback
+
+        trainer.remove_callback(ProgressCallback)
+        trainer.remove_callback(PrinterCallback)
+        trainer.add_callback(progress)
+    trainable = sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)
+    say(
+        f"training: {len(train_set)} train / {len(eval_set) if eval_set is not None else 0} eval records, "
+        f"{trainable:,} trainable parameters, {frozen:,} frozen (vision {recipe.freeze_vision}, "
+        f"projector {recipe.freeze_projector}){', LoRA' if recipe.lora else ''}"
+    )
+    checkpoint = last_checkpoint(work) if resume else None
+    if resume:
+        say(f"resuming from {checkpoint}" if checkpoint else "no checkpoint yet: starting from step 0")
+    output = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    eval_loss = None
+    if eval_set is not None:
+        eval_loss = float(trainer.evaluate()["eval_loss"])
+
+    say(f"saving to {out}")
+    final = trainer.model
+    if recipe.lora is not None:
+        final.save_pretrained(out / "adapter")
+        say("merging the LoRA adapter into the weights")
+        final = final.merge_and_unload()
+    save_checkpoint(final, processor, out)
+    result = SFTResult(
+        out=out,
+        steps=int(trainer.state.global_step),
+        train_loss=float(output.training_loss) if output.training_loss is not None else None,
+        eval_loss=eval_loss,
+        data=summary,
+        trainable=trainable,
+        frozen=frozen,
+        seconds=time.perf_counter() - started,
+        log=[dict(entry) for entry in trainer.state.log_history],
+    )
+    (out / "README.md").write_text(model_card(result, recipe, model_dir, command), encoding="utf-8")
+    return result
+
+
+def last_checkpoint(work: Path) -> Path | None:
+    from transformers.trainer_utils import get_last_checkpoint
+
+    folder = work / "checkpoints"
+    found = get_last_checkpoint(str(folder)) if folder.is_dir() else None
+    return Path(found) if found else None
+
+
+def save_checkpoint(model: Any, processor: Any, out: Path) -> None:
+    """A plain checkpoint: weights, config (``use_cache`` back on), generation config and processor."""
+    model.config.use_cache = True
+    text_config = model.config.get_text_config()
+    text_config.use_cache = True
+    model.save_pretrained(out)
+    processor.save_pretrained(out)
+
+
+def build_trainer(
+    model: Any,
+    processor: Any,
+    markers: ChatMarkers,
+    recipe: SFTRecipe,
+    precision: str,
+    train_set: Any,
+    eval_set: Any,
+    work: Path,
+) -> Any:
+    from trl import SFTConfig, SFTTrainer
+
+    peft_config = None
+    if recipe.lora is not None:
+        from peft import LoraConfig
+
+        language = parts_of(model).language.replace(".", r"\.")
+        peft_config = LoraConfig(
+            r=recipe.lora.r,
+            lora_alpha=recipe.lora.alpha,
+            lora_dropout=recipe.lora.dropout,
+            target_modules=rf".*{language}\..*\.({'|'.join(recipe.lora.targets)})",
+            task_type="CAUSAL_LM",
+        )
+    deepspeed = recipe.deepspeed_config()
+    has_eval = eval_set is not None
+    args = SFTConfig(
+        output_dir=str(work / "checkpoints"),
+        learning_rate=recipe.learning_rate,
+        num_train_epochs=recipe.epochs,
+        max_steps=recipe.max_steps or -1,
+        per_device_train_batch_size=recipe.batch_size,
+        per_device_eval_batch_size=recipe.batch_size,
+        gradient_accumulation_steps=recipe.grad_accum,
+        lr_scheduler_type=recipe.lr_scheduler,
+        warmup_steps=recipe.warmup_ratio,  # a float below 1 is a fraction of the steps (transformers 5)
+        weight_decay=recipe.weight_decay,
+        max_grad_norm=recipe.max_grad_norm,
+        gradient_checkpointing=recipe.gradient_checkpointing,
+        gradient_checkpointing_kwargs={"use_reentrant": False},
+        bf16=precision == "bf16",
+        use_cpu=not _has_accelerator(),
+        train_sampling_strategy="group_by_length" if recipe.group_by_length else "random",
+        length_column_name="length",
+        eval_strategy="steps" if has_eval else "no",
+        eval_steps=recipe.eval_steps,
+        save_strategy="steps",
+        save_steps=recipe.save_steps,
+        save_total_limit=recipe.save_total_limit,
+        logging_steps=recipe.logging_steps,
+        seed=recipe.seed,
+        data_seed=recipe.seed,
+        report_to=[],
+        remove_unused_columns=False,  # the collator reads messages and images; the sampler reads length
+        dataset_kwargs={"skip_prepare_dataset": True},
+        dataloader_num_workers=recipe.dataloader_workers,
+        max_length=recipe.max_length,
+        deepspeed=str(deepspeed) if deepspeed else None,
+        disable_tqdm=True,
+    )
+    collator = VisionSFTCollator(processor=processor, markers=markers)
+    return SFTTrainer(
+        model=model,
+        args=args,
+        train_dataset=train_set,
+        eval_dataset=eval_set,
+        processing_class=processor,
+        data_collator=collator,
+        peft_config=peft_config,
+    )
+
+
+def _has_accelerator() -> bool:
+    import torch
+
+    return bool(torch.cuda.is_available()) and os.environ.get("CUDA_VISIBLE_DEVICES", "x") != ""
