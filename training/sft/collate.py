@@ -70,23 +70,19 @@ def answer_mask(input_ids: Sequence[int], markers: ChatMarkers) -> list[bool]:
 
 
 def placeholder_problem(record: Record) -> str | None:
-    """Why the record's images and ``<image>`` placeholders do not fit together, or None when they do."""
+    """The reject kind (as the loaders name them) when the record's turns and images do not fit together."""
     marks = sum(m.content.count(IMAGE_PLACEHOLDER) for m in record.messages if m.role == "user")
     stray = sum(m.content.count(IMAGE_PLACEHOLDER) for m in record.messages if m.role != "user")
-    if stray:
-        return f"{stray} {IMAGE_PLACEHOLDER} placeholder(s) outside the user's turns"
-    if marks and marks != len(record.images):
-        return f"{marks} {IMAGE_PLACEHOLDER} placeholder(s) for {len(record.images)} image(s)"
-    if not any(m.role == "assistant" and m.content.strip() for m in record.messages):
-        return "no assistant answer to learn"
+    if stray or (marks and marks != len(record.images)):
+        return "image_count"
     if record.images and not any(m.role == "user" for m in record.messages):
-        return "images but no user turn to put them in"
+        return "image_count"
+    if not any(m.role == "assistant" and m.content.strip() for m in record.messages):
+        return "no_assistant"
     return None
 
 
-def chat_messages(
-    messages: Sequence[dict[str, str]], images: Sequence[Image.Image | None]
-) -> list[dict[str, Any]]:
+def chat_messages(messages: Sequence[dict[str, str]], images: Sequence[Image.Image | None]) -> list[dict[str, Any]]:
     """Messages in the processor's structured form: the n-th ``<image>`` of the user turns becomes the n-th
     image part; with no placeholder at all, the images open the first user turn (as LLaMA-Factory does).
     ``None`` images give bare ``{"type": "image"}`` parts (for counting tokens without pixels)."""

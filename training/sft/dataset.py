@@ -2,9 +2,10 @@
 length grouping and the length limit), hashes it (the data digest of the model card) and appends it to an Arrow
 file that `datasets` memory-maps, so a 598k-record set never sits in memory.
 
-Bad records are skipped and counted with their reason (a loader's `Rejected`, a missing or unreadable image,
-images that do not fit the ``<image>`` placeholders, an example longer than the recipe's ``max_length``);
-only an empty result is an error.
+Bad records are skipped and counted by kind (the loaders' ``Rejected.kind``, else its reason; ours:
+``missing_image``, ``unreadable_image``, ``image_shape``, ``image_count``, ``no_assistant``, ``too_long``);
+only an empty result is an error. Too long records are skipped rather than truncated: a cut inside an image's
+tokens breaks the image, and a cut answer teaches half an answer.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from viscodex.model.pixel_budget import PixelBudget
 
 from ..data.records import Record, Rejected
 from .collate import chat_messages, image_tokens, placeholder_problem
+
 
 class DataError(ValueError):
     """The data cannot be trained on at all (nothing left, nothing readable): one line for the user."""
@@ -69,12 +71,12 @@ def check_images(record: Record) -> str | None:
     """Why an image of the record cannot be used, or None. Verifies the file, not just its header."""
     for path in record.images:
         if not path.is_file():
-            return "missing image"
+            return "missing_image"
         try:
             with Image.open(path) as image:
                 image.verify()
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
-            return "unreadable image"
+            return "unreadable_image"
     return None
 
 
@@ -87,8 +89,8 @@ def write_dataset(
     progress: Callable[[DataSummary], None] | None = None,
 ) -> DataSummary:
     """Check, measure and hash each record and append the good ones to the Arrow file ``path``."""
-    from datasets import Features
-    from datasets.arrow_writer import ArrowWriter
+    from datasets import Features  # type: ignore[import-untyped]
+    from datasets.arrow_writer import ArrowWriter  # type: ignore[import-untyped]
 
     features = Features.from_dict(
         {
@@ -115,11 +117,11 @@ def write_dataset(
                 assert isinstance(item, Record)
                 try:
                     length = record_length(item, processor, budget)
-                except ValueError as exc:
-                    reason = f"image: {' '.join(str(exc).split())[:80]}"
+                except ValueError:
+                    reason = "image_shape"  # beyond Qwen2.5-VL's aspect ratio limit
                 else:
                     if length > max_length:
-                        reason = f"longer than max_length {max_length}"
+                        reason = "too_long"
             if reason is not None:
                 summary.skipped[reason] += 1
             else:
@@ -147,7 +149,7 @@ def write_dataset(
 
 def _reason(item: Record | Rejected) -> str | None:
     if isinstance(item, Rejected):
-        return item.reason
+        return item.kind or item.reason
     return placeholder_problem(item) or check_images(item)
 
 

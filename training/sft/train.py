@@ -83,7 +83,7 @@ def load_model(model_dir: Path, recipe: SFTRecipe, precision: str) -> tuple[Any,
     import torch
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
-    processor = AutoProcessor.from_pretrained(model_dir)
+    processor = AutoProcessor.from_pretrained(model_dir)  # type: ignore[no-untyped-call]
     if recipe.image_max_pixels is not None:
         # set on the processor, so the saved checkpoint resizes at inference as it did in training
         image_processor = processor.image_processor
@@ -163,7 +163,13 @@ def run_sft(
     output = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     eval_loss = None
     if eval_set is not None:
-        eval_loss = float(trainer.evaluate()["eval_loss"])
+        # the trainer evaluates at the last step by itself; evaluate here only when it did not
+        at_end = [
+            e["eval_loss"]
+            for e in trainer.state.log_history
+            if "eval_loss" in e and e.get("step") == trainer.state.global_step
+        ]
+        eval_loss = float(at_end[-1]) if at_end else float(trainer.evaluate()["eval_loss"])
 
     say(f"saving to {out}")
     final = trainer.model
@@ -191,7 +197,7 @@ def last_checkpoint(work: Path) -> Path | None:
     from transformers.trainer_utils import get_last_checkpoint
 
     folder = work / "checkpoints"
-    found = get_last_checkpoint(str(folder)) if folder.is_dir() else None
+    found = get_last_checkpoint(str(folder)) if folder.is_dir() else None  # type: ignore[no-untyped-call]
     return Path(found) if found else None
 
 
@@ -214,7 +220,7 @@ def build_trainer(
     eval_set: Any,
     work: Path,
 ) -> Any:
-    from trl import SFTConfig, SFTTrainer
+    from trl import SFTConfig, SFTTrainer  # type: ignore[attr-defined]
 
     peft_config = None
     if recipe.lora is not None:
