@@ -14,6 +14,7 @@ from viscodex.agent.cli_errors import console_main, version_option
 from viscodex.agent.cli_errors import fail as shared_fail
 from viscodex.agent.exit_codes import ExitCode
 
+from .data.cli import app as data_app
 from .merge.methods import MethodName
 from .sft.cli import sft as sft_command
 
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 app = typer.Typer(help="Make and score VisCodex models.", no_args_is_help=True, pretty_exceptions_enable=False)
 
 PROG = "viscodex-train"
+app.add_typer(data_app, name="data")
 app.command("sft")(sft_command)
 
 
