@@ -33,17 +33,21 @@ def synth(
         TimeRemainingColumn,
     )
 
-    from viscodex.agent.cli_errors import UsageError, expected_failures, fail
+    from viscodex.agent.cli_errors import describe_failure, fail
     from viscodex.agent.exit_codes import ExitCode
 
-    from .synth import KINDS, RECORDS, SynthError, synthesize
+    from .synth import KINDS, RECORDS, SynthError, check_folder, synthesize
 
+    if kind not in KINDS:
+        raise fail(f"unknown --kind {kind!r}; use one of {', '.join(KINDS)}", ExitCode.USAGE, PROG)
+    if out.exists() and not out.is_dir():
+        raise fail(f"--out {out} exists and is not a folder", ExitCode.USAGE, PROG)
+    try:
+        check_folder(out, kind, seed)
+    except SynthError as exc:
+        raise fail(str(exc), ExitCode.USAGE, PROG) from None
     err = Console(stderr=True)
-    with expected_failures(configuring=False):
-        if kind not in KINDS:
-            raise UsageError(f"unknown --kind {kind!r}; use one of {', '.join(KINDS)}")
-        if out.exists() and not out.is_dir():
-            raise UsageError(f"--out {out} exists and is not a folder")
+    try:
         counts = {"kept": 0, "failed": 0}
         columns = (
             TextColumn("[progress.description]{task.description}"),
@@ -72,7 +76,7 @@ def synth(
 
                 summary = synthesize(kind, n=n, seed=seed, out=out, workers=workers, report=report)
         except SynthError as exc:
-            raise UsageError(str(exc)) from None
+            raise fail(str(exc), ExitCode.USAGE, PROG) from None
         except KeyboardInterrupt:
             raise fail(
                 f"interrupted; {counts['kept'] + counts['failed']} items finished this run are kept in "
@@ -80,6 +84,12 @@ def synth(
                 ExitCode.FAILED,
                 PROG,
             ) from None
+    except Exception as exc:
+        described = describe_failure(exc, configuring=False)
+        if described is None and not isinstance(exc, OSError):
+            raise
+        message, code = described or (str(exc), ExitCode.FAILED)
+        raise fail(message, code, PROG) from None
     reasons = ", ".join(f"{reason}: {count}" for reason, count in sorted(summary.reasons.items()))
     print(
         f"{summary.kept} kept, {summary.failed} failed{f' ({reasons})' if reasons else ''}; "

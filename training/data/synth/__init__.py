@@ -36,7 +36,16 @@ exactly when its line is there (see ``runner``).
 """
 
 from .base import KINDS, Program, Rendered, Synthesizer, SynthFailure, SynthKind, item_id
-from .runner import FAILURES, RECORDS, REPORT, SynthError, SynthReport, synthesize, synthesizer_for
+from .runner import (
+    FAILURES,
+    RECORDS,
+    REPORT,
+    SynthError,
+    SynthReport,
+    check_folder,
+    synthesize,
+    synthesizer_for,
+)
 
 __all__ = [
     "FAILURES",
@@ -50,6 +59,7 @@ __all__ = [
     "SynthKind",
     "SynthReport",
     "Synthesizer",
+    "check_folder",
     "item_id",
     "synthesize",
     "synthesizer_for",

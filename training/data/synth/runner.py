@@ -118,7 +118,7 @@ def synthesize(
     """
     synth = synthesizer or synthesizer_for(kind)
     out.mkdir(parents=True, exist_ok=True)
-    _check_folder(out, kind, seed)
+    check_folder(out, kind, seed)
     kept = _read_lines(out / RECORDS)
     failed = _read_lines(out / FAILURES)
     done = {row["id"] for row in kept} | {row["id"] for row in failed}
@@ -270,7 +270,8 @@ def _sort_lines(path: Path, n: int) -> None:
     _write_atomic(path, text.encode("utf-8"))
 
 
-def _check_folder(out: Path, kind: str, seed: int) -> None:
+def check_folder(out: Path, kind: str, seed: int) -> None:
+    """SynthError if ``out`` holds items of another kind or seed (they would mix in one records file)."""
     path = out / REPORT
     if not path.is_file():
         return
