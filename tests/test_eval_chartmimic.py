@@ -1,4 +1,4 @@
-"""ChartMimic's low-level metrics (text, layout, type F1) as its authors compute them.
+"""ChartMimic's low-level metrics (text, layout, type and colour F1) as its authors compute them.
 
 The fixtures are the project's own (``viscodex.training.eval.fixtures``). OFFICIAL holds the official
 evaluators' numbers on them, produced by running ChartMimic's own code (commit c9e149c6) in the sandbox's
@@ -18,16 +18,17 @@ from conftest import set_image
 
 from viscodex.sandbox import Sandbox, SandboxPolicy
 from viscodex.training.eval import chartmimic as cm
+from viscodex.training.eval import chartmimic_color as cc
 from viscodex.training.eval.fixtures import ANSWERS, GOLD, GOLD_ID
 
 OFFICIAL = {
-    "broken": {"layout": 0, "text": 0, "type": 0},
-    "color": {"layout": 100.0, "text": 100.0, "type": 100.0},
-    "layout": {"layout": 0, "text": 100.0, "type": 100.0},
-    "perfect": {"layout": 100.0, "text": 100.0, "type": 100.0},
-    "removed_series": {"layout": 100.0, "text": 88.8888888888889, "type": 80.0},
-    "text": {"layout": 100.0, "text": 60.0, "type": 100.0},
-    "type": {"layout": 100.0, "text": 100.0, "type": 66.66666666666666},
+    "broken": {"color": 0, "layout": 0, "text": 0, "type": 0},
+    "color": {"color": 79.67076609561813, "layout": 100.0, "text": 100.0, "type": 100.0},
+    "layout": {"color": 100.0, "layout": 0, "text": 100.0, "type": 100.0},
+    "perfect": {"color": 100.0, "layout": 100.0, "text": 100.0, "type": 100.0},
+    "removed_series": {"color": 90.9090909090909, "layout": 100.0, "text": 88.8888888888889, "type": 80.0},
+    "text": {"color": 100.0, "layout": 100.0, "text": 60.0, "type": 100.0},
+    "type": {"color": 83.33333333333334, "layout": 100.0, "text": 100.0, "type": 66.66666666666666},
 }
 
 
@@ -93,6 +94,46 @@ def test_prompt_carries_the_ground_truth_figure_size() -> None:
     assert "figsize=(9, 4)" in cm.prompt_for(GOLD)
 
 
+def test_colour_similarity_is_one_minus_ciede2000_over_100() -> None:
+    assert cc.similarity("#4C72B0", "#4C72B0") == 1.0
+    # CIEDE2000 of black and white is 100 (to 1e-5): similarity 0
+    assert cc.similarity("#000000", "#FFFFFF") == pytest.approx(0.0, abs=1e-6)
+    # colormath 3.0.0: sRGB (76, 114, 176) against black is 40.14476302
+    assert cc.similarity("#4C72B0", "#000000") == pytest.approx(1 - 0.4014476302, abs=1e-9)
+    assert cc.similarity("viridis", "viridis") == 1.0 and cc.similarity("viridis", "#000000") == 0.0
+
+
+def test_colour_pairing_is_the_best_permutation() -> None:
+    import itertools
+
+    gen = ["#101010", "#FF0000", "#00FF00", "#0000FE"]
+    gold = ["#0000FF", "#FE0000", "#808080"]
+    brute = max(
+        sum(cc.similarity(a, b) for a, b in zip(gold, perm, strict=False))
+        for perm in itertools.permutations(gen, len(gold))
+    )
+    assert cc.best_total(gen, gold) == pytest.approx(brute, abs=1e-12)
+    assert cc.best_total([], gold) == 0.0
+
+
+def test_colour_f1_groups_by_function_and_filters_past_ten() -> None:
+    bar, line = "m/axes.py/bar", "m/_base.py/_makeline"
+    gold = [f"{bar}--#FF0000", f"{line}--#0000FF"]
+    # colours are only paired within a function: swapped, red meets blue in both groups
+    swapped = cc.color_f1([f"{line}--#FF0000", f"{bar}--#0000FF"], gold)[2]
+    assert swapped == pytest.approx(cc.similarity("#FF0000", "#0000FF")) and swapped < 0.6
+    assert cc.color_f1(gold, gold)[2] == pytest.approx(1.0)
+    # precision halves with a second, unmatched generated colour
+    p, r, _ = cc.color_f1([*gold, f"{bar}--#00FF00"], gold)
+    assert r == pytest.approx(1.0) and p == pytest.approx(2 / 3)
+    # eleven near-identical greys: the filter keeps one of them
+    greys = [f"{bar}--#{v:02X}{v:02X}{v:02X}" for v in range(100, 111)]
+    assert len(cc.filter_colors(greys)) == 1
+    assert cc.color_f1(greys, [f"{bar}--#646464"])[0] == pytest.approx(1.0)
+    # no gold colour: the official recall divides by zero and loses the item; it scores 0 here
+    assert cc.color_f1(gold, []) == (0.0, 0.0, 0.0)
+
+
 # --- in the sandbox, against the official numbers --------------------------------------------------
 
 
@@ -122,8 +163,8 @@ def test_fixture_scores_agree_with_the_official_code(
     for metric in cm.FIELDS:
         assert ours[metric] == pytest.approx(OFFICIAL[name][metric], abs=1e-6), metric
     if name == "perfect":
-        assert ours == {"text": 100.0, "layout": 100.0, "type": 100.0}
-    elif name != "color":  # colour is not scored yet: that answer is perfect on the three others
+        assert ours == {"text": 100.0, "layout": 100.0, "type": 100.0, "color": 100.0}
+    else:
         assert min(ours.values()) < 100.0
     assert mine.ok == (name != "broken")
 
@@ -136,9 +177,9 @@ def test_a_whole_answer_is_scored_from_its_markdown(chartmimic_sandbox: Sandbox,
     answer = "Sure:\n```python\n" + GOLD.replace("Sales per year", "Units sold") + "\nplt.show()\n```\n"
     row = cm.score_answer(chartmimic_sandbox, item, answer)
     assert row["id"] == GOLD_ID and row["ran"] is True
-    assert row["layout"] == 100.0 and row["type"] == 100.0 and 0 < row["text"] < 100
+    assert row["layout"] == row["type"] == row["color"] == 100.0 and 0 < row["text"] < 100
     empty = cm.score_answer(chartmimic_sandbox, item, "I cannot draw that.")
-    assert empty["text"] == empty["layout"] == empty["type"] == 0.0 and empty["ran"] is False
+    assert empty["text"] == empty["layout"] == empty["type"] == empty["color"] == 0.0 and empty["ran"] is False
 
 
 def test_pdf_ground_truths_are_rasterised_at_120_dpi_once(tmp_path: Path) -> None:

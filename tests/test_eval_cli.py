@@ -59,12 +59,14 @@ def test_chartmimic_single_shot_rows_summary_and_resume(chart_data: Path, tmp_pa
         code, stdout, stderr = _eval(model, "--bench", "chartmimic", "--data", str(chart_data), "--out", str(out))
     assert code == 0, stderr
     rows = _rows(out)
-    assert rows["bar_7"]["text"] == rows["bar_7"]["layout"] == rows["bar_7"]["type"] == 100.0
-    assert rows["line_2"]["text"] == rows["line_2"]["layout"] == rows["line_2"]["type"] == 0.0
+    assert rows["bar_7"]["text"] == rows["bar_7"]["layout"] == rows["bar_7"]["type"] == rows["bar_7"]["color"] == 100.0
+    assert (
+        rows["line_2"]["text"] == rows["line_2"]["layout"] == rows["line_2"]["type"] == rows["line_2"]["color"] == 0.0
+    )
     # the official prompt with the ground truth's figure size, and the picture
     assert "figsize=(9, 4)" in model.user_texts(0)[0] and model.image_count(0) == 1
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["items"] == 2 and summary["metrics"] == {"text": 50.0, "layout": 50.0, "type": 50.0}
+    assert summary["items"] == 2 and summary["metrics"] == {"text": 50.0, "layout": 50.0, "type": 50.0, "color": 50.0}
     assert "| text | 50.00 |" in (out / "summary.md").read_text() and "| text | 50.00 |" in stdout
 
     # A run killed while writing line_2's row: that row is half a line; only line_2 is done again.

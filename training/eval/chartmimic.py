@@ -13,22 +13,25 @@ code is copied here: the behaviour is reproduced and tested against the official
     first ``plt.savefig`` every axes' ticks are removed (so tick labels do not count).
   - layout: after the script, each axes' gridspec geometry (rows, columns, the span it covers); an item
     whose id starts with ``graph`` gives every axes the same fixed geometry, as the official code does.
+  - colour: some forty plotting calls log the colours they drew, read again when the script has ended
+    (``chartmimic_color``; in the same run as the text trace, as neither tracer touches the other's calls).
   - type: how often each plotting call (``Axes.bar``, ``Axes.plot`` (on polar axes kept apart), ``hist``,
     ``pie``, networkx drawing, ``Axes3D.*``, ``Circle``/``Ellipse`` creation, ...) was made from the
     script; calls made inside another traced call are not counted.
 - text and layout: precision and recall of the multiset of strings (geometries); type: counts matched by
-  ``min``; F1 from those, 0 when either side logged nothing. Scores are F1 x 100.
+  ``min``; F1 from those, 0 when either side logged nothing; colour: colours paired within each plotting
+  function by ``1 - CIEDE2000/100`` (``chartmimic_color.color_f1``). Scores are F1 x 100.
 
 Checked against the official evaluators run in the same image: the project's fixtures (in the tests), and
 22 real ``ori_500`` ground truths, one per chart type, each answered with another script of its type
-(``official_chartmimic.official_on_pairs``): all 66 numbers equal (largest difference 0.0).
+(``official_chartmimic.official_on_pairs``): all 66 numbers equal (largest difference 0.0); the colour F1
+was checked on the fixtures (equal to the last digit).
 
 Quirks of the official code that are not reproduced, because they make a score depend on the order in
 which one process evaluated the items: its type evaluator keeps the previous item's numbers when the
 generated script logged no call, and its recall when the ground truth logged none; here both are 0.
 
-The colour metric is not implemented yet: its tracer follows some forty plotting calls (a 740-line prefix
-in the official code) and is left for a later change; rows carry ``text``, ``layout`` and ``type``.
+Rows carry ``text``, ``layout``, ``type`` and ``color``.
 """
 
 from __future__ import annotations
@@ -40,11 +43,13 @@ import subprocess
 import tempfile
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-FIELDS = ("text", "layout", "type")
+from . import chartmimic_color as color
+
+FIELDS = ("text", "layout", "type", "color")
 PROMPT = (
     "You are an expert Python developer who specializes in writing matplotlib code based on a given "
     "picture. I found a very nice picture in a STEM paper, but there is no corresponding source code "
@@ -251,8 +256,10 @@ def text_program(script: str) -> str:
     """
     code = (
         _TEXT_HEAD
+        + color.HEAD
         + script
         + f'\nimport json as _vx_json\nprint("\\n{MARKER}" + _vx_json.dumps(_vx_texts, default=str))\n'
+        + color.tail()
     )
     at = code.find("plt.savefig")
     return code[:at] + _TICKS_OFF + code[at:]
@@ -263,12 +270,12 @@ def structure_program(script: str, item_id: str) -> str:
     return _STRUCTURE_HEAD + script + _STRUCTURE_TAIL % (MARKER, item_id.startswith("graph"))
 
 
-def parse_trace(stdout: str) -> Any:
+def parse_trace(stdout: str, marker: str = MARKER) -> Any:
     """What a tracing program printed after its marker; None if it never got there (the script failed)."""
-    at = stdout.rfind(MARKER)
+    at = stdout.rfind(marker)
     if at < 0:
         return None
-    line = stdout[at + len(MARKER) :].splitlines()[0] if stdout[at + len(MARKER) :] else ""
+    line = stdout[at + len(marker) :].splitlines()[0] if stdout[at + len(marker) :] else ""
     try:
         return json.loads(line)
     except json.JSONDecodeError:
@@ -314,6 +321,8 @@ class Trace:
     types: dict[str, int]
     ok: bool
     detail: str = ""
+    colors: list[str] = field(default_factory=list)
+    """``"<function key>--<colour>"`` entries (``chartmimic_color``); empty when the script failed."""
 
 
 def scores(generated: Trace, gold: Trace) -> dict[str, float]:
@@ -322,6 +331,7 @@ def scores(generated: Trace, gold: Trace) -> dict[str, float]:
         "text": 100 * multiset_f1(generated.texts, gold.texts)[2],
         "layout": 100 * multiset_f1(generated.layout, gold.layout)[2],
         "type": 100 * type_f1(generated.types, gold.types)[2],
+        "color": 100 * color.color_f1(generated.colors, gold.colors)[2],
     }
 
 
@@ -347,9 +357,11 @@ def trace(sandbox: Any, script: str, item_id: str, *, timeout_s: float = 60.0) -
     texts = [str(t) for t in texts_raw] if texts_raw is not None else []
     layout = list(structure.get("layout", [])) if structure else []
     types = {str(k): int(v) for k, v in (structure.get("types", {}) if structure else {}).items()}
+    colors_raw = parse_trace(parts[0], color.COLOR_MARKER) if parts else None
+    colors = [str(c) for c in colors_raw] if isinstance(colors_raw, list) else []
     ok = texts_raw is not None and structure is not None
     detail = "" if ok else " ".join((parts[2] if len(parts) > 2 else result.stderr or result.summary()).split())[-600:]
-    return Trace(texts, layout, types, ok, detail)
+    return Trace(texts, layout, types, ok, detail, colors)
 
 
 def score_answer(sandbox: Any, item: ChartItem, answer: str, *, timeout_s: float = 60.0) -> dict[str, Any]:

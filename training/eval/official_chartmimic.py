@@ -1,5 +1,5 @@
-"""Run the OFFICIAL ChartMimic text, layout and chart-type evaluators on our fixtures, in the sandbox's
-``chartmimic`` image, and print their numbers (F1 x 100) as JSON: the expectations of
+"""Run the OFFICIAL ChartMimic text, layout, chart-type and colour evaluators on our fixtures, in the
+sandbox's ``chartmimic`` image, and print their numbers (F1 x 100) as JSON: the expectations of
 ``tests/test_eval_chartmimic.py`` were made with
 
     viscodex-agent sandbox build --package-set chartmimic   # once
@@ -8,7 +8,10 @@
 ``--mirror`` is a clone (bare is fine) of github.com/ChartMimic/ChartMimic; its evaluator files are read
 from commit c9e149c6 at run time and never stored in this repository (it has no licence). Each fixture
 gets fresh evaluator objects, so the official type evaluator's carried-over numbers cannot leak between
-fixtures. Only ``dotenv`` (not in the image, and only used to read a .env file) is stubbed.
+fixtures. Only ``dotenv`` (not in the image, and only used to read a .env file) and ``skimage.color``
+(imported by the colour evaluator for two functions it no longer calls) are stubbed. The colour evaluator
+needs ``colormath`` 3.0.0 (ChartMimic's environment.yaml pins it): it is pure Python, so the host's copy
+(the train extra installs it) is put beside the evaluator rather than into the image.
 """
 
 from __future__ import annotations
@@ -27,6 +30,9 @@ FILES = [
     "chart2code/utils/evaluator/layout_evaluator.py",
     "chart2code/utils/evaluator/chart_type_evaluator.py",
     "chart2code/utils/evaluator/chart_type_evaluator_prefix.py",
+    "chart2code/utils/evaluator/color_evaluator.py",
+    "chart2code/utils/evaluator/color_evaluator_prefix.py",
+    "chart2code/utils/evaluator/color_utils.py",
     "eval_configs/global_config.py",
 ]
 DRIVER = """
@@ -36,13 +42,15 @@ sys.path.insert(0, os.getcwd())
 from chart2code.utils.evaluator.text_evaluator import TextEvaluator
 from chart2code.utils.evaluator.layout_evaluator import LayoutEvaluator
 from chart2code.utils.evaluator.chart_type_evaluator import ChartTypeEvaluator
+from chart2code.utils.evaluator.color_evaluator import ColorEvaluator
 out = {}
 for name, item_id in json.load(open("pairs.json")):
     gold = os.path.join(os.getcwd(), "dataset", "ori_500", item_id + ".py")
     gen = os.path.join(os.getcwd(), "gen", name, item_id + ".py")
     row = {}
     for key, evaluator in (("text", TextEvaluator(use_position=False, use_axs=False)),
-                           ("layout", LayoutEvaluator()), ("type", ChartTypeEvaluator())):
+                           ("layout", LayoutEvaluator()), ("type", ChartTypeEvaluator()),
+                           ("color", ColorEvaluator())):
         evaluator(generation_code_file=gen, golden_code_file=gold)
         row[key] = 100 * evaluator.metrics["f1"]
     out[name] = row
@@ -60,6 +68,9 @@ def official_on_pairs(mirror: Path, pairs: dict[str, tuple[str, str, str]]) -> d
         files[path] = subprocess.run(
             ["git", "--git-dir", str(mirror), "show", f"{COMMIT}:{path}"], check=True, capture_output=True
         ).stdout
+    files["skimage/__init__.py"] = ""
+    files["skimage/color.py"] = "deltaE_cie76 = rgb2lab = None\n"
+    files.update(_colormath_files())
     for package in ("chart2code", "chart2code/utils", "chart2code/utils/evaluator", "eval_configs"):
         files[f"{package}/__init__.py"] = ""
     for name, (item_id, gold, answer) in pairs.items():
@@ -76,6 +87,13 @@ def official_on_pairs(mirror: Path, pairs: dict[str, tuple[str, str, str]]) -> d
         raise RuntimeError(f"the official evaluators failed: {result.summary()}\n{result.stderr[-2000:]}")
     numbers: dict[str, dict[str, float]] = json.loads(result.stdout[at + len("@@official@@") :].splitlines()[0])
     return numbers
+
+
+def _colormath_files() -> dict[str, str | bytes]:
+    import colormath  # type: ignore[import-untyped]
+
+    root = Path(colormath.__file__).parent
+    return {f"colormath/{path.relative_to(root)}": path.read_bytes() for path in root.rglob("*.py")}
 
 
 def official_numbers(mirror: Path) -> dict[str, dict[str, float]]:

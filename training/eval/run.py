@@ -111,8 +111,7 @@ def notes(config: EvalConfig) -> list[str]:
     mode = f"agent loop, at most {config.max_iters} iterations" if config.agent else "single shot"
     out = [f"Answers: {mode}; model {config.settings.model_url or config.settings.resolved_model_path()}."]
     if config.bench == "chartmimic":
-        out.append("ChartMimic colour F1 is not computed yet (see viscodex/training/eval/chartmimic.py).")
-        out.append("Scores are F1 x 100 of the official text, layout and type evaluators, re-implemented.")
+        out.append("Scores are F1 x 100 of the official text, layout, type and colour evaluators, re-implemented.")
     else:
         out.append(f"MMCode: {config.samples} sample(s) per problem at temperature {config.temperature}.")
     return out
