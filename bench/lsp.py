@@ -25,6 +25,7 @@ import asyncio
 import base64
 import io
 import json
+import multiprocessing
 import os
 import statistics
 import subprocess
@@ -143,6 +144,34 @@ class Client:
         return took
 
 
+def _model_process(answers: list[str], delay_s: float, conn: Any) -> None:
+    """The scripted model in a process of its own, as a real model server is: in the bench's process its
+    request parsing (JSON bodies holding the pictures) would hold the client's GIL and count as the server's
+    latency."""
+    with serve(ScriptedModel(answers, delay_s=delay_s)) as model:
+        conn.send(model.url)
+        conn.recv()  # until the bench is done
+        conn.send(len(model.requests))
+
+
+class ModelProcess:
+    def __init__(self, answers: list[str], delay_s: float) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._conn, child = context.Pipe()
+        self._process = context.Process(target=_model_process, args=(answers, delay_s, child), daemon=True)
+        self._process.start()
+        self.url: str = self._conn.recv()
+        self.calls = 0
+
+    def __enter__(self) -> ModelProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._conn.send("stop")
+        self.calls = self._conn.recv()
+        self._process.join(timeout=10)
+
+
 def p95(values: list[float]) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
@@ -187,7 +216,7 @@ async def responsiveness(args: argparse.Namespace, workspace: Path, png: bytes) 
     note, uri = workspace_with_note(workspace, png)
     data = base64.b64encode(png).decode()
     answers = [PAGE] * (args.generations * args.iters + 64)
-    with serve(ScriptedModel(answers, delay_s=args.model_delay)) as model:
+    with ModelProcess(answers, args.model_delay) as model:
         client = Client()
         options = {
             "model_url": model.url,
@@ -196,6 +225,8 @@ async def responsiveness(args: argparse.Namespace, workspace: Path, png: bytes) 
             "max_concurrent_runs": args.generations,
             "threshold": 1.0,  # never verified: every run does all its iterations
         }
+        if args.sandbox_jobs is not None:
+            options["sandbox_jobs"] = args.sandbox_jobs
         await client.start([str(BIN / "viscodex-lsp")], workspace, options)
         client.lsp.text_document_did_open(
             types.DidOpenTextDocumentParams(
@@ -285,7 +316,7 @@ async def responsiveness(args: argparse.Namespace, workspace: Path, png: bytes) 
         "first_progress_ratio": statistics.median(first["server token"]) / idle_round_trip,
         "first_progress_client_token_ms": 1000 * statistics.median(first["client token"]),
         "first_progress_client_token_ratio": statistics.median(first["client token"]) / idle_round_trip,
-        "model_calls": len(model.requests),
+        "model_calls": model.calls,
     }
 
 
@@ -297,6 +328,9 @@ async def main() -> None:
     parser.add_argument("--model-delay", type=float, default=1.0, help="seconds the scripted model takes per answer")
     parser.add_argument("--first", type=int, default=15, help="requests timed to their first $/progress")
     parser.add_argument("--starts", type=int, default=10, help="server starts timed (each side)")
+    parser.add_argument(
+        "--sandbox-jobs", type=int, default=None, help="the server's sandbox_jobs setting (default: its own)"
+    )
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     png = screenshot()

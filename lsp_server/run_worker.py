@@ -78,6 +78,7 @@ class Worker:
         self._retired: list[Any] = []
         self._sandbox: Any = None
         self._opening = asyncio.Lock()
+        self._slots: Any = None
 
     def handle(self, message: dict[str, Any]) -> bool:
         """One message from the server; False when it says to close."""
@@ -102,7 +103,7 @@ class Worker:
 
         from viscodex.agent import Loop, SolveRequest, describe_failure
 
-        from .run_sandbox import RunSandbox
+        from .run_sandbox import JobSlots, RunSandbox
 
         def step(text: str) -> None:
             self.wire.send({"id": run_id, "step": text})
@@ -111,7 +112,10 @@ class Worker:
             request = TypeAdapter(SolveRequest).validate_python(message["request"])
             backend = await self._backend_for(message["model"])
             sandbox = await self._shared_sandbox()
-            view = cast(Any, RunSandbox(sandbox, cancel, step))
+            if self._slots is None:
+                self._slots = JobSlots()
+            limit = int(message.get("sandbox_jobs") or 1)
+            view = cast(Any, RunSandbox(sandbox, cancel, step, self._slots, limit))
             emit = lambda event: self.wire.send({"id": run_id, "event": event.model_dump(mode="json")})  # noqa: E731
             result = await Loop(request, backend, view, Path(message["run_dir"]), emit).run()
         except asyncio.CancelledError:

@@ -125,6 +125,7 @@ class Runner:
             "op": "solve",
             "id": run_id,
             "model": settings.model_flags(),
+            "sandbox_jobs": settings.sandbox_job_limit,
             "request": TypeAdapter(SolveRequest).dump_python(request, mode="json"),
             "run_dir": str(run_dir),
         }

@@ -8,6 +8,7 @@ VS Code settings are spelt); unknown names are ignored, so a newer client works 
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Any, Literal
 
@@ -38,6 +39,20 @@ class LspSettings(BaseModel):
     test_cmd: str | None = Field(None, description="Test command for the fix task (--test-cmd).")
     max_image_mb: float = Field(20.0, gt=0, le=256, description="Largest image accepted, in MiB (decoded).")
     max_concurrent_runs: int = Field(2, ge=1, le=16, description="Runs at a time; later ones queue.")
+    sandbox_jobs: int | None = Field(
+        None,
+        ge=1,
+        le=64,
+        description="Sandbox jobs (renders, test runs) at a time over all runs; later ones wait. Default: one"
+        " less than the CPU cores (at least 1), so the editor and this server keep a core while runs render.",
+    )
+
+    @property
+    def sandbox_job_limit(self) -> int:
+        """``sandbox_jobs``, or the default for this machine."""
+        if self.sandbox_jobs is not None:
+            return self.sandbox_jobs
+        return max(1, (os.cpu_count() or 1) - 1)
 
     def model_flags(self) -> dict[str, object]:
         """The model layer's settings that were given (``ModelSettings.from_flags``'s keywords)."""

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -216,3 +218,72 @@ def test_a_mount_over_several_lines_goes_whole(name: str) -> None:
         "function Pricing({ plan }) {\n  const [open, setOpen] = useState(false);\n"
         "  return <div className={plan}>{open ? 'Pro' : 'Free'}</div>;\n}\n"
     )
+
+
+class _SlowSandbox:
+    """A stand-in for the sandbox that records how many of its calls overlap (the job slots are what is
+    under test, not the sandbox)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.inside = 0
+        self.most = 0
+
+    def run(self, *, cancel: threading.Event) -> str:
+        with self.lock:
+            self.inside += 1
+            self.most = max(self.most, self.inside)
+        time.sleep(0.05)
+        with self.lock:
+            self.inside -= 1
+        return "ran"
+
+
+@pytest.mark.parametrize("limit", [1, 2])
+def test_sandbox_job_slots_bound_the_containers_at_work_over_all_runs(limit: int) -> None:
+    from viscodex.lsp_server.run_sandbox import JobSlots, RunSandbox
+
+    sandbox, slots = _SlowSandbox(), JobSlots()
+    steps: list[str] = []
+    views = [RunSandbox(sandbox, threading.Event(), steps.append, slots, limit) for _ in range(4)]  # type: ignore[arg-type]
+    threads = [threading.Thread(target=view.run) for view in views for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert sandbox.most == limit
+    assert steps.count("running") == 8
+    assert "waiting for the sandbox" in steps
+
+
+def test_a_run_waiting_for_a_sandbox_slot_stops_at_its_cancel() -> None:
+    from viscodex.lsp_server.run_sandbox import JobSlots, RunSandbox
+    from viscodex.sandbox import RunCancelled
+
+    slots, cancel = JobSlots(), threading.Event()
+    view = RunSandbox(_SlowSandbox(), cancel, lambda _step: None, slots, 1)  # type: ignore[arg-type]
+    errors: list[BaseException] = []
+
+    def waiting_run() -> None:
+        try:
+            view.run()
+        except RunCancelled as exc:
+            errors.append(exc)
+
+    with slots.hold(1, threading.Event(), lambda: None):  # another run holds the only slot
+        thread = threading.Thread(target=waiting_run)
+        thread.start()
+        time.sleep(0.2)
+        assert thread.is_alive()
+        cancel.set()
+        thread.join(timeout=2)
+        assert not thread.is_alive() and len(errors) == 1
+    assert slots.active == 0
+
+
+def test_the_sandbox_job_default_leaves_the_editor_a_core() -> None:
+    import os
+
+    expected = max(1, (os.cpu_count() or 1) - 1)
+    assert LspSettings().sandbox_job_limit == expected
+    assert merged(LspSettings(), {"sandboxJobs": 3}).sandbox_job_limit == 3
