@@ -26,7 +26,8 @@ M.defaults = {
   --- else the current directory when the file is under it, else the file's folder.
   root_markers = { ".git", "pyproject.toml", "package.json", ".viscodex" },
   --- The server's settings (its `viscodex` section): model_url, model_name, backend, max_iters, candidates,
-  --- threshold, time_budget_s, timeout, stack, test_cmd, max_image_mb, max_concurrent_runs.
+  --- threshold, time_budget_s, timeout, stack, test_cmd, max_image_mb, max_concurrent_runs,
+  --- sandbox_jobs.
   settings = {},
   --- Show VisCodex's progress in the message area (false when fidget.nvim or a statusline shows it).
   progress = true,
