@@ -61,7 +61,6 @@ CHECK_KINDS: Final[dict[str, str]] = {
     **REJECT_KINDS,
     "broken_image": "an image that Pillow cannot verify or decode (corrupt, truncated, not an image)",
     "huge_image": "an image larger than the check's limits (pixels or side)",
-    "no_code": "a code category (chart, html, ui, algorithm) whose answer holds no code",
     "empty_code": "a fenced code block with nothing in it",
     "unparseable_code": "code that does not parse in its language (tree-sitter)",
     "duplicate_image": "the same image pixels as an earlier record",
@@ -490,10 +489,6 @@ class _Pass:
         from viscodex.agent.syntax import check_syntax
 
         blocks = code_blocks(record)
-        if not blocks:
-            if record.category in CATEGORY_LANGUAGE:
-                self.issue(index, Issue(record.id, "no_code", "the answer holds no code", record.source))
-            return
         normalised = []
         for block in blocks:
             if not block.code.strip():
