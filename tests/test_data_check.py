@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from viscodex.training.data import CHECK_KINDS, Message, Record, Rejected, check_records, load_records
+from viscodex.training.data import CHECK_KINDS, Issue, Message, Record, Rejected, check_records, load_records
 from viscodex.training.data.check import (
     CheckConfig,
     TokenCounter,
@@ -130,7 +130,7 @@ EXPECTED = {
 
 
 def test_check_finds_every_planted_problem_and_nothing_else(planted: Path) -> None:
-    found = []
+    found: list[Issue] = []
     report = check_records(load_records(planted), source=str(planted), on_issue=found.append)
     by_id: dict[str, set[str]] = {}
     for issue in found:
@@ -226,7 +226,7 @@ def tiny_vlm(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_token_counts_equal_the_models_processor(tiny_vlm: Path, tmp_path: Path) -> None:
     from transformers import AutoProcessor
 
-    processor = AutoProcessor.from_pretrained(str(tiny_vlm))
+    processor = AutoProcessor.from_pretrained(str(tiny_vlm))  # type: ignore[no-untyped-call]
     counter = TokenCounter(tiny_vlm)
     assert counter.limit == 32768  # the tiny config's max_position_embeddings
     images = [Image.new("RGB", size, (9, 9, 9)) for size in ((100, 60), (300, 41), (28, 28))]
