@@ -8,7 +8,9 @@ import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from scripted_model import ScriptedModel
 
@@ -73,6 +75,25 @@ def solve_cli(model: ScriptedModel, image: Path, tmp_path: Path, *args: str) -> 
     )
     events = [parse_event(line) for line in proc.stdout.splitlines() if line.strip()]
     return proc.returncode, events, run_dir
+
+
+def busy_containers(client: Any, pids: Iterable[int]) -> list[str]:
+    """The sandbox containers of these owner processes that are running a job: the shim plus the job's
+    process (an idle warm container holds only its shim)."""
+    import docker
+
+    from viscodex.sandbox.owners import LABEL, LABEL_PID
+
+    busy = []
+    for pid in pids:
+        filters = {"label": [LABEL, f"{LABEL_PID}={pid}"], "status": "running"}
+        for container in client.containers.list(filters=filters):
+            try:
+                if len(container.top().get("Processes") or []) > 1:
+                    busy.append(container.id)
+            except docker.errors.APIError:
+                continue  # it ended between the listing and the look
+    return busy
 
 
 def free_port() -> int:

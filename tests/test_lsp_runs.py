@@ -19,6 +19,7 @@ from pathlib import Path
 
 import docker
 import pytest
+from helpers import busy_containers
 from lsp_client import b64, lsp_client, open_document, png_bytes
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
@@ -218,21 +219,6 @@ def _family(pid: int) -> list[int]:
     return [pid, *children]
 
 
-def _busy_containers(client: docker.DockerClient, pids: list[int]) -> list[str]:
-    """The server's sandbox containers that are running a job (the shim plus the job's process)."""
-    containers = []
-    for pid in pids:
-        containers += client.containers.list(filters={"label": [LABEL, f"{LABEL_PID}={pid}"], "status": "running"})
-    busy = []
-    for container in containers:
-        try:
-            if len(container.top().get("Processes") or []) > 1:
-                busy.append(container.id)
-        except docker.errors.APIError:
-            continue
-    return busy
-
-
 @pytest.mark.parametrize("how", ["$/cancelRequest", "window/workDoneProgress/cancel"])
 async def test_cancel_stops_the_run_and_its_container(
     tmp_path: Path, docker_client, sandbox_image: str, how: str
@@ -259,7 +245,7 @@ async def test_cancel_stops_the_run_and_its_container(
                 await asyncio.sleep(0.3)
                 if len(model.requests) >= 2:
                     owners = _family(pid)
-                    busy = await asyncio.to_thread(_busy_containers, docker_client, owners)
+                    busy = await asyncio.to_thread(busy_containers, docker_client, owners)
             (token,) = client.progress_reports
             if how == "$/cancelRequest":
                 client.protocol.notify("$/cancelRequest", types.CancelParams(id="run-1"))
@@ -323,7 +309,7 @@ async def test_a_crashed_run_worker_fails_its_run_not_the_server(
                 assert time.monotonic() < deadline and not request.done()
                 await asyncio.sleep(0.3)
                 if len(model.requests) >= 2:
-                    busy = await asyncio.to_thread(_busy_containers, docker_client, _family(pid)[1:])
+                    busy = await asyncio.to_thread(busy_containers, docker_client, _family(pid)[1:])
             (worker,) = _family(pid)[1:]
             niceness = int(Path(f"/proc/{worker}/stat").read_text().rsplit(")", 1)[1].split()[16])
             server_niceness = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])

@@ -28,9 +28,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import docker
 import pytest
-from helpers import free_port
+from helpers import busy_containers, free_port
 from lsp_client import png_bytes
 from scripted_model import ScriptedModel, serve
 from test_vscode_codeserver import CodeServer, code_server
@@ -71,18 +70,9 @@ class Session:
             time.sleep(0.2)
 
     def busy_containers(self) -> list[str]:
-        """The server's sandbox containers that are running a job (the shim plus the job's process)."""
+        """The server's sandbox containers that are running a job."""
         self.server_pids |= self.vscode.server_pids()
-        busy = []
-        for pid in self.server_pids:
-            filters = {"label": [LABEL, f"{LABEL_PID}={pid}"], "status": "running"}
-            for container in self.docker.containers.list(filters=filters):
-                try:
-                    if len(container.top().get("Processes") or []) > 1:
-                        busy.append(container.id)
-                except docker.errors.APIError:
-                    continue
-        return busy
+        return busy_containers(self.docker, self.server_pids)
 
     def containers(self) -> list[str]:
         found = []
