@@ -201,3 +201,43 @@ def test_pdf_ground_truths_are_rasterised_at_120_dpi_once(tmp_path: Path) -> Non
         assert picture.size == (240, 120)
     stamp = items[0].picture.stat().st_mtime_ns
     assert cm.load(folder, tmp_path / "cache")[0].picture.stat().st_mtime_ns == stamp
+
+
+# --- quirks and the judge's score ------------------------------------------------------------------
+
+
+def test_savefig_cut_quirk_off_keeps_what_follows_the_save() -> None:
+    code = 'import matplotlib.pyplot as plt\nplt.plot([1])\nplt.savefig(\n    "a.pdf",\n)\nplt.title("after")\n'
+    assert "after" not in cm.prepare_generated(code, "x")  # as published: all after savefig is gone
+    kept = cm.prepare_generated(code, "x", savefig_cut=False)
+    assert kept == 'import matplotlib.pyplot as plt\nplt.plot([1])\npass\nplt.title("after")\nplt.savefig("gen/x.pdf")'
+    inside = "import matplotlib.pyplot as plt\nif True:\n    plt.show()\nx = 1\n"
+    compile(cm.prepare_generated(inside, "y", savefig_cut=False), "answer", "exec")  # the block stays valid
+
+
+def test_ticks_last_char_quirk_off_puts_the_removal_after_the_script() -> None:
+    program = cm.text_program("x = 1\n", ticks_last_char=False)
+    assert program.index("x = 1\n") < program.index("set_xticks([])")
+    assert "x = 1\n" in program  # not split before its last character
+
+
+def test_quirk_names_are_checked_per_benchmark() -> None:
+    from viscodex.training.eval import quirks
+
+    assert quirks.resolve("chartmimic", []) == {"savefig-cut", "ticks-last-char"}
+    assert quirks.resolve("chartmimic", ["savefig-cut"]) == {"ticks-last-char"}
+    assert quirks.resolve("mmcode", [], all_off=True) == frozenset()
+    with pytest.raises(ValueError, match="unknown quirk 'loose-output' for chartmimic"):
+        quirks.resolve("chartmimic", ["loose-output"])
+    assert all("Quirk" in line for line in quirks.notes("mmcode", frozenset()))
+
+
+def test_judge_score_is_the_last_score_line() -> None:
+    answer = "Comments:\n- Layout: good, 10\n- Style: 15\n\nScore: 73\n\n---"
+    assert cm.judge_score(answer) == 73.0
+    assert cm.judge_score("**Score**: 88.5/100") == 88.5
+    assert cm.judge_score("Score: 140") == 100.0
+    assert cm.judge_score("no number here") is None
+    assert cm.judge_code("```python\nimport matplotlib.pyplot as plt\nplt.plot([1])\nplt.show()\n```").endswith(
+        "plt.plot([1])"
+    )

@@ -26,6 +26,7 @@ def test_pass_at_k_is_the_unbiased_estimator() -> None:
 def test_a_sample_passes_when_every_verdict_is_positive() -> None:
     assert mmcode.sample_passed([True, True])
     assert mmcode.sample_passed([])  # no tests: np.all of nothing is True in the harness too
+    assert not mmcode.sample_passed([], empty_passes=False)  # quirk no-verdict-passes off
     assert not mmcode.sample_passed([True, False])
     assert not mmcode.sample_passed([True, -1])
     assert not mmcode.sample_passed([-2])
@@ -121,3 +122,14 @@ def test_each_test_has_its_alarm_and_the_problem_a_global_timeout(sandbox: Sandb
     assert mmcode.judge(sandbox, slow_first, io, test_timeout_s=1, problem_timeout_s=10) == [-1, True]
     always_slow = "import time\ntime.sleep(1.5)\nprint(input())\n"
     assert mmcode.judge(sandbox, always_slow, io, test_timeout_s=5, problem_timeout_s=2) == [-1, -1]
+
+
+LOOSE = {"float_close", "token_sets", "rounded_sets"}
+"""The fixtures that pass only through the harness's loose comparisons (quirk ``loose-output``)."""
+
+
+@pytest.mark.parametrize("name", sorted(LOOSE | {"right", "lines_vs_blank"}))
+def test_loose_output_quirk_off_judges_by_lines_only(sandbox: Sandbox, name: str) -> None:
+    code, io_spec = MMCODE_CASES[name]
+    strict = mmcode.judge(sandbox, code, io_spec, quirks=frozenset({"no-verdict-passes"}))
+    assert strict == ([False] if name in LOOSE else OFFICIAL[name])

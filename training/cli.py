@@ -238,6 +238,24 @@ def eval_command(
     k: Annotated[str, typer.Option("--k", help="MMCode: the k of pass@k, comma-separated.")] = "1",
     temperature: Annotated[float, typer.Option("--temperature", min=0.0, help="Sampling temperature.")] = 0.0,
     out: Annotated[Path | None, typer.Option("--out", help="Run folder (default eval-BENCH).")] = None,
+    no_quirks: Annotated[
+        bool, typer.Option("--no-quirks", help="Switch off every reproduced quirk of the official code.")
+    ] = False,
+    no_quirk: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--no-quirk",
+            help="Switch off one quirk (repeatable): savefig-cut, ticks-last-char, "
+            "loose-output, no-verdict-passes (viscodex/training/eval/quirks.py).",
+        ),
+    ] = None,
+    judge_url: Annotated[
+        str | None, typer.Option("--judge-url", help="ChartMimic: OpenAI-compatible judge for the high-level score.")
+    ] = None,
+    judge_model: Annotated[str | None, typer.Option("--judge-model", help="The judge's model name (gpt-4o).")] = None,
+    ray: Annotated[
+        str | None, typer.Option("--ray", help="Score items on a Ray cluster (ADDRESS, or 'local' to start one).")
+    ] = None,
 ) -> None:
     """Score a model on a benchmark of the paper as the benchmark's authors score it; resumable."""
     from viscodex.agent.cli_errors import UsageError, expected_failures
@@ -265,6 +283,14 @@ def eval_command(
             raise UsageError("--max-iters needs at least one budget >= 1")
         if len(budgets) > 1 and not agent:
             raise UsageError("several --max-iters budgets need --agent")
+        if judge_url is not None and bench != "chartmimic":
+            raise UsageError("--judge-url scores ChartMimic's high-level score; it has no use with " + bench)
+        from .eval import quirks
+
+        try:
+            kept = quirks.resolve(bench, no_quirk or (), no_quirks)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
         from dataclasses import replace
 
         from viscodex.model.settings import ModelSettings
@@ -289,6 +315,11 @@ def eval_command(
             samples=samples,
             ks=ks,
             temperature=temperature,
+            quirks=kept,
+            judge=None
+            if judge_url is None
+            else ModelSettings.from_flags(model_url=judge_url, model_name=judge_model, backend="server"),
+            ray=ray,
         )
     if len(budgets) == 1:
         _run_eval([config])

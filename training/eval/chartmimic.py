@@ -48,6 +48,7 @@ from pathlib import Path
 from typing import Any
 
 from . import chartmimic_color as color
+from .quirks import defaults as _default_quirks
 
 FIELDS = ("text", "layout", "type", "color")
 PROMPT = (
@@ -61,6 +62,8 @@ PROMPT = (
 DPI = 120
 """The official pipeline rasterises the ground-truth PDFs with pdf2image at this resolution."""
 MARKER = "@@viscodex-chartmimic@@"
+QUIRKS = _default_quirks("chartmimic")
+"""The official quirks reproduced unless switched off (``quirks.QUIRKS`` says what each does)."""
 SPLIT = "@@viscodex-chartmimic-split@@"
 
 
@@ -146,11 +149,49 @@ def extract_code(answer: str) -> str:
     return found[0] if found else ""
 
 
-def prepare_generated(code: str, item_id: str) -> str:
-    """``savefig``/``show`` and all after them removed, a ``savefig`` to a PDF appended."""
-    code = re.sub(r"plt\.savefig\(.*\n*", "", code, flags=re.S)
-    code = re.sub(r"plt.show\(.*\n*", "", code, flags=re.S)
+def prepare_generated(code: str, item_id: str, *, savefig_cut: bool = True) -> str:
+    """``savefig``/``show`` and all after them removed, a ``savefig`` to a PDF appended. With
+    ``savefig_cut`` off (quirk ``savefig-cut``) only the ``plt.savefig``/``plt.show`` statements go."""
+    if savefig_cut:
+        code = re.sub(r"plt\.savefig\(.*\n*", "", code, flags=re.S)
+        code = re.sub(r"plt.show\(.*\n*", "", code, flags=re.S)
+    else:
+        code = _without_save_calls(code)
     return code.strip() + f'\nplt.savefig("gen/{item_id}.pdf")'
+
+
+def _without_save_calls(code: str) -> str:
+    """The script without its ``plt.savefig(...)`` / ``plt.show(...)`` statements (each whole, over as many
+    lines as it spans); a script that does not parse loses the lines that start such a call."""
+    import ast
+
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return "\n".join(line for line in code.splitlines() if not re.match(r"\s*plt\.(savefig|show)\(", line))
+    spans: dict[int, int] = {}
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Expr)
+            and isinstance(node.value, ast.Call)
+            and isinstance(node.value.func, ast.Attribute)
+            and node.value.func.attr in ("savefig", "show")
+            and isinstance(node.value.func.value, ast.Name)
+            and node.value.func.value.id == "plt"
+        ):
+            spans[node.lineno] = node.end_lineno or node.lineno
+    out: list[str] = []
+    skip_until = 0
+    for number, line in enumerate(code.splitlines(), start=1):
+        if number <= skip_until:
+            continue
+        if number in spans:
+            skip_until = spans[number]
+            # ``pass`` keeps a block whose only statement this was valid
+            out.append(line[: len(line) - len(line.lstrip())] + "pass")
+            continue
+        out.append(line)
+    return "\n".join(out)
 
 
 # --- the tracing programs that run in the sandbox ----------------------------------------------------
@@ -248,11 +289,11 @@ print("\\n%s" + _vx_json.dumps({"layout": _vx_layout(plt.gcf(), %r), "types": _v
 """
 
 
-def text_program(script: str) -> str:
+def text_program(script: str, *, ticks_last_char: bool = True) -> str:
     """The official text run: its tracer, the script with ticks removed before its first ``plt.savefig``.
 
     Where the script has no ``plt.savefig`` the official ``str.find`` gives -1 and the removal lands
-    before the last character; reproduced.
+    before the last character; reproduced unless ``ticks_last_char`` is off (then it goes last).
     """
     code = (
         _TEXT_HEAD
@@ -262,6 +303,8 @@ def text_program(script: str) -> str:
         + color.tail()
     )
     at = code.find("plt.savefig")
+    if at < 0 and not ticks_last_char:
+        at = len(code)
     return code[:at] + _TICKS_OFF + code[at:]
 
 
@@ -335,11 +378,14 @@ def scores(generated: Trace, gold: Trace) -> dict[str, float]:
     }
 
 
-def trace(sandbox: Any, script: str, item_id: str, *, timeout_s: float = 60.0) -> Trace:
+def trace(
+    sandbox: Any, script: str, item_id: str, *, timeout_s: float = 60.0, quirks: frozenset[str] = QUIRKS
+) -> Trace:
     """Run ``script``'s two tracing programs in ``sandbox`` (a ``viscodex.sandbox.Sandbox`` built on the
     ``chartmimic`` package set) and collect what they logged. The working folder is the run's own, as the
     official scripts save ``<id>.pdf`` beside themselves; a generated script saves into ``gen/``."""
-    files = {"text.py": text_program(script), "structure.py": structure_program(script, item_id), "gen/.keep": ""}
+    text = text_program(script, ticks_last_char="ticks-last-char" in quirks)
+    files = {"text.py": text, "structure.py": structure_program(script, item_id), "gen/.keep": ""}
     command = (
         f"timeout {int(timeout_s)} python3 text.py > text.out 2>text.err; "
         f"timeout {int(timeout_s)} python3 structure.py > structure.out 2>structure.err; "
@@ -364,18 +410,34 @@ def trace(sandbox: Any, script: str, item_id: str, *, timeout_s: float = 60.0) -
     return Trace(texts, layout, types, ok, detail, colors)
 
 
-def score_answer(sandbox: Any, item: ChartItem, answer: str, *, timeout_s: float = 60.0) -> dict[str, Any]:
+def score_answer(
+    sandbox: Any, item: ChartItem, answer: str, *, timeout_s: float = 60.0, quirks: frozenset[str] = QUIRKS
+) -> dict[str, Any]:
     """One item's row: the official metrics of the answer's code against the ground truth."""
+    gold_script = item.script.read_text(encoding="utf-8")
+    return score_script(sandbox, item.id, gold_script, answer, timeout_s=timeout_s, quirks=quirks)
+
+
+def score_script(
+    sandbox: Any,
+    item_id: str,
+    gold_script: str,
+    answer: str,
+    *,
+    timeout_s: float = 60.0,
+    quirks: frozenset[str] = QUIRKS,
+) -> dict[str, Any]:
+    """``score_answer`` from the ground truth's text (what travels to a Ray node, which has no data folder)."""
     code = extract_code(answer)
-    row: dict[str, Any] = {"id": item.id}
+    row: dict[str, Any] = {"id": item_id}
     if not code:
         row.update(dict.fromkeys(FIELDS, 0.0))
         row["ran"] = False
         row["error"] = "no ```python block in the answer"
         return row
-    gold_script = item.script.read_text(encoding="utf-8")
-    gold = trace(sandbox, gold_script, item.id, timeout_s=timeout_s)
-    mine = trace(sandbox, prepare_generated(code, item.id), item.id, timeout_s=timeout_s)
+    gold = trace(sandbox, gold_script, item_id, timeout_s=timeout_s, quirks=quirks)
+    prepared = prepare_generated(code, item_id, savefig_cut="savefig-cut" in quirks)
+    mine = trace(sandbox, prepared, item_id, timeout_s=timeout_s, quirks=quirks)
     row.update(scores(mine, gold))
     row["ran"] = mine.ok
     if not mine.ok:
@@ -383,3 +445,61 @@ def score_answer(sandbox: Any, item: ChartItem, answer: str, *, timeout_s: float
     if not gold.ok:
         row["gold_error"] = gold.detail
     return row
+
+
+# --- the high-level score: a judge model compares the two pictures -----------------------------------
+
+JUDGE_FIELD = "gpt4v_score"
+"""The column name of ChartMimic's own results (``get_results.ipynb``: ``GPT4VScore``)."""
+JUDGE_PROMPT = (
+    "You are an excellent judge at evaluating visualization chart plots. The first image (reference image) is "
+    "created using ground truth matplotlib code, and the second image (AI-generated image) is created using "
+    "matplotlib code generated by an AI assistant. Your task is to score how well the AI-generated plot matches "
+    "the ground truth plot.\n\n### Scoring Methodology:\nThe AI-generated image's score is based on the following "
+    "criteria, totaling a score out of 100 points:\n\n1. **Chart Types (20 points)** Does the AI-generated image "
+    "include all chart types present in the reference image (e.g., line charts, bar charts, etc.)?\n2. **Layout "
+    "(10 points)** Does the arrangement of subplots in the AI-generated image match the reference image (e.g., "
+    "number of rows and columns)?\n3. **Text Content (20 points)** Does the AI-generated image include all text "
+    "from the reference image (e.g., titles, annotations, axis labels), excluding axis tick labels?\n4. **Data "
+    "(20 points)** How accurately do the data trends in the AI-generated image resemble those in the original "
+    "image and is the number of data groups the same as in the reference image?\n5. **Style (20 points)** Does "
+    "the AI-generated image match the original in terms of colors (line colors, fill colors, etc.), marker types "
+    "(point shapes, line styles, etc.), legends, grids, and other stylistic details?\n6. **Clarity (10 points)** "
+    "Is the AI-generated image clear and free of overlapping elements?\n\n### Evaluation:\nCompare the two images "
+    "head to head and provide a detailed assessment. Use the following format for your response:\n\n\n---\n\n"
+    "Comments:\n- Chart Types: ${your comment and subscore}\n- Layout: ${your comment and subscore}\n- Text "
+    "Content: ${your comment and subscore}\n- Data: ${your comment and subscore}\n- Style: ${your comment and "
+    "subscore}\n- Clarity: ${your comment and subscore}\n\nScore: ${your final score out of 100}\n\n---\n\n"
+    "Please use the above format to ensure the evaluation is clear and comprehensive.\n"
+)
+"""The official judge instruction (``chart2code/prompts/GPT4EvaluationAgent/gpt-4-vision-preview.json``),
+sent with the reference picture and then the generated one, at temperature 0.1 and up to 4096 tokens
+(``eval_configs/evaluation_direct.yaml``)."""
+JUDGE_TEMPERATURE = 0.1
+JUDGE_MAX_TOKENS = 4096
+
+
+def judge_score(response: str) -> float | None:
+    """The final ``Score: N`` of a judge's answer, clipped to 0-100; None if it gave none. (The official
+    repository stores the raw answers; the number is the one its format asks for on the ``Score:`` line.)"""
+    found = re.findall(r"(?im)^\W*score\W*:\W*(\d+(?:\.\d+)?)", response)
+    if not found:
+        return None
+    return min(100.0, max(0.0, float(found[-1])))
+
+
+def judge_code(answer: str, *, savefig_cut: bool = True) -> str:
+    """The generated script as it is rendered for the judge: post-processed, without the PDF save."""
+    prepared = prepare_generated(extract_code(answer), "judge", savefig_cut=savefig_cut)
+    return prepared.rsplit("\n", 1)[0]
+
+
+def render_for_judge(sandbox: Any, code: str, *, timeout_s: float = 60.0) -> bytes | None:
+    """PNG of the generated chart for the judge; None when the script draws nothing."""
+    from viscodex.sandbox import RenderError
+
+    try:
+        png: bytes = sandbox.render_chart(code, timeout_s=timeout_s)
+    except RenderError:
+        return None
+    return png

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from .chartmimic import DataError
+from .quirks import defaults as _default_quirks
 
 PREAMBLE = (
     "You are required to solve a programming problem. Please enclose your code inside a ```python``` block. "
@@ -46,6 +47,8 @@ TEST_TIMEOUT_S = 20
 PROBLEM_TIMEOUT_S = 21
 """``eval.TIMEOUT + 1``: the join timeout of the process that runs all of a problem's tests."""
 MARKER = "@@viscodex-mmcode@@"
+QUIRKS = _default_quirks("mmcode")
+"""The official quirks reproduced unless switched off (``quirks.QUIRKS`` says what each does)."""
 
 
 @dataclass(frozen=True)
@@ -251,6 +254,8 @@ def judge_stdio(output, expected):
         result = (output == [expected]) or (output == expected)
     except Exception:
         pass
+    if not LOOSE:  # quirk loose-output off: no float, token-set or rounding fallbacks
+        return result == True
     try:
         mine = [float(e) for e in output]
         theirs = [float(e) for e in expected]
@@ -363,6 +368,8 @@ def run(code, io):
         verdict = judge_stdio(list(output), expected)
         if verdict is not None:
             results.append(verdict)
+        elif not NO_VERDICT_PASSES:
+            results.append(False)
     return results
 
 def plain(v):
@@ -374,6 +381,8 @@ def plain(v):
 
 job = json.load(open("job.json"))
 TEST_TIMEOUT = job["test_timeout"]
+LOOSE = "loose-output" in job["quirks"]
+NO_VERDICT_PASSES = "no-verdict-passes" in job["quirks"]
 verdicts = [plain(v) for v in run(job["code"], json.loads(job["input_output"]))]
 REAL_STDOUT.write("\n" + MARKER + json.dumps(verdicts) + "\n")
 REAL_STDOUT.flush()
@@ -388,6 +397,7 @@ def judge(
     *,
     test_timeout_s: float = TEST_TIMEOUT_S,
     problem_timeout_s: float = PROBLEM_TIMEOUT_S,
+    quirks: frozenset[str] = QUIRKS,
 ) -> list[bool | int]:
     """The harness's verdicts for one program: True/False per test, -1 a runtime error or timeout, -2 a
     compile error. Past ``problem_timeout_s`` every test is -1, as the harness's global timeout makes them."""
@@ -395,7 +405,7 @@ def judge(
         tests = len(json.loads(input_output)["inputs"])
     except (ValueError, KeyError, TypeError):
         tests = 0
-    job = {"code": code, "input_output": input_output, "test_timeout": int(test_timeout_s)}
+    job = {"code": code, "input_output": input_output, "test_timeout": int(test_timeout_s), "quirks": sorted(quirks)}
     result = sandbox.run(
         command=["python3", "harness.py"],
         files={"harness.py": HARNESS, "job.json": json.dumps(job)},
@@ -411,8 +421,11 @@ def judge(
     return [v if isinstance(v, bool) else int(v) for v in verdicts]
 
 
-def sample_passed(verdicts: Sequence[bool | int]) -> bool:
-    """``np.all(np.array(verdicts) > 0)``: every verdict True (an empty list passes, as there)."""
+def sample_passed(verdicts: Sequence[bool | int], *, empty_passes: bool = True) -> bool:
+    """``np.all(np.array(verdicts) > 0)``: every verdict True (an empty list passes, as there, unless the
+    quirk ``no-verdict-passes`` is off: ``empty_passes`` False)."""
+    if not verdicts and not empty_passes:
+        return False
     return all(v is True or (not isinstance(v, bool) and v > 0) for v in verdicts)
 
 
@@ -423,10 +436,12 @@ def pass_at_k(n: int, c: int, k: int) -> float:
     return float(1.0 - np.prod(1.0 - k / np.arange(n - c + 1, n + 1)))
 
 
-def row_for(problem: Problem, verdicts: Sequence[Sequence[bool | int]], ks: Sequence[int]) -> dict[str, Any]:
+def row_for(
+    problem: Problem, verdicts: Sequence[Sequence[bool | int]], ks: Sequence[int], quirks: frozenset[str] = QUIRKS
+) -> dict[str, Any]:
     """One item's row: samples ``n``, samples that passed ``passed``, and ``pass@k`` (0-100) for k <= n."""
     n = len(verdicts)
-    c = sum(sample_passed(v) for v in verdicts)
+    c = sum(sample_passed(v, empty_passes="no-verdict-passes" in quirks) for v in verdicts)
     row: dict[str, Any] = {"id": problem.id, "n": n, "passed": c}
     for k in ks:
         if k <= n:

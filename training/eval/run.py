@@ -18,7 +18,8 @@ from typing import Any, Literal
 from viscodex.model.chat import ChatBackend, ChatRequest, complete
 from viscodex.model.settings import ModelSettings
 
-from . import chartmimic, mmcode
+from . import chartmimic, mmcode, quirks
+from .scale import LocalScorer, RayScorer, Scorer
 from .store import ItemStore, write_summary
 
 Bench = Literal["chartmimic", "mmcode"]
@@ -49,6 +50,15 @@ class EvalConfig:
     temperature: float = 0.0
     item_timeout_s: float = 60.0
     """ChartMimic: the longest one tracing run of a script may take."""
+    quirks: frozenset[str] | None = None
+    """The official quirks kept on (``quirks.QUIRKS``); None: all of the benchmark's, as published."""
+    judge: ModelSettings | None = None
+    """ChartMimic: the judge model of the high-level score (GPT-4o in the paper); None: not scored."""
+    ray: str | None = None
+    """A Ray cluster's address (or ``local``) to score the items on (``scale``); None: the local pool."""
+
+    def active_quirks(self) -> frozenset[str]:
+        return quirks.defaults(self.bench) if self.quirks is None else self.quirks
 
 
 @dataclass
@@ -104,7 +114,9 @@ def load_items(config: EvalConfig) -> list[Any]:
 
 
 def fields(config: EvalConfig) -> tuple[str, ...]:
-    return chartmimic.FIELDS if config.bench == "chartmimic" else mmcode.fields(config.ks)
+    if config.bench == "chartmimic":
+        return chartmimic.FIELDS + ((chartmimic.JUDGE_FIELD,) if config.judge is not None else ())
+    return mmcode.fields(config.ks)
 
 
 def notes(config: EvalConfig) -> list[str]:
@@ -112,15 +124,21 @@ def notes(config: EvalConfig) -> list[str]:
     out = [f"Answers: {mode}; model {config.settings.model_url or config.settings.resolved_model_path()}."]
     if config.bench == "chartmimic":
         out.append("Scores are F1 x 100 of the official text, layout, type and colour evaluators, re-implemented.")
+        if config.judge is not None:
+            judge = config.judge.model_url or config.judge.resolved_model_path()
+            out.append(
+                f"{chartmimic.JUDGE_FIELD}: the official judge prompt answered by {judge} (the paper used GPT-4o); "
+                "the generated chart is rendered by the sandbox's chart runner, 0 when it draws nothing."
+            )
     else:
         out.append(f"MMCode: {config.samples} sample(s) per problem at temperature {config.temperature}.")
-    return out
+    return out + quirks.notes(config.bench, config.active_quirks())
 
 
 async def evaluate(config: EvalConfig, report: Report = _ignore) -> dict[str, Any]:
     """Run (or resume) the evaluation; return the summary it wrote."""
     from viscodex.model.select import open_backend
-    from viscodex.sandbox import Sandbox, SandboxPolicy
+    from viscodex.sandbox import Sandbox
 
     items = await asyncio.to_thread(load_items, config)
     store = ItemStore(config.out)
@@ -128,10 +146,14 @@ async def evaluate(config: EvalConfig, report: Report = _ignore) -> dict[str, An
     report("start", {"total": len(items), "skipped": len(items) - len(todo)})
     if todo:
         package_set = "chartmimic" if config.bench == "chartmimic" else "default"
-        policy = SandboxPolicy(package_set=package_set)
         backend = await open_backend(config.settings)
+        judge = await open_backend(config.judge) if config.judge is not None else None
         try:
-            scorer = await asyncio.to_thread(Sandbox, policy=policy, pool={"exec": config.workers})
+            scorer: Scorer
+            if config.ray is not None:
+                scorer = await RayScorer.open(config.ray, package_set, config.workers)
+            else:
+                scorer = await LocalScorer.open(package_set, config.workers)
             agent_box = None
             try:
                 if config.agent:
@@ -140,7 +162,7 @@ async def evaluate(config: EvalConfig, report: Report = _ignore) -> dict[str, An
 
                 async def one(item: Any) -> None:
                     async with gate:
-                        row = await _item(config, item, backend, scorer, agent_box)
+                        row = await _item(config, item, backend, scorer, agent_box, judge)
                     store.add(row)
                     report("item", row)
 
@@ -148,9 +170,11 @@ async def evaluate(config: EvalConfig, report: Report = _ignore) -> dict[str, An
             finally:
                 if agent_box is not None:
                     await asyncio.to_thread(agent_box.close)
-                await asyncio.to_thread(scorer.close)
+                await scorer.close()
         finally:
             await backend.aclose()
+            if judge is not None:
+                await judge.aclose()
     rows = [store.rows[item.id] for item in items if item.id in store.rows]
     return write_summary(
         config.out,
@@ -166,31 +190,63 @@ async def evaluate(config: EvalConfig, report: Report = _ignore) -> dict[str, An
             "max_iters": config.max_iters if config.agent else None,
             "samples": config.samples,
             "temperature": config.temperature,
+            "quirks": sorted(config.active_quirks()),
         },
     )
 
 
-async def _item(config: EvalConfig, item: Any, backend: ChatBackend, scorer: Any, agent_box: Any) -> dict[str, Any]:
+async def _item(
+    config: EvalConfig, item: Any, backend: ChatBackend, scorer: Scorer, agent_box: Any, judge: ChatBackend | None
+) -> dict[str, Any]:
     started = time.monotonic()
+    on = config.active_quirks()
     if config.bench == "chartmimic":
         prompt = chartmimic.prompt_for(item.script.read_text(encoding="utf-8"))
         answers = await _answers(config, backend, agent_box, item.id, prompt, [item.picture], "chart", 1)
         _keep(config.out, item.id, answers)
-        row = await asyncio.to_thread(
-            chartmimic.score_answer, scorer, item, answers[0], timeout_s=config.item_timeout_s
+        gold_script = item.script.read_text(encoding="utf-8")
+        row: dict[str, Any] = await scorer.call(
+            chartmimic.score_script, item.id, gold_script, answers[0], timeout_s=config.item_timeout_s, quirks=on
         )
+        if judge is not None:
+            row[chartmimic.JUDGE_FIELD] = await _judge(config, judge, scorer, item, answers[0], bool(row["ran"]))
     else:
         images = _write_images(config.out / "pictures" / item.id, item.images)
         prompt = mmcode.prompt_for(item)
         answers = await _answers(config, backend, agent_box, item.id, prompt, images, "algorithm", config.samples)
         _keep(config.out, item.id, answers)
         verdicts = [
-            await asyncio.to_thread(mmcode.judge, scorer, mmcode.extract_code(answer), item.input_output)
+            await scorer.call(mmcode.judge, mmcode.extract_code(answer), item.input_output, quirks=on)
             for answer in answers
         ]
-        row = mmcode.row_for(item, verdicts, config.ks)
+        row = mmcode.row_for(item, verdicts, config.ks, on)
     row["seconds"] = round(time.monotonic() - started, 3)
     return row
+
+
+async def _judge(config: EvalConfig, judge: ChatBackend, scorer: Scorer, item: Any, answer: str, ran: bool) -> float:
+    """ChartMimic's high-level score: the judge compares the reference picture with the generated chart (0
+    when the answer's script draws nothing: the official table divides by all items)."""
+    from viscodex.model.chat import ChatMessage
+
+    if not ran:
+        return 0.0
+    code = chartmimic.judge_code(answer, savefig_cut="savefig-cut" in config.active_quirks())
+    png = await scorer.call(chartmimic.render_for_judge, code, timeout_s=config.item_timeout_s)
+    if png is None:
+        return 0.0
+    folder = config.out / "judge"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{item.id}.png").write_bytes(png)
+    request = ChatRequest(
+        [ChatMessage("user", chartmimic.JUDGE_PROMPT, (item.picture, folder / f"{item.id}.png"))],
+        max_tokens=chartmimic.JUDGE_MAX_TOKENS,
+        temperature=chartmimic.JUDGE_TEMPERATURE,
+    )
+    response = (await complete(judge, request)).text
+    (folder / f"{item.id}.md").write_text(response, encoding="utf-8")
+    score = chartmimic.judge_score(response)
+    return 0.0 if score is None else score
 
 
 async def _answers(
