@@ -62,7 +62,7 @@ import difflib
 import io
 import re
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from copy import deepcopy
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -800,31 +800,110 @@ def scores(answer: Page, reference: Page, clip: Clip, quirks: Quirks = OFFICIAL)
     return out
 
 
-def score_answer(
+@lru_cache(maxsize=4)
+def clip_model(spec: str = DEFAULT_CLIP) -> Clip:
+    """One ``Clip`` per spec and process (a pool worker or a Ray actor loads it once)."""
+    return Clip(spec)
+
+
+def score_html(
     sandbox: Any,
-    item: PageItem,
+    item_id: str,
+    reference_html: str,
     answer: str,
-    clip: Clip,
     *,
-    quirks: Quirks = OFFICIAL,
-    reference: Page | None = None,
+    clip: str | Clip = DEFAULT_CLIP,
+    quirks: Iterable[str] | None = None,
+    assets: Mapping[str, bytes] | None = None,
     timeout_s: float = 60.0,
 ) -> dict[str, Any]:
-    """One item's row: the answer's page against the reference page, on the paper's 0-100 scale."""
-    assets = {name: path.read_bytes() for name, path in item.assets.items()}
+    """One item's row from plain data (so it can run on a Ray node): the answer's page against the
+    reference page, the six scores on the paper's 0-100 scale; ``quirks``: the names kept on (``QUIRKS``;
+    None: all, as published)."""
+    on = quirks_from(quirks)
+    model = clip if isinstance(clip, Clip) else clip_model(clip)
 
     def render_png(html: str) -> bytes:
         return render(sandbox, html, assets, timeout_s=timeout_s)
 
     html = extract_html(answer)
-    if reference is None:
-        reference = page_blocks(item.html.read_text(encoding="utf-8", errors="replace"), render_png)
-    mine = page_blocks(preprocess_answer(html) if quirks.preprocess_answer else html, render_png)
-    numbers = scores(mine, reference, clip, quirks)
-    row: dict[str, Any] = {"id": item.id}
+    reference = page_blocks(reference_html, render_png)
+    mine = page_blocks(preprocess_answer(html) if on.preprocess_answer else html, render_png)
+    numbers = scores(mine, reference, model, on)
+    row: dict[str, Any] = {"id": item_id}
     row.update({name: 100 * numbers[name] for name in FIELDS})
     row["blocks"] = len(mine.blocks)
     row["reference_blocks"] = len(reference.blocks)
     if not html.strip():
         row["error"] = "the answer holds no HTML"
     return row
+
+
+def score_answer(
+    sandbox: Any, item: PageItem, answer: str, clip: str | Clip = DEFAULT_CLIP, **kwargs: Any
+) -> dict[str, Any]:
+    """``score_html`` of an item read from its files."""
+    assets = {name: path.read_bytes() for name, path in item.assets.items()}
+    reference = item.html.read_text(encoding="utf-8", errors="replace")
+    return score_html(sandbox, item.id, reference, answer, clip=clip, assets=assets, **kwargs)
+
+
+# --- the quirks' names, in the harness's registry (``quirks.py``) ---------------------------------------
+
+QUIRK_FLAGS = {
+    "blank-pages-zero": "blank_pages_score_zero",
+    "autojunk": "autojunk",
+    "clip-merged-masks": "clip_masks_merged_answer_blocks",
+    "answer-preprocess": "preprocess_answer",
+}
+
+
+def quirks_from(on: Iterable[str] | None) -> Quirks:
+    """The ``Quirks`` with exactly the named ones on (None: all of them, as the official code)."""
+    if on is None:
+        return OFFICIAL
+    names = set(on)
+    return Quirks(**{flag: name in names for name, flag in QUIRK_FLAGS.items()})
+
+
+def _register() -> None:
+    """Add Design2Code's quirks to the harness's one registry, so ``--no-quirk NAME`` and the summary's
+    notes know them."""
+    from . import quirks
+
+    mine = (
+        quirks.Quirk(
+            "blank-pages-zero",
+            "design2code",
+            "a page without text blocks scores 0 on block, text, position and colour, even when neither page "
+            "has any, so a perfect answer to a text-free page gets 0.2 x CLIP",
+            "two pages without text score 1 on those four",
+        ),
+        quirks.Quirk(
+            "autojunk",
+            "design2code",
+            "text similarity is difflib.SequenceMatcher with autojunk on: in a block of 200+ characters the "
+            "characters making up more than 1% of it are ignored, which lowers long texts' scores",
+            "SequenceMatcher(autojunk=False), the character-level Dice similarity the paper describes",
+        ),
+        quirks.Quirk(
+            "clip-merged-masks",
+            "design2code",
+            "the CLIP step inpaints the answer over the union boxes of the blocks the matching merged (the "
+            "merge changes the list it reads), the reference over its blocks as found",
+            "both pictures are inpainted over their blocks as found",
+        ),
+        quirks.Quirk(
+            "answer-preprocess",
+            "design2code",
+            "only the answer is pre-processed: repeated text cut from where it starts, bare text wrapped in "
+            "<html><body><p>, and every element after the 50th identical copy dropped",
+            "the answer is rendered as given",
+        ),
+    )
+    if not any(q.bench == "design2code" for q in quirks.QUIRKS):
+        quirks.QUIRKS = (*quirks.QUIRKS, *mine)
+        quirks.BY_NAME.update({q.name: q for q in mine})
+
+
+_register()

@@ -18,12 +18,12 @@ from typing import Any, Literal
 from viscodex.model.chat import ChatBackend, ChatRequest, complete
 from viscodex.model.settings import ModelSettings
 
-from . import chartmimic, mmcode, quirks
+from . import chartmimic, design2code, mmcode, quirks
 from .scale import LocalScorer, RayScorer, Scorer
 from .store import ItemStore, write_summary
 
-Bench = Literal["chartmimic", "mmcode"]
-BENCHES: tuple[Bench, ...] = ("chartmimic", "mmcode")
+Bench = Literal["chartmimic", "mmcode", "design2code"]
+BENCHES: tuple[Bench, ...] = ("chartmimic", "mmcode", "design2code")
 
 PAPER_NOTE = (
     "Paper column: the VisCodex paper's (arXiv 2508.09945) published numbers were not available offline "
@@ -56,6 +56,8 @@ class EvalConfig:
     """ChartMimic: the judge model of the high-level score (GPT-4o in the paper); None: not scored."""
     ray: str | None = None
     """A Ray cluster's address (or ``local``) to score the items on (``scale``); None: the local pool."""
+    clip: str = design2code.DEFAULT_CLIP
+    """Design2Code: the CLIP model (an open_clip folder, ``hf-hub:...`` or ``ARCH:PRETRAINED``)."""
 
     def active_quirks(self) -> frozenset[str]:
         return quirks.defaults(self.bench) if self.quirks is None else self.quirks
@@ -108,6 +110,8 @@ def write_budgets(out: Path, runs: Sequence[tuple[int, dict[str, Any]]]) -> str:
 def load_items(config: EvalConfig) -> list[Any]:
     if config.bench == "chartmimic":
         items: list[Any] = chartmimic.load(config.data, config.out / "pictures")
+    elif config.bench == "design2code":
+        items = design2code.load(config.data, config.out / "pages")
     else:
         items = mmcode.load(config.data)
     return items[: config.limit] if config.limit is not None else items
@@ -116,6 +120,8 @@ def load_items(config: EvalConfig) -> list[Any]:
 def fields(config: EvalConfig) -> tuple[str, ...]:
     if config.bench == "chartmimic":
         return chartmimic.FIELDS + ((chartmimic.JUDGE_FIELD,) if config.judge is not None else ())
+    if config.bench == "design2code":
+        return design2code.FIELDS
     return mmcode.fields(config.ks)
 
 
@@ -130,6 +136,8 @@ def notes(config: EvalConfig) -> list[str]:
                 f"{chartmimic.JUDGE_FIELD}: the official judge prompt answered by {judge} (the paper used GPT-4o); "
                 "the generated chart is rendered by the sandbox's chart runner, 0 when it draws nothing."
             )
+    elif config.bench == "design2code":
+        out.append(f"Design2Code: the official visual score x 100, re-implemented; CLIP {config.clip}.")
     else:
         out.append(f"MMCode: {config.samples} sample(s) per problem at temperature {config.temperature}.")
     return out + quirks.notes(config.bench, config.active_quirks())
@@ -210,6 +218,14 @@ async def _item(
         )
         if judge is not None:
             row[chartmimic.JUDGE_FIELD] = await _judge(config, judge, scorer, item, answers[0], bool(row["ran"]))
+    elif config.bench == "design2code":
+        answers = await _answers(config, backend, agent_box, item.id, design2code.PROMPT, [item.picture], "ui", 1)
+        _keep(config.out, item.id, answers)
+        assets = {name: path.read_bytes() for name, path in item.assets.items()}
+        reference = item.html.read_text(encoding="utf-8", errors="replace")
+        row = await scorer.call(
+            design2code.score_html, item.id, reference, answers[0], clip=config.clip, quirks=on, assets=assets
+        )
     else:
         images = _write_images(config.out / "pictures" / item.id, item.images)
         prompt = mmcode.prompt_for(item)
@@ -256,7 +272,7 @@ async def _answers(
     item_id: str,
     prompt: str,
     images: Sequence[Path],
-    kind: Literal["chart", "algorithm"],
+    kind: Literal["chart", "algorithm", "ui"],
     count: int,
 ) -> list[str]:
     """``count`` answers to the item, each as Markdown with its code in a ```python block."""
@@ -277,7 +293,8 @@ async def _answers(
         folder = config.out / "agent" / item_id / f"sample-{sample}"
         result = await Loop(request, backend, agent_box, folder, lambda _e: None).run()
         code = result.best.code if result.best is not None else ""
-        answers.append(f"```python\n{code}\n```" if code else "")
+        fence = "html" if kind == "ui" else "python"
+        answers.append(f"```{fence}\n{code}\n```" if code else "")
     return answers
 
 
