@@ -1,7 +1,7 @@
 """Evaluation on the benchmarks the VisCodex paper reports, scored as their authors score them.
 
-``viscodex-train eval`` drives it: a benchmark module (``chartmimic``, ``mmcode``, ``design2code``) loads the items from a
-local folder, the model answers each one (single shot, or inside the agent loop), the answer is scored in
-the sandbox with a re-implementation of the benchmark's official metric, and every item becomes one line
-of ``OUT/items.jsonl`` (see ``store``), so a crashed run resumes where it stopped.
+``viscodex-train eval`` drives it: a benchmark module (``chartmimic``, ``mmcode``, ``design2code``) loads
+the items from a local folder, the model answers each one (single shot, or inside the agent loop), the
+answer is scored in the sandbox with a re-implementation of the benchmark's official metric, and every item
+becomes one line of ``OUT/items.jsonl`` (see ``store``), so a crashed run resumes where it stopped.
 """
