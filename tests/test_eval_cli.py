@@ -150,6 +150,8 @@ def test_mmcode_pass_at_k_from_samples(tmp_path: Path, sandbox_image: str) -> No
         (["--bench", "mmcode", "--data", "/does/not/exist"], "does not exist"),
         (["--bench", "mmcode", "--data", ".", "--k", "1,5"], "--samples >= 5"),
         (["--bench", "mmcode", "--data", ".", "--max-iters", "1,2"], "need --agent"),
+        (["--bench", "mmcode", "--data", ".", "--no-quirk", "savefig-cut"], "unknown quirk 'savefig-cut' for mmcode"),
+        (["--bench", "mmcode", "--data", ".", "--judge-url", "http://127.0.0.1:9/v1"], "ChartMimic's high-level"),
     ],
 )
 def test_bad_usage_is_one_line_and_exit_2(args: list[str], needle: str) -> None:
@@ -219,3 +221,42 @@ def test_ctrl_c_keeps_finished_items_and_the_rerun_does_only_the_rest(tmp_path: 
     assert len(model.requests) == 4 - len(done)
     rows = _rows(out)
     assert set(rows) == {"p0", "p1", "p2", "p3"} and all(r["pass@1"] == 100.0 for r in rows.values())
+
+
+@pytest.mark.slow
+def test_chartmimic_high_level_score_from_a_judge_endpoint(chart_data: Path, tmp_path: Path) -> None:
+    out = tmp_path / "judged"
+    verdict = "Comments:\n- Chart Types: all there, 20\n- Layout: 10\n\nScore: 73\n\n---"
+    with serve(ScriptedModel([_fenced(GOLD)])) as model, serve(ScriptedModel([verdict], name="gpt-4o")) as judge:
+        code, stdout, stderr = _eval(
+            model,
+            *("--bench", "chartmimic", "--data", str(chart_data), "--out", str(out), "--limit", "1"),
+            *("--judge-url", judge.url, "--judge-model", "gpt-4o"),
+        )
+    assert code == 0, stderr
+    row = _rows(out)["bar_7"]
+    assert row["gpt4v_score"] == 73.0 and row["color"] == 100.0
+    # the official judge prompt with the reference picture and the generated chart, at their temperature
+    request = judge.requests[0]
+    assert judge.user_texts(0)[0].startswith("You are an excellent judge") and judge.image_count(0) == 2
+    assert request["model"] == "gpt-4o" and request["temperature"] == 0.1
+    assert (out / "judge" / "bar_7.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["metrics"]["gpt4v_score"] == 73.0 and "| gpt4v_score | 73.00 |" in stdout
+
+
+@pytest.mark.slow
+def test_mmcode_quirk_switched_off_changes_the_verdict(tmp_path: Path, sandbox_image: str) -> None:
+    data = tmp_path / "mmcode.jsonl"
+    io_spec = json.dumps({"inputs": [""], "outputs": ["0.333333"]})
+    data.write_text(json.dumps({"problem_id": "third", "question": "Print a third.", "input_output": io_spec}) + "\n")
+    third = _fenced("print(1/3)")
+    for flags, expected in (([], 100.0), (["--no-quirk", "loose-output"], 0.0)):
+        out = tmp_path / ("loose" if not flags else "strict")
+        with serve(ScriptedModel([third])) as model:
+            code, _, stderr = _eval(model, "--bench", "mmcode", "--data", str(data), "--out", str(out), *flags)
+        assert code == 0, stderr
+        assert _rows(out)["third"]["pass@1"] == expected
+        summary = json.loads((out / "summary.json").read_text())
+        assert ("loose-output" in summary["config"]["quirks"]) == (not flags)
+        assert any(n.startswith("Quirk loose-output " + ("on" if not flags else "off")) for n in summary["notes"])
