@@ -3,6 +3,7 @@ fine-tuning) and scores it. Commands are added here as each stage lands."""
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -196,26 +197,72 @@ def merge_sweep(
     base: Annotated[str | None, typer.Option("--base")] = None,
     config: RecipeOpt = None,
     preset: PresetOpt = None,
-    eval_suite: Annotated[str | None, typer.Option("--eval", help="Score each merge (evaluation harness).")] = None,
+    eval_suite: Annotated[
+        str | None, typer.Option("--eval", help="Score each merge on a benchmark: chartmimic or mmcode.")
+    ] = None,
+    data: Annotated[Path | None, typer.Option("--data", help="--eval: the benchmark's data.")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="--eval: only the first K items.")] = None,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="--eval: items in flight at once.")] = 2,
+    max_tokens: Annotated[
+        int | None, typer.Option("--max-tokens", min=1, help="--eval: longest answer (default: the model's).")
+    ] = None,
+    prune: Annotated[bool, typer.Option("--prune", help="--eval: delete every merge but the best.")] = False,
     force: Annotated[bool, typer.Option(help="Replace existing merges.")] = False,
     download: Annotated[bool | None, typer.Option(help="Fetch hub ids (default: only for --preset).")] = None,
 ) -> None:
-    """Merge once per lam, as the paper's sweep did; with --eval, score each merge."""
-    if eval_suite is not None:
-        raise fail(
-            "--eval needs the evaluation harness, which is not part of this version yet; "
-            "run merge-sweep without --eval to write the merges",
-            ExitCode.USAGE,
-        )
-    try:
-        values = [float(v) for v in lams.split(",") if v.strip()]
-    except ValueError:
-        raise fail(f"--lams must be numbers separated by commas, not {lams!r}", ExitCode.USAGE) from None
-    if not values:
-        raise fail("--lams is empty", ExitCode.USAGE)
+    """Merge once per lam, as the paper's sweep did; with --eval, score each merge through the embedded
+    backend, write OUT/sweep.md and sweep.json (the paper's lam ablation) and point OUT/best at the best."""
+    from viscodex.agent.cli_errors import UsageError, expected_failures
+
+    with expected_failures():
+        try:
+            values = [float(v) for v in lams.split(",") if v.strip()]
+        except ValueError:
+            raise UsageError(f"--lams must be numbers separated by commas, not {lams!r}") from None
+        if not values:
+            raise UsageError("--lams is empty")
+        if eval_suite is not None:
+            if eval_suite not in ("chartmimic", "mmcode"):
+                raise UsageError(f"unknown --eval {eval_suite!r}; use chartmimic or mmcode")
+            if data is None:
+                raise UsageError("--eval needs --data (the benchmark's folder or file)")
+            if not data.exists():
+                raise UsageError(f"--data {data} does not exist")
+        elif data is not None or prune:
+            raise UsageError("--data and --prune go with --eval")
+    from .eval import sweep
+
+    points = []
     for value in values:
-        recipe = _recipe(config, preset, {"vlm": vlm, "code": code, "base": base}, {"lam": value})
-        _progress_merge(recipe, out / f"lam-{value:.2f}", force, preset is not None if download is None else download)
+        folder = sweep.merge_folder(out, value)
+        if folder.is_dir() and not force:
+            print(f"{folder}: already merged, kept (--force merges it again)")
+        else:
+            recipe = _recipe(config, preset, {"vlm": vlm, "code": code, "base": base}, {"lam": value})
+            _progress_merge(recipe, folder, force, preset is not None if download is None else download)
+        if eval_suite is None:
+            continue
+        from viscodex.model.settings import ModelSettings
+
+        from .eval.run import EvalConfig
+
+        settings = ModelSettings.from_flags(model_path=folder, backend="embedded", max_tokens=max_tokens)
+        run = EvalConfig(
+            bench=eval_suite,  # type: ignore[arg-type]
+            data=data,  # type: ignore[arg-type]
+            out=sweep.eval_folder(out, value),
+            settings=settings,
+            limit=limit,
+            workers=workers,
+        )
+        _run_eval([run])
+        summary = json.loads((run.out / "summary.json").read_text(encoding="utf-8"))
+        points.append(sweep.SweepPoint(value, folder, summary))
+    if eval_suite is not None:
+        table = sweep.write_sweep(out, eval_suite, points, prune=prune)
+        print((out / "sweep.md").read_text(encoding="utf-8"), end="")
+        if table["best"] is None:
+            raise fail("no merge got a headline score; see each run's summary in OUT/eval/", ExitCode.FAILED)
 
 
 @app.command("eval")
