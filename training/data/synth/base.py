@@ -80,8 +80,8 @@ class SynthFailure(Exception):
 @dataclass(frozen=True)
 class Synthesizer:
     kind: SynthKind
-    role: Literal["exec", "chart", "html"]
-    """The sandbox role whose warm pool the runner sizes to the worker count."""
+    roles: tuple[Literal["exec", "chart", "html"], ...]
+    """The sandbox roles whose warm pools the runner sizes to the worker count."""
     generate: Callable[[int, int], Program]
     render: Callable[[Program, Sandbox, threading.Event | None], Rendered]
 

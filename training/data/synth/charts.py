@@ -828,4 +828,4 @@ def render(program: Program, sandbox: Sandbox, cancel: threading.Event | None = 
     return Rendered(result.png, {"width": width, "height": height})
 
 
-SYNTHESIZER = Synthesizer(kind="chart", role="chart", generate=generate, render=render)
+SYNTHESIZER = Synthesizer(kind="chart", roles=("chart",), generate=generate, render=render)

@@ -128,7 +128,7 @@ def synthesize(
     report("start", {"total": n, "done": summary.resumed})
     started = time.monotonic()
     own = sandbox is None
-    box = sandbox if sandbox is not None else Sandbox(pool={synth.role: workers})
+    box = sandbox if sandbox is not None else Sandbox(pool=dict.fromkeys(synth.roles, workers))
     try:
         summary.versions = _versions(box)
         _write_report(out, summary, kept, failed)
