@@ -392,6 +392,7 @@ def _run_eval(configs: list[EvalConfig], budgets_out: Path | None = None) -> Non
 
     from .eval.chartmimic import DataError
     from .eval.run import evaluate, write_budgets
+    from .eval.scale import RayUnavailable
 
     err = Console(stderr=True)
     columns = (BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
@@ -413,6 +414,8 @@ def _run_eval(configs: list[EvalConfig], budgets_out: Path | None = None) -> Non
                     summaries.append(asyncio.run(evaluate(config, report)))
         except DataError as exc:
             raise fail(str(exc), ExitCode.USAGE) from None
+        except RayUnavailable as exc:
+            raise fail(str(exc), ExitCode.UNAVAILABLE) from None
         except KeyboardInterrupt:
             raise fail(
                 f"interrupted; finished items are kept in {config.out / 'items.jsonl'} and skipped when you "

@@ -152,6 +152,7 @@ async def evaluate(config: EvalConfig, report: Report = _ignore) -> dict[str, An
     store = ItemStore(config.out)
     todo = [item for item in items if not store.done(item.id)]
     report("start", {"total": len(items), "skipped": len(items) - len(todo)})
+    places: list[str] = []
     if todo:
         package_set = "chartmimic" if config.bench == "chartmimic" else "default"
         backend = await open_backend(config.settings)
@@ -160,6 +161,7 @@ async def evaluate(config: EvalConfig, report: Report = _ignore) -> dict[str, An
             scorer: Scorer
             if config.ray is not None:
                 scorer = await RayScorer.open(config.ray, package_set, config.workers)
+                places = scorer.places
             else:
                 scorer = await LocalScorer.open(package_set, config.workers)
             agent_box = None
@@ -199,6 +201,8 @@ async def evaluate(config: EvalConfig, report: Report = _ignore) -> dict[str, An
             "samples": config.samples,
             "temperature": config.temperature,
             "quirks": sorted(config.active_quirks()),
+            "ray": config.ray,
+            "ray_actors": places or None,
         },
     )
 
@@ -208,9 +212,13 @@ async def _item(
 ) -> dict[str, Any]:
     started = time.monotonic()
     on = config.active_quirks()
+    scorer = timed = _Timed(scorer)
+    model_s = 0.0
     if config.bench == "chartmimic":
         prompt = chartmimic.prompt_for(item.script.read_text(encoding="utf-8"))
+        mark = time.monotonic()
         answers = await _answers(config, backend, agent_box, item.id, prompt, [item.picture], "chart", 1)
+        model_s = time.monotonic() - mark
         _keep(config.out, item.id, answers)
         gold_script = item.script.read_text(encoding="utf-8")
         row: dict[str, Any] = await scorer.call(
@@ -219,7 +227,9 @@ async def _item(
         if judge is not None:
             row[chartmimic.JUDGE_FIELD] = await _judge(config, judge, scorer, item, answers[0], bool(row["ran"]))
     elif config.bench == "design2code":
+        mark = time.monotonic()
         answers = await _answers(config, backend, agent_box, item.id, design2code.PROMPT, [item.picture], "ui", 1)
+        model_s = time.monotonic() - mark
         _keep(config.out, item.id, answers)
         assets = {name: path.read_bytes() for name, path in item.assets.items()}
         reference = item.html.read_text(encoding="utf-8", errors="replace")
@@ -229,7 +239,9 @@ async def _item(
     else:
         images = _write_images(config.out / "pictures" / item.id, item.images)
         prompt = mmcode.prompt_for(item)
+        mark = time.monotonic()
         answers = await _answers(config, backend, agent_box, item.id, prompt, images, "algorithm", config.samples)
+        model_s = time.monotonic() - mark
         _keep(config.out, item.id, answers)
         verdicts = [
             await scorer.call(mmcode.judge, mmcode.extract_code(answer), item.input_output, quirks=on)
@@ -237,7 +249,27 @@ async def _item(
         ]
         row = mmcode.row_for(item, verdicts, config.ks, on)
     row["seconds"] = round(time.monotonic() - started, 3)
+    row["model_seconds"] = round(model_s, 3)
+    row["sandbox_seconds"] = round(timed.seconds, 3)
     return row
+
+
+class _Timed:
+    """A scorer that adds up how long its calls took (the sandbox's share of an item's time)."""
+
+    def __init__(self, inner: Scorer) -> None:
+        self.inner = inner
+        self.seconds = 0.0
+
+    async def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        mark = time.monotonic()
+        try:
+            return await self.inner.call(fn, *args, **kwargs)
+        finally:
+            self.seconds += time.monotonic() - mark
+
+    async def close(self) -> None:
+        await self.inner.close()
 
 
 async def _judge(config: EvalConfig, judge: ChatBackend, scorer: Scorer, item: Any, answer: str, ran: bool) -> float:
