@@ -26,6 +26,7 @@ class RichProgress(TrainerCallback):
             transient=False,
         )
         self.task: TaskID | None = None
+        self.data_task: TaskID | None = None
 
     def __enter__(self) -> RichProgress:
         self.bar.start()
@@ -37,7 +38,18 @@ class RichProgress(TrainerCallback):
     def say(self, line: str) -> None:
         self.console.print(line, markup=False, highlight=False, soft_wrap=True)
 
+    def on_record(self, summary: Any) -> None:
+        """The data pass: records kept and skipped so far (the total is unknown while streaming)."""
+        seen = summary.kept + sum(summary.skipped.values())
+        if self.data_task is None:
+            self.data_task = self.bar.add_task("reading records", total=None)
+        if seen % 64 == 0 or seen < 64:
+            self.bar.update(self.data_task, completed=seen, description=f"reading records ({summary.kept} kept)")
+
     def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if self.data_task is not None:
+            self.bar.remove_task(self.data_task)
+            self.data_task = None
         self.task = self.bar.add_task("training", total=state.max_steps, completed=state.global_step)
 
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:

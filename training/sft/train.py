@@ -25,7 +25,7 @@ from ..data.records import Record, Rejected
 from .card import model_card
 from .collate import ChatMarkers, VisionSFTCollator, processor_budget
 from .dataset import DataError, DataSummary, open_splits, write_dataset
-from .freeze import freeze, parts_of
+from .freeze import ARCHITECTURES, freeze, parts_of
 from .recipe import SFTRecipe
 
 Say = Callable[[str], None]
@@ -79,18 +79,23 @@ def prepare_out(out: Path, resume: bool) -> Path:
     return work
 
 
-def load_model(model_dir: Path, recipe: SFTRecipe, precision: str) -> tuple[Any, Any]:
-    import torch
-    from transformers import AutoModelForImageTextToText, AutoProcessor
+def load_processor(model_dir: Path, recipe: SFTRecipe) -> Any:
+    from transformers import AutoProcessor
 
     processor = AutoProcessor.from_pretrained(model_dir)  # type: ignore[no-untyped-call]
     if recipe.image_max_pixels is not None:
         # set on the processor, so the saved checkpoint resizes at inference as it did in training
         image_processor = processor.image_processor
         image_processor.size = {**image_processor.size, "longest_edge": recipe.image_max_pixels}
+    return processor
+
+
+def load_model(model_dir: Path, precision: str) -> Any:
+    import torch
+    from transformers import AutoModelForImageTextToText
+
     dtype = torch.bfloat16 if precision == "bf16" else torch.float32
-    model = AutoModelForImageTextToText.from_pretrained(model_dir, dtype=dtype)
-    return model, processor
+    return AutoModelForImageTextToText.from_pretrained(model_dir, dtype=dtype)
 
 
 def run_sft(
@@ -113,20 +118,27 @@ def run_sft(
     check_model_dir(model_dir)
     work = prepare_out(out, resume)
     precision = precision_of(recipe)
-    say(f"loading {model_dir} ({precision})")
+    # The processor and the config first: bad data or an unknown architecture fail before the model loads.
     try:
-        model, processor = load_model(model_dir, recipe, precision)
+        processor = load_processor(model_dir, recipe)
+        model_type = json.loads((model_dir / "config.json").read_text(encoding="utf-8")).get("model_type")
     except (OSError, ValueError, KeyError) as exc:
         raise SFTError(f"cannot load {model_dir}: {' '.join(str(exc).split())[:300]}") from None
-    parts_of(model)  # an architecture without freezing rules fails here, before the data pass
+    if model_type not in ARCHITECTURES:
+        raise SFTError(f"cannot fine-tune model type {model_type!r}; known: {', '.join(ARCHITECTURES)}")
     markers = ChatMarkers.from_tokenizer(processor.tokenizer)
 
     say("reading the data: checking, measuring and hashing each record")
     summary = write_dataset(
-        records, work / "data.arrow", processor, processor_budget(processor), recipe.max_length, progress=None
+        records,
+        work / "data.arrow",
+        processor,
+        processor_budget(processor),
+        recipe.max_length,
+        progress=getattr(progress, "on_record", None),
     )
     if summary.kept == 0:
-        reasons = "; ".join(f"{n} {r}" for r, n in summary.skipped.most_common(3))
+        reasons = ", ".join(f"{n} {r}" for r, n in summary.skipped.most_common(4))
         raise DataError("no usable records" + (f" (skipped: {reasons})" if reasons else ": the data set is empty"))
     previous = work / "data.json"
     if resume and previous.is_file():
@@ -142,6 +154,12 @@ def run_sft(
         + f"; {summary.tokens} tokens, longest {summary.longest}; digest {summary.digest[:16]}"
     )
     train_set, eval_set = open_splits(work / "data.arrow", recipe.eval_split, recipe.seed)
+
+    say(f"loading {model_dir} ({precision})")
+    try:
+        model = load_model(model_dir, precision)
+    except (OSError, ValueError, KeyError) as exc:
+        raise SFTError(f"cannot load {model_dir}: {' '.join(str(exc).split())[:300]}") from None
 
     frozen = freeze(model, recipe.freeze_vision, recipe.freeze_projector)
     trainer = build_trainer(model, processor, markers, recipe, precision, train_set, eval_set, work)
@@ -203,9 +221,7 @@ def last_checkpoint(work: Path) -> Path | None:
 
 def save_checkpoint(model: Any, processor: Any, out: Path) -> None:
     """A plain checkpoint: weights, config (``use_cache`` back on), generation config and processor."""
-    model.config.use_cache = True
-    text_config = model.config.get_text_config()
-    text_config.use_cache = True
+    model.config.get_text_config().use_cache = True  # gradient checkpointing turned it off
     model.save_pretrained(out)
     processor.save_pretrained(out)
 
@@ -220,7 +236,7 @@ def build_trainer(
     eval_set: Any,
     work: Path,
 ) -> Any:
-    from trl import SFTConfig, SFTTrainer  # type: ignore[attr-defined]
+    from trl import SFTConfig  # type: ignore[attr-defined]
 
     peft_config = None
     if recipe.lora is not None:
@@ -271,7 +287,7 @@ def build_trainer(
         disable_tqdm=True,
     )
     collator = VisionSFTCollator(processor=processor, markers=markers)
-    return SFTTrainer(
+    return _trainer_class()(
         model=model,
         args=args,
         train_dataset=train_set,
@@ -280,6 +296,34 @@ def build_trainer(
         data_collator=collator,
         peft_config=peft_config,
     )
+
+
+def _trainer_class() -> Any:
+    """TRL's `SFTTrainer`, resuming full fine-tunes through ``from_pretrained``.
+
+    transformers 5.19's `Trainer._load_from_checkpoint` reads the checkpoint's safetensors with a plain
+    ``load_state_dict(strict=False)``, without the key conversion ``from_pretrained`` applies: a Qwen2.5-VL
+    checkpoint is saved as ``visual.*`` / ``model.layers.*`` while the module holds ``model.visual.*`` /
+    ``model.language_model.*``, so every weight is missed and a resumed run silently restarts from the
+    base weights (huggingface/transformers#43701, open). Here the checkpoint is loaded the way users load it
+    and copied in strictly. LoRA checkpoints (adapter files) keep the Trainer's own path, which is right.
+    """
+    import torch
+    from trl import SFTTrainer  # type: ignore[attr-defined]
+
+    class Trainer(SFTTrainer):
+        def _load_from_checkpoint(self, resume_from_checkpoint: str, model: Any = None) -> None:
+            model = model if model is not None else self.model
+            if hasattr(model, "peft_config") or self.is_fsdp_enabled:
+                super()._load_from_checkpoint(resume_from_checkpoint, model)
+                return
+            dtype = next(model.parameters()).dtype
+            with torch.no_grad():
+                saved = type(model).from_pretrained(resume_from_checkpoint, dtype=dtype)
+                model.load_state_dict(saved.state_dict(), strict=True)
+            del saved
+
+    return Trainer
 
 
 def _has_accelerator() -> bool:
