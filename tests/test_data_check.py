@@ -129,9 +129,10 @@ EXPECTED = {
 }
 
 
-def test_check_finds_every_planted_problem_and_nothing_else(planted: Path) -> None:
+@pytest.mark.parametrize("workers", [1, 3])
+def test_check_finds_every_planted_problem_and_nothing_else(planted: Path, workers: int) -> None:
     found: list[Issue] = []
-    report = check_records(load_records(planted), source=str(planted), on_issue=found.append)
+    report = check_records(load_records(planted), source=str(planted), on_issue=found.append, workers=workers)
     by_id: dict[str, set[str]] = {}
     for issue in found:
         by_id.setdefault(issue.id, set()).add(issue.kind)

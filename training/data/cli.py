@@ -89,6 +89,9 @@ def check(
     config: Annotated[
         Path | None, typer.Option("--config", help="Check limits (YAML: max_image_pixels, near_image_bits, ...).")
     ] = None,
+    workers: Annotated[
+        int | None, typer.Option("--workers", min=1, help="Threads decoding images (default: CPUs, at most 8).")
+    ] = None,
     layout: LayoutOpt = None,
 ) -> None:
     """Report what is wrong with a training set: rejected records, broken or huge images, empty or
@@ -126,6 +129,7 @@ def check(
                 tokens=counter,
                 on_issue=(lambda issue: print(issue_line(issue), file=sink)) if sink is not None else None,
                 progress=advance,
+                workers=workers,
             )
     except DataError as exc:
         raise _fail(str(exc), 2) from None
