@@ -372,12 +372,15 @@ def test_unreadable_sources_are_data_errors(tmp_path: Path) -> None:
         load_records(tmp_path / "nothing")
     with pytest.raises(DataError, match="unknown layout"):
         load_records(tmp_path, layout="csv")
+    # at the call, not mid-stream: a caller (the trainer) catches DataError around load_records
     (tmp_path / "obj.json").write_text('{"a": 1}')
     with pytest.raises(DataError, match="not a JSON array"):
-        list(load_records(tmp_path / "obj.json"))
+        load_records(tmp_path / "obj.json")
     (tmp_path / "odd.jsonl").write_text(json.dumps({"text": "x"}) + "\n")
     with pytest.raises(DataError, match="cannot tell the layout"):
-        list(load_records(tmp_path / "odd.jsonl"))
+        load_records(tmp_path / "odd.jsonl")
+    with pytest.raises(DataError, match="reads a folder"):
+        load_records(tmp_path / "odd.jsonl", layout="folder")
 
 
 ROW = {

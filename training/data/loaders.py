@@ -390,7 +390,8 @@ def load_records(
     files, or else a folder of triples), or ``hub:NAME`` for a dataset on the hub (``split`` picks its
     split). Hub images stored as bytes are written to ``image_cache`` (default
     ``~/.cache/viscodex/data-images``). Raises `DataError` at once (before the generator is iterated)
-    when the source cannot be read at all; bad records come out as `Rejected`.
+    when the source cannot be read at all (for a pipe, whose records can be read only once, when its
+    first record shows that); bad records come out as `Rejected`.
     """
     if layout is not None and layout not in LAYOUTS:
         raise DataError(f"unknown layout {layout!r}; known: {', '.join(LAYOUTS)}")
@@ -413,19 +414,38 @@ def load_records(
     for file in files:
         if file.suffix.lower() not in (".json", ".jsonl"):
             raise DataError(f"cannot read {file}: a data file ends in .json or .jsonl (or name --layout hub)")
-    return _read_files(files, layout, keys, cache)
+    return _read_files([(file, keys or _keys_for(file, layout)) for file in files], layout, cache)
 
 
-def _read_files(files: list[Path], layout: str | None, keys: Keys | None, cache: Path) -> Iterator[Record | Rejected]:
-    for file in files:
+def _keys_for(file: Path, layout: str | None) -> Keys | None:
+    """The keys of a file's layout, decided now so a layout that cannot be told is a `DataError` before
+    the first record: the named one, else the first records of a regular file are looked at (a pipe can
+    be read only once: it is told as it streams)."""
+    if layout is not None:
+        if layout not in ROW_LAYOUTS:
+            raise DataError(f"{file} is a data file; the {layout} layout reads something else")
+        return LAYOUTS[layout].keys
+    if not file.is_file():
+        return None
+    rows = _file_rows(file)
+    try:
+        _, chosen = _detect(rows, file, None)
+    finally:
+        close = getattr(rows, "close", None)
+        if close is not None:
+            close()
+    return LAYOUTS[chosen].keys
+
+
+def _read_files(plan: list[tuple[Path, Keys | None]], layout: str | None, cache: Path) -> Iterator[Record | Rejected]:
+    for file, keys in plan:
         ctx = _Context(base=file.parent, source=str(file), image_cache=cache)
         rows = _file_rows(file)
-        file_keys = keys
-        if file_keys is None:
+        if keys is None:
             rows, chosen = _detect(rows, file, layout)
-            file_keys = LAYOUTS[chosen].keys
-        assert file_keys is not None
-        yield from _read_rows(rows, ctx, file_keys)
+            keys = LAYOUTS[chosen].keys
+        assert keys is not None
+        yield from _read_rows(rows, ctx, keys)
 
 
 def _detect(rows: Iterator[tuple[str, object]], file: Path, layout: str | None) -> tuple[Iterator[Any], str]:
