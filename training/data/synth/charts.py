@@ -50,6 +50,10 @@ PALETTES: dict[str, tuple[str, ...]] = {
     "earth": ("#606c38", "#dda15e", "#bc6c25", "#283618", "#a3b18a", "#588157", "#8a5a44", "#3a5a40"),
 }
 COLORMAPS = ("viridis", "plasma", "magma", "cividis", "coolwarm", "YlGnBu", "Blues", "RdYlGn", "PuBu", "Oranges")
+SEQUENTIAL_COLORMAPS = ("YlGnBu", "Blues", "PuBu", "Oranges")
+LIGHT_COLORMAPS = (*SEQUENTIAL_COLORMAPS, "coolwarm", "RdYlGn")
+"""Colormaps whose cells can carry legible annotations: black text, white on the dark end of the
+sequential ones (only these heatmaps are annotated)."""
 STYLES = ("ggplot", "bmh", "seaborn-v0_8-whitegrid", "seaborn-v0_8-darkgrid", "Solarize_Light2")
 INSTRUCTIONS = (
     "Write matplotlib code that reproduces this chart.",
@@ -362,6 +366,7 @@ def _bar(rng: random.Random, look: Look, ax: str) -> Panel:
         p.draw.append(f"bars = {ax}.bar(categories, values, width={width}, {color}{edge})")
     if rng.random() < 0.5:
         p.draw.append(f'{ax}.bar_label(bars, fmt="%g", padding=3)')
+        p.draw.append(f"{ax}.margins({'x' if horizontal else 'y'}=0.12)")  # room for the labels
     xlabel, ylabel = (theme.ylabel, None) if horizontal else (theme.xlabel, theme.ylabel)
     if not horizontal and (len(cats) > 5 or look.panel) and max(len(c) for c in cats) > 5:
         p.draw.append(f'{ax}.tick_params(axis="x", rotation=30)')
@@ -558,12 +563,17 @@ def _heatmap(rng: random.Random, look: Look, ax: str) -> Panel:
         f"{ax}.set_xticks(range(len(columns)), columns)",
         f"{ax}.set_yticks(range(len(rows)), rows)",
     ]
-    if len(rows) * len(cols) <= 48 and rng.random() < 0.7:
+    if len(rows) * len(cols) <= 48 and look.cmap in LIGHT_COLORMAPS and rng.random() < 0.8:
         fmt = ".2f" if high == 1 else ".0f" if high == 100 else ".1f"
+        if look.cmap in SEQUENTIAL_COLORMAPS:  # light to dark: white text on the dark cells
+            colour = ['        color = "white" if data[i, j] > 0.6 * data.max() else "black"']
+        else:
+            colour = ['        color = "black"']
         p.draw += [
             "for i in range(len(rows)):",
             "    for j in range(len(columns)):",
-            f'        {ax}.text(j, i, f"{{data[i, j]:{fmt}}}", ha="center", va="center", color="black", fontsize=8)',
+            *colour,
+            f'        {ax}.text(j, i, f"{{data[i, j]:{fmt}}}", ha="center", va="center", color=color, fontsize=8)',
         ]
     p.draw.append(f"{ax}.set_title({_q(_title(rng, title))}, fontsize={look.title_size - (2 if look.panel else 0)})")
     return p
