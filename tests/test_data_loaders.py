@@ -187,6 +187,27 @@ def test_swift_jsonl_messages_and_images(tmp_path: Path) -> None:
     assert essence(loaded, category=False) == essence(list(records), category=False)
 
 
+def test_swift_sharegpt_pairs(tmp_path: Path) -> None:
+    """ms-swift's own sharegpt form: system column, conversation of human/assistant exchanges."""
+    records = canonical(tmp_path)
+    rows = []
+    for r in records:
+        turns = [m for m in r.messages if m.role != "system"]
+        system = [m.content for m in r.messages if m.role == "system"]
+        pairs = [{"human": q.content, "assistant": a.content} for q, a in zip(turns[::2], turns[1::2], strict=True)]
+        rows.append(
+            {
+                "id": r.id,
+                **({"system": system[0]} if system else {}),
+                "conversation": pairs,
+                "images": [str(p) for p in r.images],
+            }
+        )
+    (tmp_path / "swift_sharegpt.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    loaded = list(load_records(tmp_path / "swift_sharegpt.jsonl"))
+    assert essence(loaded, category=False) == essence(list(records), category=False)
+
+
 def test_llamafactory_folder_with_custom_columns_and_tags(tmp_path: Path) -> None:
     records = canonical(tmp_path)
     rows = [

@@ -7,7 +7,8 @@ The layouts, in one registry (``LAYOUTS``), detected from the path and the first
 - ``llava``: LLaVA's JSON: ``id``, ``image`` (one path) and ``conversations`` of ``from``/``value``.
 - ``sharegpt``: ShareGPT as LLaMA-Factory reads it: ``conversations`` (``from``/``value``, human/gpt) or
   ``messages`` (``role``/``content``), an optional ``system`` column, ``images``; a folder holding
-  LLaMA-Factory's ``dataset_info.json`` is read through that file's ``columns`` and ``tags``.
+  LLaMA-Factory's ``dataset_info.json`` is read through that file's ``columns`` and ``tags``. Also
+  ms-swift's sharegpt form: ``conversation`` of ``{"human": ..., "assistant": ...}`` exchanges.
 - ``swift``: ms-swift's standard JSONL: ``messages`` (``role``/``content``, system inside) and ``images``.
 - ``folder``: a plain folder of triples (see ``read_folder``).
 - ``hub``: a Hugging Face dataset through ``datasets``: ``hub:NAME`` (streamed), a folder written by
@@ -169,6 +170,12 @@ def _messages(row: dict[str, Any], keys: Keys) -> tuple[Message, ...]:
             raise _Reject("bad_field", f"{key}[{i}] is {type(turn).__name__}, not an object")
         role_tag = next((t for t in keys.role_tags if t in turn), None)
         content_tag = next((t for t in keys.content_tags if t in turn), None)
+        if role_tag is None and content_tag is None and "human" in turn:
+            # ms-swift's sharegpt form: one {"human": ..., "assistant": ...} object per exchange
+            messages.append(Message("user", _content(turn["human"], f"{key}[{i}].human")))
+            if turn.get("assistant") is not None:
+                messages.append(Message("assistant", _content(turn["assistant"], f"{key}[{i}].assistant")))
+            continue
         if role_tag is None or content_tag is None:
             raise _Reject("bad_field", f"{key}[{i}] has no {'/'.join(keys.role_tags)} or no content")
         name = turn[role_tag]
@@ -363,9 +370,10 @@ LAYOUTS: Final[dict[str, Layout]] = {
         ),
         Layout(
             "sharegpt",
-            "ShareGPT as LLaMA-Factory reads it: conversations (from/value) or messages, system, images",
-            Keys(messages=("conversations", "messages"), images=("images", "image")),
-            lambda row: _has_turns(row, "conversations"),
+            "ShareGPT as LLaMA-Factory reads it (conversations of from/value, or messages) and as ms-swift "
+            "does (conversation of human/assistant pairs); system, images",
+            Keys(messages=("conversations", "conversation", "messages"), images=("images", "image")),
+            lambda row: _has_turns(row, "conversations") or _has_turns(row, "conversation"),
         ),
         Layout("folder", "a folder of (image, code, instruction) triples: NAME.png, NAME.py|.html|..., NAME.txt"),
         Layout("hub", "a Hugging Face dataset: hub:NAME, a save_to_disk folder or parquet files"),
