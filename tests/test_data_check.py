@@ -307,3 +307,15 @@ def test_cli_report_json_issues_file_and_exit_codes(planted: Path, tiny_vlm: Pat
     assert missing.returncode == 2 and missing.stderr.count("\n") == 1 and "does not exist" in missing.stderr
     no_model = run_cli("data", "check", str(clean), "--model", str(tmp_path / "nomodel"))
     assert no_model.returncode == 2 and "Traceback" not in no_model.stderr
+
+
+def test_cli_config_is_validated_and_applied(planted: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("near_image_bits: 40\n")
+    refused = run_cli("data", "check", str(planted), "--config", str(bad))
+    assert refused.returncode == 2 and "near_image_bits" in refused.stderr and refused.stderr.count("\n") == 1
+    tight = tmp_path / "tight.yaml"
+    tight.write_text("max_image_side: 64\nexamples: 0\n")  # the 96x64 pictures are now too large
+    result = run_cli("data", "check", str(planted), "--config", str(tight), "--json", "--workers", "1")
+    report = json.loads(result.stdout)
+    assert report["counts"]["huge_image"] > 1 and report["examples"]["huge_image"] == []
