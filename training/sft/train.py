@@ -13,7 +13,6 @@ Layout of ``out``:
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
 from collections.abc import Callable, Iterable
@@ -26,7 +25,7 @@ from .card import model_card
 from .collate import ChatMarkers, VisionSFTCollator, processor_budget
 from .dataset import DataError, DataSummary, open_splits, write_dataset
 from .freeze import ARCHITECTURES, freeze, parts_of
-from .recipe import SFTRecipe
+from .recipe import LoraSettings, SFTRecipe
 
 Say = Callable[[str], None]
 
@@ -155,6 +154,7 @@ def run_sft(
     )
     train_set, eval_set = open_splits(work / "data.arrow", recipe.eval_split, recipe.seed)
 
+    args = training_args(recipe, precision, eval_set is not None, work)
     say(f"loading {model_dir} ({precision})")
     try:
         model = load_model(model_dir, precision)
@@ -162,7 +162,7 @@ def run_sft(
         raise SFTError(f"cannot load {model_dir}: {' '.join(str(exc).split())[:300]}") from None
 
     frozen = freeze(model, recipe.freeze_vision, recipe.freeze_projector)
-    trainer = build_trainer(model, processor, markers, recipe, precision, train_set, eval_set, work)
+    trainer = build_trainer(model, processor, markers, args, train_set, eval_set, recipe.lora)
     if progress is not None:
         from transformers import PrinterCallback, ProgressCallback
 
@@ -226,32 +226,12 @@ def save_checkpoint(model: Any, processor: Any, out: Path) -> None:
     processor.save_pretrained(out)
 
 
-def build_trainer(
-    model: Any,
-    processor: Any,
-    markers: ChatMarkers,
-    recipe: SFTRecipe,
-    precision: str,
-    train_set: Any,
-    eval_set: Any,
-    work: Path,
-) -> Any:
+def training_args(recipe: SFTRecipe, precision: str, has_eval: bool, work: Path) -> Any:
+    """TRL's `SFTConfig` from the recipe. Built before the model loads: under DeepSpeed ZeRO-3 the arguments
+    register the config that makes ``from_pretrained`` partition the weights as they load."""
     from trl import SFTConfig  # type: ignore[attr-defined]
 
-    peft_config = None
-    if recipe.lora is not None:
-        from peft import LoraConfig
-
-        language = parts_of(model).language.replace(".", r"\.")
-        peft_config = LoraConfig(
-            r=recipe.lora.r,
-            lora_alpha=recipe.lora.alpha,
-            lora_dropout=recipe.lora.dropout,
-            target_modules=rf".*{language}\..*\.({'|'.join(recipe.lora.targets)})",
-            task_type="CAUSAL_LM",
-        )
     deepspeed = recipe.deepspeed_config()
-    has_eval = eval_set is not None
     args = SFTConfig(
         output_dir=str(work / "checkpoints"),
         learning_rate=recipe.learning_rate,
@@ -267,7 +247,6 @@ def build_trainer(
         gradient_checkpointing=recipe.gradient_checkpointing,
         gradient_checkpointing_kwargs={"use_reentrant": False},
         bf16=precision == "bf16",
-        use_cpu=not _has_accelerator(),
         train_sampling_strategy="group_by_length" if recipe.group_by_length else "random",
         length_column_name="length",
         eval_strategy="steps" if has_eval else "no",
@@ -286,6 +265,30 @@ def build_trainer(
         deepspeed=str(deepspeed) if deepspeed else None,
         disable_tqdm=True,
     )
+    return args
+
+
+def build_trainer(
+    model: Any,
+    processor: Any,
+    markers: ChatMarkers,
+    args: Any,
+    train_set: Any,
+    eval_set: Any,
+    lora: LoraSettings | None,
+) -> Any:
+    peft_config = None
+    if lora is not None:
+        from peft import LoraConfig
+
+        language = parts_of(model).language.replace(".", r"\.")
+        peft_config = LoraConfig(
+            r=lora.r,
+            lora_alpha=lora.alpha,
+            lora_dropout=lora.dropout,
+            target_modules=rf".*{language}\..*\.({'|'.join(lora.targets)})",
+            task_type="CAUSAL_LM",
+        )
     collator = VisionSFTCollator(processor=processor, markers=markers)
     return _trainer_class()(
         model=model,
@@ -324,9 +327,3 @@ def _trainer_class() -> Any:
             del saved
 
     return Trainer
-
-
-def _has_accelerator() -> bool:
-    import torch
-
-    return bool(torch.cuda.is_available()) and os.environ.get("CUDA_VISIBLE_DEVICES", "x") != ""
