@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from viscodex.model.errors import ModelError
+from viscodex.model.presets import DEFAULT_PRESET, PRESETS
 from viscodex.model.settings import ModelSettings
 from viscodex.sandbox import DEFAULT_SET, ImageRecipe, Sandbox, SandboxError, Viewport, available_sets, image_versions
 from viscodex.sandbox.image import docker_client, image_exists
@@ -50,11 +51,16 @@ def model_check(settings: ModelSettings) -> Check:
     """The model is optional for the sandbox checks; it fails the doctor only when one was configured."""
     from viscodex.model.select import probe  # LangChain is slow to import: only when checked
 
-    configured = settings.model_url is not None or settings.model_path is not None
+    configured = settings.configured()
     try:
         backend, detail = asyncio.run(probe(settings))
     except ModelError as exc:
         return Check("model", not configured, str(exc), "", warn=not configured)
+    local = settings.local_model()
+    if backend == "embedded" and local.demo:
+        # Says which model answers and that it is only the demo, with the command that builds the real one.
+        real = PRESETS[DEFAULT_PRESET]
+        return Check("model", True, f"{backend}: {detail}", f"for the real model: `{real.build}`")
     return Check("model", True, f"{backend}: {detail}")
 
 

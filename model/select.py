@@ -7,19 +7,23 @@ import logging
 from .chat import ChatBackend
 from .embedded_backend import EmbeddedBackend
 from .errors import ModelError, ModelUnavailable
+from .presets import DEFAULT_PRESET, DEMO_PRESET, PRESETS
 from .server_backend import ServerBackend
-from .settings import DEFAULT_PRESET, ModelSettings
+from .settings import ModelSettings
 
 log = logging.getLogger(__name__)
 
 
 def _missing_model_message(settings: ModelSettings, server_problem: str | None) -> str:
-    path = settings.resolved_model_path()
+    path = settings.local_model().path
     lead = f"{server_problem}; and n" if server_problem else "N"
+    demo = ""
+    if not settings.configured() and settings.demo_fallback:
+        demo = f", or the offline demo model with `{PRESETS[DEMO_PRESET].build}`"
     return (
         f"{lead}o local model at {path}. Build the merged VisCodex model there with "
         f"`viscodex-train merge --preset {DEFAULT_PRESET}` (downloads the three base models from the "
-        "Hugging Face hub), or point at a model: --model-path DIR, or --model-url "
+        f"Hugging Face hub){demo}, or point at a model: --model-path DIR, or --model-url "
         "http://127.0.0.1:8000/v1 for a server (start one with `viscodex-agent serve --model PATH`)"
     )
 
@@ -41,9 +45,12 @@ async def open_backend(settings: ModelSettings) -> ChatBackend:
             return server
     elif settings.backend == "server":
         raise ModelUnavailable("backend=server needs --model-url (or VISCODEX_MODEL_URL)")
-    path = settings.resolved_model_path()
+    local = settings.local_model()
+    path = local.path
     if not (path / "config.json").is_file():
         raise ModelUnavailable(_missing_model_message(settings, server_problem))
+    if local.demo:
+        log.warning("%s", local.notice())
     embedded = EmbeddedBackend(settings, path)
     detail = await embedded.check()
     log.info("model backend: embedded (%s)", detail)
@@ -64,7 +71,9 @@ async def probe(settings: ModelSettings) -> tuple[str, str]:
             if settings.backend == "server":
                 raise
             server_problem = str(exc)
-    path = settings.resolved_model_path()
-    if not (path / "config.json").is_file():
+    local = settings.local_model()
+    if not (local.path / "config.json").is_file():
         raise ModelUnavailable(_missing_model_message(settings, server_problem))
-    return "embedded", f"{path} (loaded in-process when used)"
+    if local.demo:
+        return "embedded", f"{local.notice()} (loaded in-process when used)"
+    return "embedded", f"{local.path} (loaded in-process when used)"

@@ -5,6 +5,7 @@ names as the fields below, at the top level (``model_url = "http://127.0.0.1:800
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -16,7 +17,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-DEFAULT_PRESET = "viscodex-8b"
+from .presets import DEFAULT_PRESET as DEFAULT_PRESET  # re-exported: callers import it from here
+from .presets import DEMO_PRESET, PRESETS, ModelPreset
 
 
 def config_dir() -> Path:
@@ -51,6 +53,11 @@ class ModelSettings(BaseSettings):
     max_retries: int = Field(2, ge=0, description="Retries, with backoff, of transient failures.")
     max_image_tokens: int = Field(1280, ge=4, description="Pixel budget per image, in 28x28 patches.")
     max_tokens: int = Field(2048, ge=1)
+    demo_fallback: bool = Field(
+        True,
+        description=f"With no model configured and no merged {DEFAULT_PRESET} in the cache, use the demo model "
+        f"{DEMO_PRESET} (chart pictures only) instead of failing.",
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -71,3 +78,44 @@ class ModelSettings(BaseSettings):
 
     def resolved_model_path(self) -> Path:
         return self.model_path or default_model_dir()
+
+    def configured(self) -> bool:
+        """Whether the user named a model (a server or a checkpoint) rather than leaving it to the defaults."""
+        return self.model_url is not None or self.model_path is not None
+
+    def local_model(self) -> LocalModel:
+        """The checkpoint the embedded backend loads: ``model_path`` if given; else the merged VisCodex in
+        the cache; else, unless ``demo_fallback`` is off or a server was configured, the demo model (cache,
+        then the copy shipped in the package). When none exists, the merged model's place (which the error
+        then names)."""
+        if self.model_path is not None:
+            return LocalModel(self.model_path, None)
+        default = PRESETS[DEFAULT_PRESET]
+        if self.demo_fallback and self.model_url is None and default.local_dir() is None:
+            demo = PRESETS[DEMO_PRESET]
+            found = demo.local_dir()
+            if found is not None:
+                return LocalModel(found, demo)
+        return LocalModel(default_model_dir(), default)
+
+
+@dataclass(frozen=True)
+class LocalModel:
+    path: Path
+    preset: ModelPreset | None
+    """The preset it is, or None for a checkpoint the user named."""
+
+    @property
+    def demo(self) -> bool:
+        return self.preset is not None and self.preset.demo
+
+    def notice(self) -> str:
+        """The one line that says the demo is in use and how to get the real model ("" if not the demo)."""
+        if not self.demo:
+            return ""
+        real = PRESETS[DEFAULT_PRESET]
+        assert self.preset is not None
+        return (
+            f"using the demo model {self.preset.name} ({self.preset.summary}; charts only) from {self.path}: "
+            f"nothing configured and no {real.name} in the cache; build the real one with `{real.build}`"
+        )

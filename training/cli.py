@@ -16,6 +16,7 @@ from viscodex.agent.cli_errors import fail as shared_fail
 from viscodex.agent.exit_codes import ExitCode
 
 from .data.cli import app as data_app
+from .demo.cli import demo as demo_command
 from .merge.methods import MethodName
 from .sft.cli import sft as sft_command
 
@@ -28,6 +29,7 @@ app = typer.Typer(help="Make and score VisCodex models.", no_args_is_help=True, 
 PROG = "viscodex-train"
 app.add_typer(data_app, name="data")
 app.command("sft")(sft_command)
+app.command("demo")(demo_command)
 
 
 def fail(message: str, code: ExitCode) -> typer.Exit:

@@ -1,0 +1,1 @@
+"""The demo model `viscodex-demo-chart` and `viscodex-train demo`, which makes it (see `pipeline`)."""

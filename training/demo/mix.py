@@ -1,0 +1,189 @@
+"""The demo's training set: `data synth --kind chart` records, asked the ways VisCodex asks a chart model.
+
+A model this small answers only prompts it was trained on, so each synthetic chart becomes a few
+conversations in the exact words the product sends (the agent's prompts from `agent/prompts/chart.md`, the
+ChartMimic instruction of `viscodex-train eval`):
+
+- `first`: the agent's first turn (its system prompt; the instruction empty, as `solve` sends it, or the
+  ChartMimic instruction, as `eval --agent` sends it), answered with the synthetic script;
+- `mimic`: the ChartMimic instruction alone (eval's single shot), answered with the script;
+- `type`: the agent's "what type of chart is this?" question, answered with the chart type's word;
+- `repair`: a first attempt of another chart type, the agent's feedback turn on it (its render, which is
+  the other chart's synthetic picture, and the chart-type line of the critique in the critique's words),
+  and the right script: what lets the loop's later turns fix what the first one got wrong.
+
+Pure: records in, conversations out; the caller writes them (ms-swift JSONL, which `sft` reads).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+AGENT_TYPE_WORDS: dict[str, str] = {
+    "bar": "bar",
+    "grouped_bar": "bar",
+    "stacked_bar": "bar",
+    "line": "line",
+    "scatter": "scatter",
+    "pie": "pie",
+    "histogram": "hist",
+    "heatmap": "heatmap",
+    "area": "area",
+    "errorbar": "line",
+}
+"""Synthetic chart types in the agent's chart-type words (`agent/score/charttype.py`'s KINDS). Types the
+agent has no word for (box, violin, radar, subplot grids) get no `type` conversation."""
+
+
+class MixRecipe(BaseModel):
+    """How many conversations of each kind one synthetic chart gives (a fraction: that share of charts)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    first: float = Field(1.0, ge=0, description="Agent first turn, instruction empty (solve).")
+    first_mimic: float = Field(
+        0.1, ge=0, description="Agent first turn with the ChartMimic instruction (eval --agent)."
+    )
+    mimic: float = Field(0.5, ge=0, description="ChartMimic single shot (eval).")
+    type: float = Field(0.25, ge=0, description="The agent's chart-type question.")
+    repair: float = Field(0.2, ge=0, description="A wrong first attempt, the feedback, the right script.")
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class SynthChart:
+    """What the mix needs of one `data synth` record."""
+
+    id: str
+    image: Path
+    answer: str
+    """The assistant's answer: the script in a ```python block."""
+    chart_type: str
+    width: int
+    height: int
+
+
+def read_synth(folder: Path) -> list[SynthChart]:
+    """The chart records of a `data synth --kind chart` folder (its records.jsonl), in file order."""
+    charts = []
+    for line in (folder / "records.jsonl").read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        row = json.loads(line)
+        meta = row.get("meta", {})
+        answer = next(m["content"] for m in row["messages"] if m["role"] == "assistant")
+        charts.append(
+            SynthChart(
+                id=row["id"],
+                image=(folder / row["images"][0]).resolve(),
+                answer=answer,
+                chart_type=str(meta.get("chart_type", "")),
+                width=int(meta.get("width", 640)),
+                height=int(meta.get("height", 480)),
+            )
+        )
+    return charts
+
+
+def _script(answer: str) -> str:
+    return answer.split("```python\n", 1)[-1].rsplit("```", 1)[0]
+
+
+def _user(text: str, images: int = 1) -> dict[str, str]:
+    return {"role": "user", "content": "<image>" * images + text}
+
+
+def conversations(charts: Sequence[SynthChart], recipe: MixRecipe) -> Iterator[dict[str, Any]]:
+    """Every training conversation, as ms-swift rows (`messages`, `images`), in a seeded order."""
+    from viscodex.agent import prompts
+
+    from ..eval.chartmimic import prompt_for
+
+    rng = random.Random(f"viscodex-demo-mix:{recipe.seed}")
+    system = {"role": "system", "content": prompts.render("chart", "system")}
+    by_type: dict[str, list[SynthChart]] = {}
+    for chart in charts:
+        by_type.setdefault(chart.chart_type, []).append(chart)
+
+    def take(share: float) -> int:
+        whole = int(share)
+        return whole + (1 if rng.random() < share - whole else 0)
+
+    rows: list[dict[str, Any]] = []
+    for chart in charts:
+        image = str(chart.image)
+        mimic_prompt = prompt_for(_script(chart.answer))
+        assistant = {"role": "assistant", "content": chart.answer}
+
+        def first(instruction: str, chart: SynthChart = chart) -> str:
+            return prompts.render(
+                "chart", "first", instruction=instruction, width=chart.width, height=chart.height, context=""
+            )
+
+        for _ in range(take(recipe.first)):
+            rows.append(
+                {"id": f"{chart.id}-first", "messages": [system, _user(first("")), assistant], "images": [image]}
+            )
+        for _ in range(take(recipe.first_mimic)):
+            messages = [system, _user(first(mimic_prompt)), assistant]
+            rows.append({"id": f"{chart.id}-first-mimic", "messages": messages, "images": [image]})
+        for _ in range(take(recipe.mimic)):
+            rows.append({"id": f"{chart.id}-mimic", "messages": [_user(mimic_prompt), assistant], "images": [image]})
+        word = AGENT_TYPE_WORDS.get(chart.chart_type)
+        if word is not None:
+            for _ in range(take(recipe.type)):
+                messages = [_user(prompts.render("chart", "type")), {"role": "assistant", "content": word}]
+                rows.append({"id": f"{chart.id}-type", "messages": messages, "images": [image]})
+        others = [t for t in by_type if t != chart.chart_type]
+        for _ in range(take(recipe.repair) if others else 0):
+            wrong = rng.choice(by_type[rng.choice(others)])
+            drawn = AGENT_TYPE_WORDS.get(wrong.chart_type, wrong.chart_type.replace("_", " "))
+            target = AGENT_TYPE_WORDS.get(chart.chart_type, chart.chart_type.replace("_", " "))
+            critique = f"- Chart type: candidate draws {drawn}, target looks like {target}"
+            feedback = prompts.render("chart", "feedback", score=f"{rng.uniform(0.2, 0.6):.3f}", critique=critique)
+            messages = [
+                system,
+                _user(first("")),
+                {"role": "assistant", "content": f"```python\n{_script(wrong.answer)}\n```"},
+                _user(feedback),
+                assistant,
+            ]
+            rows.append({"id": f"{chart.id}-repair", "messages": messages, "images": [image, str(wrong.image)]})
+    rng.shuffle(rows)
+    yield from rows
+
+
+def write_mix(rows: Iterable[dict[str, Any]], out: Path) -> int:
+    """Write the conversations as ms-swift JSONL (`out`), one per line; returns how many."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    count = 0
+    with out.open("w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(row) + "\n")
+            count += 1
+    return count
+
+
+def corpus(charts: Sequence[SynthChart]) -> list[str]:
+    """The tokenizer's training text: every script and every prompt the model will be asked."""
+    from viscodex.agent import prompts
+
+    from ..eval.chartmimic import PROMPT
+
+    texts = [_script(c.answer) for c in charts]
+    fixed = [
+        prompts.render("chart", "system"),
+        prompts.render("chart", "first", instruction="", width=640, height=480, context=""),
+        prompts.render("chart", "type"),
+        prompts.render("chart", "feedback", score="0.5", critique="- Chart type: candidate draws bar"),
+        PROMPT,
+        *AGENT_TYPE_WORDS.values(),
+    ]
+    return texts + fixed * max(1, len(texts) // 20)
