@@ -47,13 +47,16 @@ __all__ = [
     "CHECK_KINDS",
     "CheckConfig",
     "CheckReport",
+    "CodeFacts",
     "ImageFacts",
     "Issue",
     "TokenCounter",
     "TokenStats",
+    "analyse_code",
     "check_records",
     "code_blocks",
     "inspect_image",
+    "issue_line",
     "near_duplicates",
     "normalise_code",
     "perceptual_hash",
@@ -278,6 +281,42 @@ def normalise_code(code: str, language: str | None) -> str:
     return "\n".join(line for line in lines if line)
 
 
+@dataclass(frozen=True)
+class CodeFacts:
+    """What the check needs of a record's code: its problems and its hashes (None: no code to compare)."""
+
+    problems: tuple[tuple[str, str], ...] = ()
+    """(kind, detail): ``empty_code`` and ``unparseable_code``."""
+    digest: int | None = None
+    """8 bytes of BLAKE2b of the normalised code: equal for exact duplicates."""
+    simhash: int = 0
+
+
+def analyse_code(record: Record) -> CodeFacts:
+    """Check the syntax of a record's code blocks and hash their normalised text. Pure (no state), so
+    it runs on the worker threads."""
+    from viscodex.agent.syntax import check_syntax
+
+    problems: list[tuple[str, str]] = []
+    normalised = []
+    for block in code_blocks(record):
+        if not block.code.strip():
+            problems.append(("empty_code", "an empty code block"))
+            continue
+        if block.language is not None:
+            report = check_syntax(block.code, block.language, max_errors=1)
+            if not report.ok:
+                first = report.errors[0] if report.errors else None
+                where = f"line {first.line}, column {first.column}: {first.message}" if first else ""
+                problems.append(("unparseable_code", f"{block.language} {where}"))
+        normalised.append(normalise_code(block.code, block.language))
+    text = "\n".join(n for n in normalised if n)
+    if not text:
+        return CodeFacts(tuple(problems))
+    digest = int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big")
+    return CodeFacts(tuple(problems), digest, simhash(text))
+
+
 _TOKEN: Final = re.compile(r"\w+|[^\w\s]")
 
 
@@ -448,9 +487,12 @@ class _Pass:
             self.inspected += 1
         return inspect_image(path, self.config.max_image_pixels, self.config.max_image_side)
 
-    def inspect_all(self, item: Record | Rejected) -> list[ImageFacts]:
-        """The facts of a record's images (run on the worker threads: decoding releases the GIL)."""
-        return [self.inspect(path) for path in item.images] if isinstance(item, Record) else []
+    def analyse(self, item: Record | Rejected) -> tuple[list[ImageFacts], CodeFacts]:
+        """The facts of a record's images and code (run on the worker threads: decoding, hashing and
+        parsing release the GIL); the order-dependent bookkeeping stays in ``add``."""
+        if isinstance(item, Rejected):
+            return [], CodeFacts()
+        return [self.inspect(path) for path in item.images], analyse_code(item)
 
     def issue(self, index: int | None, issue: Issue) -> None:
         self.counts[issue.kind] += 1
@@ -462,7 +504,7 @@ class _Pass:
         if self.on_issue is not None:
             self.on_issue(issue)
 
-    def add(self, item: Record | Rejected, facts: list[ImageFacts]) -> None:
+    def add(self, item: Record | Rejected, facts: list[ImageFacts], code: CodeFacts) -> None:
         index = len(self.ids)
         self.ids.append(item.id)
         self.sources.append(item.source)
@@ -475,7 +517,7 @@ class _Pass:
             self.issue(index, Issue(item.id, item.kind or "bad_field", item.reason, item.source))
             return
         self._images(index, item, facts)
-        self._code(index, item)
+        self._code(index, item, code)
 
     def _images(self, index: int, record: Record, facts: list[ImageFacts]) -> None:
         for fact in facts:
@@ -495,31 +537,16 @@ class _Pass:
         self.image_hash[index] = facts[0].phash
         self.has_image[index] = 1
 
-    def _code(self, index: int, record: Record) -> None:
-        from viscodex.agent.syntax import check_syntax
-
-        blocks = code_blocks(record)
-        normalised = []
-        for block in blocks:
-            if not block.code.strip():
-                self.issue(index, Issue(record.id, "empty_code", "an empty code block", record.source))
-                continue
-            if block.language is not None:
-                report = check_syntax(block.code, block.language, max_errors=1)
-                if not report.ok:
-                    first = report.errors[0] if report.errors else None
-                    where = f"line {first.line}, column {first.column}: {first.message}" if first else ""
-                    self.issue(index, Issue(record.id, "unparseable_code", f"{block.language} {where}", record.source))
-            normalised.append(normalise_code(block.code, block.language))
-        text = "\n".join(n for n in normalised if n)
-        if not text:
+    def _code(self, index: int, record: Record, code: CodeFacts) -> None:
+        for kind, detail in code.problems:
+            self.issue(index, Issue(record.id, kind, detail, record.source))
+        if code.digest is None:
             return
-        digest = int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big")
-        earlier = self.exact_code.setdefault(digest, index)
+        earlier = self.exact_code.setdefault(code.digest, index)
         if earlier != index:
             self.issue(index, Issue(record.id, "duplicate_code", f"same code as {self.ids[earlier]}", record.source))
             return
-        self.code_hash[index] = simhash(text)
+        self.code_hash[index] = code.simhash
         self.has_code[index] = 1
 
     def flush_tokens(self) -> None:
@@ -581,24 +608,24 @@ def check_records(
 ) -> CheckReport:
     """Check a stream of records; every issue goes to ``on_issue`` as found (near duplicates and the
     last token batch at the end) and the report counts them by kind. ``progress`` gets the number of
-    records done after each. Images are decoded on ``workers`` threads (default: the CPUs, at most 8)
-    a window ahead of the records, which are still checked and reported in order."""
+    records done after each. Images and code are analysed on ``workers`` threads (default: the CPUs,
+    at most 8) a window ahead of the records, which are still counted and reported in order."""
     state = _Pass(config or CheckConfig(), tokens, on_issue)
     threads = workers or min(8, os.cpu_count() or 1)
-    window: deque[tuple[Record | Rejected, Future[list[ImageFacts]]]] = deque()
+    window: deque[tuple[Record | Rejected, Future[tuple[list[ImageFacts], CodeFacts]]]] = deque()
     done = 0
     with ThreadPoolExecutor(threads, thread_name_prefix="data-check") as pool:
         for item in items:
-            window.append((item, pool.submit(state.inspect_all, item)))
-            if len(window) > 4 * threads:
-                first, facts = window.popleft()
-                state.add(first, facts.result())
+            window.append((item, pool.submit(state.analyse, item)))
+            while len(window) > 4 * threads or (window and window[0][1].done()):
+                first, future = window.popleft()
+                state.add(first, *future.result())
                 done += 1
                 if progress is not None:
                     progress(done)
         while window:
-            first, facts = window.popleft()
-            state.add(first, facts.result())
+            first, future = window.popleft()
+            state.add(first, *future.result())
             done += 1
             if progress is not None:
                 progress(done)
