@@ -2,8 +2,9 @@
 
 The layouts, in one registry (``LAYOUTS``), detected from the path and the first record or named:
 
-- ``mcd``: the VisCodex MCD release (``mcd_598k.json``, one JSON array) and ``data synth`` output
-  (``DIR/records.jsonl``): records with ``images``, ``messages`` (or ``conversations``) and ``category``.
+- ``mcd``: the VisCodex MCD release (``mcd_598k.json``, one JSON array; unzip ``mcd_images.zip`` beside
+  it, since its image paths are relative to the file) and ``data synth`` output (``DIR/records.jsonl``):
+  records with ``images``, ``messages`` (or ``conversations``) and ``category``.
 - ``llava``: LLaVA's JSON: ``id``, ``image`` (one path) and ``conversations`` of ``from``/``value``.
 - ``sharegpt``: ShareGPT as LLaMA-Factory reads it: ``conversations`` (``from``/``value``, human/gpt) or
   ``messages`` (``role``/``content``), an optional ``system`` column, ``images``; a folder holding
