@@ -12,7 +12,6 @@ files in tests/data/design2code/). OFFICIAL holds the official ``visual_eval_v3_
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import docker
@@ -21,7 +20,6 @@ import pytest
 from conftest import set_image
 from PIL import Image
 
-from viscodex.sandbox import Sandbox
 from viscodex.training.eval import design2code as d2c
 from viscodex.training.eval.d2c_fixtures import CASES, FIXTURES, stored_renderer
 
@@ -298,8 +296,13 @@ def test_a_saved_dataset_loads_like_the_hub_one(tmp_path: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def clip(tmp_path_factory: pytest.TempPathFactory) -> d2c.Clip:
-    return d2c.Clip(str(d2c.save_tiny_clip(tmp_path_factory.mktemp("clip"), seed=0)))
+def clip_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return d2c.save_tiny_clip(tmp_path_factory.mktemp("clip"), seed=0)
+
+
+@pytest.fixture(scope="module")
+def clip(clip_dir: Path) -> d2c.Clip:
+    return d2c.Clip(str(clip_dir))
 
 
 def test_tiny_clip_loads_by_path_and_compares_pictures(clip: d2c.Clip) -> None:
@@ -351,21 +354,37 @@ def test_fixture_scores_agree_with_the_official_code(
         assert fixed["text"] > ours["text"]
 
 
-@pytest.fixture(scope="module")
-def html_sandbox(docker_client: docker.DockerClient) -> Iterator[Sandbox]:
-    image = set_image(docker_client, "default")
-    with Sandbox(client=docker_client, image=image, pool={"html": 3}) as sb:
-        yield sb
-
-
 @pytest.mark.slow
-def test_a_whole_answer_is_scored_live_in_the_sandbox(html_sandbox: Sandbox, clip: d2c.Clip, tmp_path: Path) -> None:
-    """The model's text to a row, rendering through the real sandbox: the official numbers again, x 100."""
-    item = d2c.load(FIXTURES, tmp_path)[0]
-    assert item.id == "117"
+def test_an_evaluation_run_scores_the_model_answer_live(
+    docker_client: docker.DockerClient, clip_dir: Path, tmp_path: Path
+) -> None:
+    """``run.evaluate`` on the benchmark's layout with a scripted model: the official prompt and picture go
+    out, the answer is rendered in the real sandbox, and the row holds the official numbers x 100."""
+    import asyncio
+    import shutil
+
+    from scripted_model import ScriptedModel, serve
+
+    from viscodex.model.settings import ModelSettings
+    from viscodex.training.eval.run import EvalConfig, evaluate
+
+    set_image(docker_client, "default")
+    data = tmp_path / "testset_final"
+    data.mkdir()
+    for name in ("117.html", "117.png"):
+        shutil.copy(FIXTURES / name, data / name)
     answer = "```html\n" + (FIXTURES / "117.color.html").read_text() + "\n```"
-    row = d2c.score_answer(html_sandbox, item, answer, clip)
+    out = tmp_path / "run"
+    with serve(ScriptedModel([answer])) as model:
+        settings = ModelSettings(model_url=model.url)
+        config = EvalConfig(
+            bench="design2code", data=tmp_path, out=out, settings=settings, workers=1, clip=str(clip_dir)
+        )
+        summary = asyncio.run(evaluate(config))
+        assert model.user_texts(0)[0] == d2c.PROMPT and model.image_count(0) == 1
+    (row,) = [json.loads(line) for line in (out / "items.jsonl").read_text().splitlines()]
     assert row["id"] == "117" and (row["blocks"], row["reference_blocks"]) == (2, 2)
     for metric in d2c.FIELDS:
         assert row[metric] == pytest.approx(100 * OFFICIAL["117-color"][metric], abs=1e-4), metric
-    json.dumps(row)
+        assert summary["metrics"][metric] == pytest.approx(row[metric])
+    assert any("Quirk autojunk on" in note for note in summary["notes"])
