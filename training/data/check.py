@@ -25,7 +25,6 @@ import itertools
 import json
 import os
 import re
-import threading
 from array import array
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Sequence
@@ -138,7 +137,8 @@ class CheckReport:
     counts: dict[str, int] = field(default_factory=dict)
     examples: dict[str, list[Issue]] = field(default_factory=dict)
     images: int = 0
-    """Image files inspected."""
+    """Images checked (a file that several records name counts for each; it is decoded once when they
+    are near each other)."""
     tokens: TokenStats | None = None
 
     @property
@@ -150,7 +150,7 @@ class CheckReport:
 
     def lines(self) -> list[str]:
         """The report as text for a terminal."""
-        out = [f"{self.source}: {self.total} records, {self.clean} clean, {self.images} images inspected"]
+        out = [f"{self.source}: {self.total} records, {self.clean} clean, {self.images} images checked"]
         for kind, n in sorted(self.counts.items(), key=lambda kv: (-kv[1], kv[0])):
             out.append(f"  {n:>8}  {kind}: {CHECK_KINDS.get(kind, kind)}")
             out.extend(f"            {i.id}: {i.detail}" for i in self.examples.get(kind, []))
@@ -476,15 +476,12 @@ class _Pass:
         self.has_code = bytearray()
         self.exact_images: dict[tuple[int, ...], int] = {}
         self.exact_code: dict[int, int] = {}
-        self.inspected = 0
+        self.images = 0
         self.pending: list[tuple[int, Record, list[tuple[int, int]]]] = []
         self.lengths: list[int] = []
-        self.lock = threading.Lock()
         self.inspect = lru_cache(maxsize=4096)(self._inspect)
 
     def _inspect(self, path: Path) -> ImageFacts:
-        with self.lock:
-            self.inspected += 1
         return inspect_image(path, self.config.max_image_pixels, self.config.max_image_side)
 
     def analyse(self, item: Record | Rejected) -> tuple[list[ImageFacts], CodeFacts]:
@@ -516,6 +513,7 @@ class _Pass:
         if isinstance(item, Rejected):
             self.issue(index, Issue(item.id, item.kind or "bad_field", item.reason, item.source))
             return
+        self.images += len(facts)
         self._images(index, item, facts)
         self._code(index, item, code)
 
@@ -578,7 +576,7 @@ class _Pass:
             clean=len(self.flagged) - sum(self.flagged),
             counts=dict(self.counts),
             examples=self.examples,
-            images=self.inspected,
+            images=self.images,
         )
         if self.counter is not None:
             lengths = np.array(self.lengths or [0])
