@@ -1,0 +1,226 @@
+"""The demo model (issue 15): the offline default and its one line, doctor naming it, a smaller version of
+`viscodex-train demo`'s training (loss falls, loads in transformers, serves with vLLM), and `solve` on a
+held-out chart with the shipped demo ending with a rendered figure."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import missing_service
+from helpers import AGENT, BIN
+
+from viscodex.model.presets import DEFAULT_PRESET, DEMO_PRESET, PRESETS
+from viscodex.model.settings import ModelSettings
+from viscodex.training.demo.mix import MixRecipe, conversations, corpus, read_synth, write_mix
+from viscodex.training.demo.model import SMALL_SPEC, write_initial_model
+from viscodex.training.demo.pipeline import RECIPE, export_bf16
+
+TRAIN = str(BIN / "viscodex-train")
+SHIPPED = PRESETS[DEMO_PRESET].shipped_dir()
+
+
+@pytest.fixture
+def empty_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """No config file, an empty cache, no VISCODEX_* model variables: what a fresh offline machine has."""
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache"), "XDG_CONFIG_HOME": str(tmp_path / "config")}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    for name in ("VISCODEX_MODEL_URL", "VISCODEX_MODEL_PATH", "VISCODEX_BACKEND", "VISCODEX_DEMO_FALLBACK"):
+        monkeypatch.delenv(name, raising=False)
+    return env
+
+
+def _fake_checkpoint(folder: Path) -> Path:
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text("{}")
+    return folder
+
+
+# --- the offline default ------------------------------------------------------------------------------
+
+
+def test_nothing_configured_falls_back_to_the_demo_and_says_how_to_get_the_real_one(
+    empty_home: dict[str, str], tmp_path: Path
+) -> None:
+    cached_demo = _fake_checkpoint(tmp_path / "cache" / "viscodex" / "models" / DEMO_PRESET)
+    local = ModelSettings().local_model()
+    assert local.demo and local.path == cached_demo  # a demo built by `viscodex-train demo` wins over the shipped
+    notice = local.notice()
+    assert "\n" not in notice and DEMO_PRESET in notice and "`viscodex-train merge --preset viscodex-8b`" in notice
+
+    from viscodex.model.select import probe
+
+    backend, detail = asyncio.run(probe(ModelSettings()))
+    assert backend == "embedded" and "using the demo model" in detail
+
+    from viscodex.agent.doctor import model_check
+
+    check = model_check(ModelSettings())
+    assert check.ok and not check.warn
+    assert "demo model viscodex-demo-chart" in check.detail and "viscodex-train merge --preset" in check.fix
+
+
+def test_the_demo_is_never_used_when_something_else_is_there(empty_home: dict[str, str], tmp_path: Path) -> None:
+    _fake_checkpoint(tmp_path / "cache" / "viscodex" / "models" / DEMO_PRESET)
+    assert not ModelSettings(model_path=tmp_path / "mine").local_model().demo
+    assert not ModelSettings(model_url="http://127.0.0.1:9/v1").local_model().demo
+    assert not ModelSettings(demo_fallback=False).local_model().demo
+    real = _fake_checkpoint(tmp_path / "cache" / "viscodex" / "models" / DEFAULT_PRESET)
+    local = ModelSettings().local_model()
+    assert local.path == real and not local.demo and local.notice() == ""
+
+
+def test_without_any_model_the_error_names_both_commands(empty_home: dict[str, str]) -> None:
+    from viscodex.model.errors import ModelUnavailable
+    from viscodex.model.select import open_backend
+
+    with pytest.raises(ModelUnavailable) as info:  # the fallback switched off: as if nothing shipped
+        asyncio.run(open_backend(ModelSettings(demo_fallback=False)))
+    assert "viscodex-train merge --preset viscodex-8b" in str(info.value)
+
+
+@pytest.mark.skipif(SHIPPED is None or not (SHIPPED / "config.json").is_file(), reason="no shipped demo model")
+def test_the_shipped_demo_is_small_and_found(empty_home: dict[str, str]) -> None:
+    assert SHIPPED is not None
+    size = sum(f.stat().st_size for f in SHIPPED.iterdir() if f.is_file())
+    assert size <= 20_000_000
+    assert ModelSettings().local_model().path == SHIPPED
+    card = json.loads((SHIPPED / "viscodex_demo.json").read_text())
+    assert card["name"] == DEMO_PRESET and card["parameters"] > 1_000_000 and card["figures"]
+    assert (SHIPPED / "README.md").read_text().startswith(f"# {DEMO_PRESET}")
+
+
+# --- a smaller version of the training ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def synth_charts(tmp_path_factory: pytest.TempPathFactory, sandbox_image: str) -> Path:
+    out = tmp_path_factory.mktemp("synth")
+    proc = subprocess.run(
+        [TRAIN, "data", "synth", "--kind", "chart", "--n", "6", "--seed", "5", "--out", str(out / "charts")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return out / "charts"
+
+
+def _mean_loss(model_dir: Path, rows: list[dict[str, object]]) -> float:
+    """Teacher-forced loss on the answers, batch by batch, with the trainer's own collator."""
+    from transformers import AutoModelForImageTextToText
+
+    from viscodex.model.processor import load_processor
+    from viscodex.training.sft.collate import ChatMarkers, VisionSFTCollator
+
+    processor = load_processor(model_dir)
+    model = AutoModelForImageTextToText.from_pretrained(str(model_dir), dtype=torch.float32).eval()
+    collate = VisionSFTCollator(processor, ChatMarkers.from_tokenizer(processor.tokenizer))
+    losses = []
+    with torch.no_grad():
+        for start in range(0, len(rows), 4):
+            batch = collate(rows[start : start + 4])  # type: ignore[arg-type]
+            losses.append(float(model(**batch).loss))
+    return sum(losses) / len(losses)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_small_demo_trains_loads_and_serves(
+    synth_charts: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, vllm_lock_path: Path
+) -> None:
+    charts = read_synth(synth_charts)
+    assert len(charts) == 6
+    mix = tmp_path / "mix" / "train.jsonl"
+    count = write_mix(conversations(charts, MixRecipe(first=1, mimic=1, type=1, repair=1)), mix)
+    rows = [json.loads(line) for line in mix.read_text().splitlines()]
+    assert count == len(rows) and {r["id"].rsplit("-", 1)[-1] for r in rows} >= {"first", "mimic", "repair"}
+    init = write_initial_model(tmp_path / "init", corpus(charts), SMALL_SPEC, seed=3)
+    # the same corpus, spec and seed give the same bytes: the recipe rebuilds the model exactly
+    again = write_initial_model(tmp_path / "init-again", corpus(charts), SMALL_SPEC, seed=3)
+    assert (init / "model.safetensors").read_bytes() == (again / "model.safetensors").read_bytes()
+
+    out = tmp_path / "sft"
+    proc = subprocess.run(
+        [TRAIN, "sft", "--model", str(init), "--data", str(mix), "--layout", "swift", "--out", str(out)]
+        + ["--config", str(RECIPE), "--max-steps", "12", "--batch-size", "4", "--eval-split", "0"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    before, after = _mean_loss(init, rows), _mean_loss(out, rows)
+    assert after < before - 0.5, (before, after)
+
+    shipped = tmp_path / "demo"
+    size = export_bf16(out, shipped)
+    assert size < 2_000_000 and json.loads((shipped / "config.json").read_text())["dtype"] == "bfloat16"
+
+    from PIL import Image
+
+    from viscodex.model.chat import ChatRequest, complete
+    from viscodex.model.embedded_backend import EmbeddedBackend
+
+    picture = Image.open(charts[0].image)
+    request = ChatRequest.single("Write matplotlib code that reproduces this chart.", [picture], max_tokens=8)
+    local = asyncio.run(complete(EmbeddedBackend(ModelSettings(model_path=shipped)), request))
+    assert len(local.token_ids) >= 1
+
+    if importlib.util.find_spec("vllm") is None:
+        missing_service("vLLM is not installed (python scripts/install_vllm.py)")
+    from filelock import FileLock
+    from helpers import free_port
+
+    from viscodex.model.serve import ServeOptions, VllmServer
+    from viscodex.model.server_backend import ServerBackend
+
+    monkeypatch.setenv("VLLM_CPU_KVCACHE_SPACE", "1")
+    opts = ServeOptions(model=str(shipped), port=free_port(), max_model_len=2048, dtype="float32")
+    with FileLock(str(vllm_lock_path)), VllmServer(opts, log_path=tmp_path / "vllm.log", gpu=False) as server:
+        served = asyncio.run(complete(ServerBackend(ModelSettings(model_url=server.url)), request))
+    # the bf16 weights, served in fp32 by both: the same greedy ids
+    assert served.token_ids == local.token_ids
+
+
+# --- solve with the shipped demo ----------------------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+@pytest.mark.skipif(SHIPPED is None or not (SHIPPED / "config.json").is_file(), reason="no shipped demo model")
+def test_solve_with_the_demo_model_ends_with_a_rendered_figure(
+    sandbox_image: str, tmp_path: Path, empty_home: dict[str, str]
+) -> None:
+    """Nothing configured: `solve` takes the shipped demo, says so once, and renders what it wrote."""
+    held = tmp_path / "held"
+    proc = subprocess.run(
+        [TRAIN, "data", "synth", "--kind", "chart", "--n", "1", "--seed", "1000", "--out", str(held)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    picture = next((held / "images").glob("*.png"))
+    run = tmp_path / "run"
+    env = {**os.environ, **empty_home}
+    proc = subprocess.run(
+        [AGENT, "solve", str(picture), "--kind", "chart", "--max-iters", "2", "--run-dir", str(run)],
+        capture_output=True,
+        text=True,
+        timeout=800,
+        env=env,
+    )
+    assert proc.returncode in (0, 1), proc.stderr[-3000:]
+    notices = [line for line in proc.stderr.splitlines() if "using the demo model" in line]
+    assert len(notices) == 1 and "viscodex-train merge --preset viscodex-8b" in notices[0]
+    assert "Traceback" not in proc.stderr
+    report = json.loads((run / "report.json").read_text())
+    assert report["kind"] == "chart"
+    assert list(run.rglob("render.png")), f"no candidate rendered: {sorted(p.name for p in run.rglob('*'))}"
