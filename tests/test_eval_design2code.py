@@ -267,10 +267,19 @@ def test_folder_loader_reads_the_published_layout(tmp_path: Path) -> None:
     items = d2c.load(tmp_path, tmp_path / "cache")
     assert [i.id for i in items] == ["2", "10", "117"]
     assert items[0].assets == {"rick.jpg": folder / "rick.jpg"}
+    (tmp_path / "empty").mkdir()
     with pytest.raises(d2c.DataError, match="holds no Design2Code pages"):
-        d2c.load(tmp_path / "cache", tmp_path / "cache2") if (tmp_path / "cache").mkdir() is None else None
+        d2c.load(tmp_path / "empty", tmp_path / "cache2")
     with pytest.raises(d2c.DataError, match="neither a folder nor a hub dataset"):
         d2c.load(tmp_path / "missing" / "deep", tmp_path / "cache")
+
+
+def test_a_hub_name_offline_is_one_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("datasets")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(d2c.DataError, match="cannot load dataset SALT-NLP/Design2Code-hf") as error:
+        d2c.load("SALT-NLP/Design2Code-hf", tmp_path / "cache")
+    assert "\n" not in str(error.value)
 
 
 def test_a_saved_dataset_loads_like_the_hub_one(tmp_path: Path) -> None:
