@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 def model_card(result: SFTResult, recipe: SFTRecipe, base: Path, command: str) -> str:
     data = result.data
+    method = "LoRA merged back into the weights" if recipe.lora else "full fine-tuning of the language model"
     skipped = "\n".join(f"  - {reason}: {n}" for reason, n in data.skipped.most_common()) or "  - none"
     losses = [
         f"- final training loss (mean over the run): {_fmt(result.train_loss)}",
@@ -32,10 +33,9 @@ tags:
 
 # {result.out.name}
 
-Fine-tuned by `viscodex-train sft` (VisCodex {viscodex.__version__}) from `{base}`
-{"with a LoRA adapter merged back into the weights" if recipe.lora else "(full fine-tuning of the language model)"};
-vision encoder {"frozen" if recipe.freeze_vision else "trained"}, projector
-{"frozen" if recipe.freeze_projector else "trained"}. Loss on the assistant's answers only.
+Fine-tuned by `viscodex-train sft` (VisCodex {viscodex.__version__}) from `{base}`: {method}; vision encoder
+{"frozen" if recipe.freeze_vision else "trained"}, projector {"frozen" if recipe.freeze_projector else "trained"};
+loss on the assistant's answers only.
 
 ## Data
 

@@ -92,12 +92,14 @@ def sft(
 
 def _train(model: Path, records: Any, out: Path, recipe: Any, resume: bool) -> None:
     from rich.console import Console
+    from transformers.utils import logging as hf_logging
 
     from .dataset import DataError
     from .progress import RichProgress
     from .train import SFTError, run_sft
 
     err = Console(stderr=True)
+    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # our bar says what happens; not theirs
     command = shlex.join(["viscodex-train", *sys.argv[1:]])
     try:
         with RichProgress(err) as progress:

@@ -161,7 +161,7 @@ def run_sft(
     except (OSError, ValueError, KeyError) as exc:
         raise SFTError(f"cannot load {model_dir}: {' '.join(str(exc).split())[:300]}") from None
 
-    frozen = freeze(model, recipe.freeze_vision, recipe.freeze_projector)
+    freeze(model, recipe.freeze_vision, recipe.freeze_projector)
     trainer = build_trainer(model, processor, markers, args, train_set, eval_set, recipe.lora)
     if progress is not None:
         from transformers import PrinterCallback, ProgressCallback
@@ -170,6 +170,7 @@ def run_sft(
         trainer.remove_callback(PrinterCallback)
         trainer.add_callback(progress)
     trainable = sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)
+    frozen = sum(p.numel() for p in trainer.model.parameters() if not p.requires_grad)  # LoRA: the whole base
     say(
         f"training: {len(train_set)} train / {len(eval_set) if eval_set is not None else 0} eval records, "
         f"{trainable:,} trainable parameters, {frozen:,} frozen (vision {recipe.freeze_vision}, "
@@ -264,6 +265,7 @@ def training_args(recipe: SFTRecipe, precision: str, has_eval: bool, work: Path)
         max_length=recipe.max_length,
         deepspeed=str(deepspeed) if deepspeed else None,
         disable_tqdm=True,
+        dataloader_pin_memory=_has_cuda(),
     )
     return args
 
@@ -327,3 +329,9 @@ def _trainer_class() -> Any:
             del saved
 
     return Trainer
+
+
+def _has_cuda() -> bool:
+    import torch
+
+    return bool(torch.cuda.is_available())
