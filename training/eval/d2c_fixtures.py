@@ -63,17 +63,17 @@ class MissingRender(LookupError):
     """A page of the fixtures has no stored render; the message says how to make them."""
 
 
-def stored_renderer(live: Callable[[str], bytes] | None = None) -> Callable[[str], bytes]:
-    """A renderer that reads ``RENDERS``; with ``live``, a missing render is made and stored."""
+def stored_renderer(live: Callable[[str], bytes] | None = None, folder: Path = RENDERS) -> Callable[[str], bytes]:
+    """A renderer that reads ``folder`` (``RENDERS``); with ``live``, a missing render is made and stored."""
 
     def render(html: str) -> bytes:
-        path = RENDERS / f"{render_key(html)}.png"
+        path = folder / f"{render_key(html)}.png"
         if path.is_file():
             return path.read_bytes()
         if live is None:
             raise MissingRender(f"no stored render {path.name}: run python -m viscodex.training.eval.d2c_fixtures")
         png = _small_png(live(html))
-        RENDERS.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(parents=True, exist_ok=True)
         path.write_bytes(png)
         return png
 

@@ -122,7 +122,18 @@ def ensure_site(site: Path) -> Path:
     if not marker.is_file() or marker.read_text().split() != PACKAGES:
         site.mkdir(parents=True, exist_ok=True)
         subprocess.run(
-            [sys.executable, "-m", "pip", "install", "--quiet", "--upgrade", "--target", str(site), "--no-deps", *PACKAGES],
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--upgrade",
+                "--target",
+                str(site),
+                "--no-deps",
+                *PACKAGES,
+            ],
             check=True,
         )
         marker.write_text("\n".join(PACKAGES) + "\n")
@@ -131,8 +142,22 @@ def ensure_site(site: Path) -> Path:
 
 def official_numbers(mirror: Path, clip_dir: Path, site: Path = SITE) -> dict[str, dict[str, float]]:
     """The official scores of every fixture case (``d2c_fixtures.CASES``), on its 0-1 scale."""
+    cases = {name: (case.page, FIXTURES / f"{case.page}.html", case.path) for name, case in CASES.items()}
+    return official_on_pairs(mirror, clip_dir, cases, site)
+
+
+def official_on_pairs(
+    mirror: Path,
+    clip_dir: Path,
+    cases: dict[str, tuple[str, Path, Path]],
+    site: Path = SITE,
+    store: Path | None = None,
+) -> dict[str, dict[str, float]]:
+    """The official scores of ``name: (page id, reference HTML file, answer HTML file)``; with ``store``,
+    every render it was given is also kept there by ``d2c_fixtures.render_key`` of the page."""
     from viscodex.sandbox import Sandbox
 
+    from .d2c_fixtures import render_key
     from .design2code import render
 
     ensure_site(site)
@@ -155,16 +180,11 @@ def official_numbers(mirror: Path, clip_dir: Path, site: Path = SITE) -> dict[st
             (root / path).write_text(text, encoding="utf-8")
         (root / "clip_stub.py").write_text(CLIP_STUB)
         (root / "driver.py").write_text(DRIVER)
-        cases = [
-            {
-                "name": name,
-                "page": case.page,
-                "reference": str(FIXTURES / f"{case.page}.html"),
-                "answer": str(case.path),
-            }
-            for name, case in CASES.items()
+        listed = [
+            {"name": name, "page": page, "reference": str(reference), "answer": str(answer)}
+            for name, (page, reference, answer) in cases.items()
         ]
-        (root / "cases.json").write_text(json.dumps(cases))
+        (root / "cases.json").write_text(json.dumps(listed))
         env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(site), str(root)]), D2C_CLIP=str(clip_dir))
         with Sandbox(pool={"html": 1}) as sandbox:
             proc = subprocess.Popen(
@@ -179,8 +199,13 @@ def official_numbers(mirror: Path, clip_dir: Path, site: Path = SITE) -> dict[st
             numbers: dict[str, dict[str, float]] | None = None
             for line in proc.stdout:
                 if line.startswith(MARK):
-                    _, html, png = line.split()
-                    Path(png).write_bytes(render(sandbox, Path(html).read_text(encoding="utf-8")))
+                    _, html_path, png_path = line.split()
+                    html = Path(html_path).read_text(encoding="utf-8")
+                    png = render(sandbox, html)
+                    Path(png_path).write_bytes(png)
+                    if store is not None:
+                        store.mkdir(parents=True, exist_ok=True)
+                        (store / f"{render_key(html)}.png").write_bytes(png)
                     proc.stdin.write("ok\n")
                     proc.stdin.flush()
                 elif line.startswith(DONE):
@@ -193,18 +218,60 @@ def official_numbers(mirror: Path, clip_dir: Path, site: Path = SITE) -> dict[st
         return numbers
 
 
+def compare_real_pages(
+    mirror: Path, clip_dir: Path, pages: Path, ids: list[str], site: Path = SITE
+) -> dict[str, dict[str, float]]:
+    """Each real page's perfect answer and its project-made perturbations (``<id>.text|color|remove.html``
+    where present) scored by the official code and by ours on the same renders; per case both numbers and
+    the largest absolute difference."""
+    from .d2c_fixtures import stored_renderer
+    from .design2code import clip_model, page_blocks, preprocess_answer, scores
+
+    cases: dict[str, tuple[str, Path, Path]] = {}
+    for page in ids:
+        for kind in ("", ".text", ".color", ".remove"):
+            answer = pages / f"{page}{kind}.html"
+            if answer.is_file():
+                cases[f"{page}{kind or '.perfect'}"] = (page, pages / f"{page}.html", answer)
+    with tempfile.TemporaryDirectory(prefix="d2c-renders-") as store_dir:
+        store = Path(store_dir)
+        official = official_on_pairs(mirror, clip_dir, cases, site, store)
+        from viscodex.sandbox import Sandbox
+
+        from .design2code import render
+
+        clip = clip_model(str(clip_dir))
+        out = {}
+        with Sandbox(pool={"html": 1}) as sandbox:
+            renderer = stored_renderer(lambda html: render(sandbox, html), store)
+            for name, (_, reference, answer) in cases.items():
+                ref = page_blocks(reference.read_text(encoding="utf-8"), renderer)
+                mine = page_blocks(preprocess_answer(answer.read_text(encoding="utf-8")), renderer)
+                ours = scores(mine, ref, clip)
+                gap = max(abs(ours[k] - official[name][k]) for k in ours)
+                out[name] = {**{f"official_{k}": v for k, v in official[name].items()}, **ours, "max_gap": gap}
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mirror", type=Path, required=True, help="git dir of NoviScl/Design2Code")
     parser.add_argument("--clip", type=Path, help="open_clip folder (default: a tiny random CLIP, seed 0)")
     parser.add_argument("--site", type=Path, default=SITE, help="where the official code's packages go")
+    parser.add_argument("--pages", type=Path, help="instead of the fixtures: a folder of real pages (and answers)")
+    parser.add_argument("--ids", default="", help="with --pages: comma-separated page ids to compare on")
     args = parser.parse_args()
     clip_dir = args.clip
     if clip_dir is None or not (clip_dir / "open_clip_config.json").is_file():
         from .design2code import save_tiny_clip
 
         clip_dir = save_tiny_clip(clip_dir or Path(tempfile.mkdtemp(prefix="d2c-clip-")))
-    json.dump(official_numbers(args.mirror, clip_dir, args.site), sys.stdout, indent=1, sort_keys=True)
+    if args.pages is not None:
+        ids = [i for i in args.ids.split(",") if i]
+        result = compare_real_pages(args.mirror, clip_dir, args.pages, ids, args.site)
+    else:
+        result = official_numbers(args.mirror, clip_dir, args.site)
+    json.dump(result, sys.stdout, indent=1, sort_keys=True)
     print()
 
 
