@@ -33,26 +33,42 @@ Re-implemented from NoviScl/Design2Code @ 7a575e4c (MIT), ``Design2Code/metrics/
   picture squeezed to a square of its shorter side (Lanczos); ``final`` = 0.2 x the sum of the five.
   A page with blocks but no pair above 0.5 scores 0 on the four low-level parts, and ``final`` = 0.2 x clip.
 
-Quirks of the official code that change scores, reproduced by default (``Quirks``), each with a switch:
+Rows (``OUT/items.jsonl``) carry ``block``, ``text``, ``position``, ``color``, ``clip`` and ``final`` on the
+0-100 scale of the paper's tables (the functions here work on the official 0-1 scale), plus the number of
+blocks found on each side. CLIP is open_clip's: ``ViT-B-32:openai`` (the official model's weights, fetched
+once into open_clip's cache), an ``hf-hub:`` name, or a local folder (``save_tiny_clip`` makes a random one
+for tests); the official code loads the same weights through OpenAI's ``clip`` package, whose preprocessing
+(bicubic resize of the shorter side to 224, centre crop, the OpenAI mean and deviation) open_clip repeats.
 
-- ``blank_pages_score_zero``: when either page has no text block (a page of pictures only, or an answer
-  that did not render) the four low-level scores are 0, even when both pages have none, so a perfect answer
-  to a text-free page scores 0.2 x CLIP. Off: two pages without text score 1 on the four parts.
-- ``autojunk``: ``SequenceMatcher`` runs with its default ``autojunk=True``, so in a block of 200 or more
-  characters the characters making up more than 1% of it are ignored when matching, and long texts score
-  lower than the character-level Sørensen-Dice similarity the authors describe. Off: ``autojunk=False``.
-- ``clip_masks_merged_answer_blocks``: ``find_possible_merge`` merges the answer's blocks in the list the
-  CLIP step reads afterwards, so the answer's picture is inpainted over the union boxes of merged blocks,
-  the reference's over its blocks as found. Off: both are inpainted over the blocks as found.
-- ``preprocess_answer``: the repetition cut, the ``<html>`` wrap and BeautifulSoup's pass over the answer
-  described above apply to the answer only. Off: the answer is rendered as given.
+Quirks of the official code that change scores, reproduced by default (``Quirks``), each with a switch; the
+harness knows them by the names in brackets (``viscodex.training.eval.quirks``):
+
+- ``blank-pages-zero`` (``Quirks.blank_pages_score_zero``): when either page has no text block (a page of
+  pictures only, or an answer that did not render) the four low-level scores are 0, even when both pages
+  have none, so a perfect answer to a text-free page scores 0.2 x CLIP. Off: two pages without text score
+  1 on the four parts.
+- ``autojunk`` (``Quirks.autojunk``): ``SequenceMatcher`` runs with its default ``autojunk=True``, so in a
+  block of 200 or more characters the characters making up more than 1% of it are ignored when matching,
+  and long texts score lower than the character-level Sørensen-Dice similarity the authors describe.
+  Off: ``autojunk=False``, in the matching costs and the text score alike.
+- ``clip-merged-masks`` (``Quirks.clip_masks_merged_answer_blocks``): ``find_possible_merge`` merges the
+  answer's blocks in the list the CLIP step reads afterwards, so the answer's picture is inpainted over the
+  union boxes of merged blocks, the reference's over its blocks as found. Off: both are inpainted over the
+  blocks as found.
+- ``answer-preprocess`` (``Quirks.preprocess_answer``): the repetition cut, the ``<html>`` wrap and
+  BeautifulSoup's pass described above apply to the answer only. Off: the answer is rendered as given.
+
+Also as the official code, and kept (they are its definitions rather than slips): text nodes of elements
+that do not render (``<script>`` and ``<style>`` in the body) share their parent's colour and so join the
+visible text's block; nested inline tags that are not text tags (``i``, ``em``, ``strong``, ``label``, ...)
+share one block with their parent; positions are normalised by each page's own height, so a longer answer
+page shifts every y; merged colours are averaged with ``/ 2`` by box and ``// 2`` in the matching.
 
 Where this differs from the official code, on purpose: it never writes beside the data (the official code
 renames the answer to ``*_old.txt`` and overwrites the reference screenshot); a style ``color:`` with an
 empty value, or ``rgb()`` with fewer than three numbers, which crash the official extraction, count as no
-colour; a page with more than 4096
-text-holding tags, where the official colour pool raises, has no blocks. The pixel comparison and the
-cost matrices are vectorised and memoised, which gives the same numbers far faster.
+colour; a page with more than 4096 text-holding tags, where the official colour pool raises, has no blocks.
+The pixel comparison is vectorised and the text similarities memoised, which gives the same numbers faster.
 """
 
 from __future__ import annotations
