@@ -402,6 +402,9 @@ def test_unreadable_sources_are_data_errors(tmp_path: Path) -> None:
         load_records(tmp_path / "odd.jsonl")
     with pytest.raises(DataError, match="reads a folder"):
         load_records(tmp_path / "odd.jsonl", layout="folder")
+    (tmp_path / "pics").mkdir()
+    with pytest.raises(DataError, match="files for the mcd layout"):
+        load_records(tmp_path / "pics", layout="mcd")
 
 
 ROW = {

@@ -411,7 +411,7 @@ def load_records(
     target = Path(text).expanduser()
     if not target.exists():
         raise DataError(f"{target} does not exist (a data file, a folder, or hub:NAME for a hub dataset)")
-    if layout == "hub" or _is_hub_local(target):
+    if layout == "hub" or (layout is None and _is_hub_local(target)):
         return _hub(str(target), split, cache, remote=False)
     if layout == "folder":
         if not target.is_dir():
@@ -419,6 +419,8 @@ def load_records(
         return read_folder(target)
     files, keys = _data_files(target) if target.is_dir() else ([target], None)
     if not files:
+        if layout is not None:
+            raise DataError(f"{target} holds no .json or .jsonl files for the {layout} layout")
         return read_folder(target)
     for file in files:
         if file.suffix.lower() not in (".json", ".jsonl"):
