@@ -552,7 +552,7 @@ def _merge_side(fixed: list[Block], side: list[Block], current: list[float], ans
         return False
     merges = []
     for i in range(len(side) - 1):
-        trial = deepcopy(side)
+        trial = list(side)  # the official deepcopy: blocks are never changed in place, a new list suffices
         trial[i] = _merge_two(trial[i], trial[i + 1])
         trial.pop(i + 1)
         _, cost = _matching(trial, fixed, 0.0, 1, aj) if answer_side else _matching(fixed, trial, 0.0, 1, aj)
