@@ -397,3 +397,19 @@ def test_an_evaluation_run_scores_the_model_answer_live(
         assert row[metric] == pytest.approx(100 * OFFICIAL["117-color"][metric], abs=1e-4), metric
         assert summary["metrics"][metric] == pytest.approx(row[metric])
     assert any("Quirk autojunk on" in note for note in summary["notes"])
+
+
+def test_the_quirks_registry_knows_design2code_from_a_bare_import() -> None:
+    """The CLI imports ``quirks`` alone before building the run: the names must be there already."""
+    import subprocess
+    import sys
+
+    code = (
+        "from viscodex.training.eval import quirks; "
+        "print(sorted(quirks.resolve('design2code', ['autojunk']))); "
+        "print(len(quirks.notes('design2code', frozenset())))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("\n")
+    assert out[0] == "['answer-preprocess', 'blank-pages-zero', 'clip-merged-masks']" and out[1] == "4"
+    assert d2c.quirks_from(["autojunk"]) == d2c.Quirks(False, True, False, False)
+    assert d2c.quirks_from(None) == d2c.OFFICIAL

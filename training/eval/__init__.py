@@ -5,3 +5,7 @@ the items from a local folder, the model answers each one (single shot, or insid
 answer is scored in the sandbox with a re-implementation of the benchmark's official metric, and every item
 becomes one line of ``OUT/items.jsonl`` (see ``store``), so a crashed run resumes where it stopped.
 """
+
+# Benchmark modules that add quirks to ``quirks.QUIRKS`` register them on import: importing them here makes
+# the registry complete whichever module of the package is imported first (the CLI reads ``quirks`` alone).
+from . import design2code as _design2code  # noqa: F401
