@@ -136,12 +136,18 @@ def test_every_chart_type_renders_to_a_real_picture(charts: Path) -> None:
 def test_chart_output_is_a_chartmimic_folder_and_a_loader_input(charts: Path) -> None:
     items = chartmimic.load(charts / "ori_500", charts / "cache")
     assert [item.id for item in items] == [item_id("chart", 0, i) for i in range(len(CHART_TYPES))]
+    records = {r["id"]: r for r in _records(charts)}
     for item in items:
         assert item.picture.read_bytes() == (charts / "images" / f"{item.id}.png").read_bytes()
-        assert chartmimic.figure_size(item.script.read_text()) is not None
-    records = [r for r in load_records(charts) if isinstance(r, Record)]
-    assert len(records) == len(CHART_TYPES)
-    assert all(r.images[0].is_file() and r.category == "chart" for r in records)
+        script = item.script.read_text()
+        assert chartmimic.figure_size(script) is not None
+        # the ground truth saves its PDF, as ori_500's scripts do (the text metric logs that save)
+        assert script.endswith(f'plt.savefig("{item.id}.pdf")\n')
+        answer = chartmimic.extract_code(records[item.id]["messages"][1]["content"])
+        assert chartmimic.prepare_generated(answer, item.id) == chartmimic.prepare_generated(script, item.id)
+    loaded = [r for r in load_records(charts) if isinstance(r, Record)]
+    assert len(loaded) == len(CHART_TYPES)
+    assert all(r.images[0].is_file() and r.category == "chart" for r in loaded)
 
 
 def test_same_seed_same_items_other_seed_other_items(charts: Path, box: Sandbox, tmp_path: Path) -> None:
@@ -198,24 +204,26 @@ def test_failing_programs_are_reported_with_a_reason_and_not_kept(box: Sandbox, 
     }
 
     def generate(seed: int, index: int) -> Program:
+        if index == 5:
+            raise KeyError("a bug in a generator")
         program = charts.generate(seed, index)
         return replace(program, code=broken[index]) if index in broken else program
 
     synth = Synthesizer(kind="chart", roles=("chart",), generate=generate, render=charts.render)
     counting = Counting(box)
     out = tmp_path / "failing"
-    report = synthesize("chart", n=5, seed=0, out=out, workers=2, sandbox=cast(Sandbox, counting), synthesizer=synth)
-    assert (report.kept, report.failed) == (2, 3)
-    assert report.reasons == {"run failed": 2, "blank picture": 1}
+    report = synthesize("chart", n=6, seed=0, out=out, workers=2, sandbox=cast(Sandbox, counting), synthesizer=synth)
+    assert (report.kept, report.failed) == (2, 4)
+    assert report.reasons == {"run failed": 2, "blank picture": 1, "generator error": 1}
     failures = {row["id"]: row for row in map(json.loads, (out / FAILURES).read_text().splitlines())}
     assert "ValueError: bad data" in failures[item_id("chart", 0, 1)]["detail"]
     assert "SyntaxError" in failures[item_id("chart", 0, 3)]["detail"]
     assert [r["id"] for r in _records(out)] == [item_id("chart", 0, 0), item_id("chart", 0, 4)]
     assert not (out / "images" / f"{item_id('chart', 0, 1)}.png").exists()
     saved = json.loads((out / REPORT).read_text())
-    assert saved["reasons"] == report.reasons and len(saved["failures"]) == 3
+    assert saved["reasons"] == report.reasons and len(saved["failures"]) == 4
     counting.calls.clear()
-    assert synthesize("chart", n=5, seed=0, out=out, sandbox=cast(Sandbox, counting), synthesizer=synth).made == 0
+    assert synthesize("chart", n=6, seed=0, out=out, sandbox=cast(Sandbox, counting), synthesizer=synth).made == 0
     assert counting.calls == []
 
 

@@ -817,6 +817,16 @@ def chart_program(seed: int, index: int) -> tuple[str, Meta]:
     return code, meta
 
 
+def chartmimic_script(code: str, item_id: str) -> str:
+    """The program as a ChartMimic ground truth: ``plt.show()`` becomes ``plt.savefig("<id>.pdf")``, as
+    every ``ori_500`` script ends. The official text metric logs what is drawn while that PDF is saved,
+    so a ground truth that never saves scores every answer 0 on text. No ``bbox_inches``: the picture is
+    the whole figure, as the one rendered from ``code``."""
+    if not code.rstrip().endswith("plt.show()"):
+        raise ValueError("a synthetic chart program ends with plt.show()")
+    return code.rstrip()[: -len("plt.show()")] + f'plt.savefig("{item_id}.pdf")\n'
+
+
 def generate(seed: int, index: int) -> Program:
     code, meta = chart_program(seed, index)
     rng = item_rng(seed, "chart-instruction", index)

@@ -187,7 +187,12 @@ def _run(
                     index = next(pending, None)
                     if index is None:
                         break
-                    program = synth.generate(seed, index)
+                    try:
+                        program = synth.generate(seed, index)
+                    except Exception as exc:  # noqa: BLE001 - a generator bug costs its item, not the run
+                        empty = Program(synth.kind, seed, index, "", "", "", "")
+                        yield empty, SynthFailure("generator error", f"{type(exc).__name__}: {exc}")
+                        continue
                     running[pool.submit(one, program)] = program
                 if not running:
                     return
@@ -200,6 +205,10 @@ def _run(
                         yield program, exc
                     except SandboxError as exc:
                         yield program, SynthFailure(TRANSIENT, str(exc))
+                    except RunCancelled:
+                        raise
+                    except Exception as exc:  # noqa: BLE001 - counted with its reason, never a crash mid-run
+                        yield program, SynthFailure("internal error", f"{type(exc).__name__}: {exc}")
         finally:
             cancel.set()
             for future in running:
@@ -212,7 +221,10 @@ def _commit_item(out: Path, program: Program, rendered: Rendered) -> dict[str, A
     _write_atomic(out / image, rendered.png)
     _write_atomic(out / "code" / f"{program.id}.{program.ext}", program.code.encode("utf-8"))
     if program.kind == "chart":
-        _write_atomic(out / CHARTMIMIC / f"{program.id}.py", program.code.encode("utf-8"))
+        from .charts import chartmimic_script
+
+        script = chartmimic_script(program.code, program.id)
+        _write_atomic(out / CHARTMIMIC / f"{program.id}.py", script.encode("utf-8"))
         _write_atomic(out / CHARTMIMIC / f"{program.id}.png", rendered.png)
     answer = f"```{program.language}\n{program.code.rstrip()}\n```"
     return {
