@@ -133,3 +133,54 @@ def test_loose_output_quirk_off_judges_by_lines_only(sandbox: Sandbox, name: str
     code, io_spec = MMCODE_CASES[name]
     strict = mmcode.judge(sandbox, code, io_spec, quirks=frozenset({"no-verdict-passes"}))
     assert strict == ([False] if name in LOOSE else OFFICIAL[name])
+
+
+# --- whole runs: the agent loop and the embedded backend ------------------------------------------
+
+
+def _one_problem(tmp_path: Path) -> Path:
+    data = tmp_path / "mmcode.jsonl"
+    record = {"problem_id": "add", "question": "Add the two numbers.", "input_output": STDIO}
+    data.write_text(json.dumps(record) + "\n")
+    return data
+
+
+@pytest.mark.slow
+def test_mmcode_in_the_agent_loop(tmp_path: Path, sandbox_image: str) -> None:
+    """``--agent``: the loop (scripted model, a test double) writes the program; its best code is judged."""
+    from helpers import console
+    from scripted_model import ScriptedModel, serve
+
+    right = "```python\nn = int(input())\nprint(sum(map(int, input().split())))\n```"
+    out = tmp_path / "agent"
+    with serve(ScriptedModel([right] * 6)) as model:
+        proc = console(
+            "viscodex-train",
+            *("eval", "--bench", "mmcode", "--data", str(_one_problem(tmp_path)), "--out", str(out)),
+            *("--model-url", model.url, "--agent", "--max-iters", "1", "--workers", "1"),
+            timeout=600,
+        )
+    assert proc.returncode == 0, proc.stderr
+    row = json.loads((out / "items.jsonl").read_text())
+    assert row["id"] == "add" and row["verdicts"] == [[True, True]] and row["pass@1"] == 100.0
+    assert (out / "agent" / "add" / "sample-0").is_dir() and len(model.requests) >= 1
+    assert "agent loop, at most 1 iterations" in json.loads((out / "summary.json").read_text())["notes"][0]
+
+
+@pytest.mark.slow
+def test_mmcode_through_the_embedded_backend(tmp_path: Path, tiny_models: dict[str, Path], sandbox_image: str) -> None:
+    """``--model-path``: a tiny random checkpoint answers in-process (nonsense, so it fails the tests)."""
+    from helpers import console
+
+    out = tmp_path / "embedded"
+    proc = console(
+        "viscodex-train",
+        *("eval", "--bench", "mmcode", "--data", str(_one_problem(tmp_path)), "--out", str(out)),
+        *("--model-path", str(tiny_models["vlm"]), "--max-tokens", "10", "--workers", "1"),
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr
+    row = json.loads((out / "items.jsonl").read_text())
+    assert row["id"] == "add" and row["n"] == 1 and row["pass@1"] == 0.0 and len(row["verdicts"][0]) >= 1
+    assert (out / "answers" / "add.md").is_file()
+    assert str(tiny_models["vlm"]) in json.loads((out / "summary.json").read_text())["notes"][0]

@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 app = typer.Typer(help="Make and score VisCodex models.", no_args_is_help=True, pretty_exceptions_enable=False)
 
 PROG = "viscodex-train"
+BENCH_NAMES = ("chartmimic", "mmcode", "design2code")
+"""``eval.run.BENCHES``, spelled out so a usage error answers before the harness is imported."""
 app.add_typer(data_app, name="data")
 app.command("sft")(sft_command)
 app.command("demo")(demo_command)
@@ -200,7 +202,7 @@ def merge_sweep(
     config: RecipeOpt = None,
     preset: PresetOpt = None,
     eval_suite: Annotated[
-        str | None, typer.Option("--eval", help="Score each merge on a benchmark: chartmimic or mmcode.")
+        str | None, typer.Option("--eval", help="Score each merge on a benchmark: chartmimic, mmcode, design2code.")
     ] = None,
     data: Annotated[Path | None, typer.Option("--data", help="--eval: the benchmark's data.")] = None,
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="--eval: only the first K items.")] = None,
@@ -224,8 +226,8 @@ def merge_sweep(
         if not values:
             raise UsageError("--lams is empty")
         if eval_suite is not None:
-            if eval_suite not in ("chartmimic", "mmcode"):
-                raise UsageError(f"unknown --eval {eval_suite!r}; use chartmimic or mmcode")
+            if eval_suite not in BENCH_NAMES:
+                raise UsageError(f"unknown --eval {eval_suite!r}; use {', '.join(BENCH_NAMES)}")
             if data is None:
                 raise UsageError("--eval needs --data (the benchmark's folder or file)")
             if not data.exists():
@@ -269,7 +271,7 @@ def merge_sweep(
 
 @app.command("eval")
 def eval_command(
-    bench: Annotated[str, typer.Option("--bench", help="chartmimic (direct mimic, ori_500) or mmcode.")],
+    bench: Annotated[str, typer.Option("--bench", help="chartmimic (direct mimic, ori_500), mmcode or design2code.")],
     data: Annotated[Path, typer.Option("--data", help="The benchmark's folder (or MMCode's .jsonl[.gz]).")],
     model_url: Annotated[str | None, typer.Option("--model-url", help="OpenAI-compatible server URL.")] = None,
     model_path: Annotated[Path | None, typer.Option("--model-path", help="Local checkpoint (embedded).")] = None,
@@ -305,13 +307,16 @@ def eval_command(
     ray: Annotated[
         str | None, typer.Option("--ray", help="Score items on a Ray cluster (ADDRESS, or 'local' to start one).")
     ] = None,
+    max_tokens: Annotated[
+        int | None, typer.Option("--max-tokens", min=1, help="Longest answer (default: the model settings').")
+    ] = None,
 ) -> None:
     """Score a model on a benchmark of the paper as the benchmark's authors score it; resumable."""
     from viscodex.agent.cli_errors import UsageError, expected_failures
 
     with expected_failures():
-        if bench not in ("chartmimic", "mmcode"):
-            raise UsageError(f"unknown --bench {bench!r}; use chartmimic or mmcode (Design2Code comes later)")
+        if bench not in BENCH_NAMES:
+            raise UsageError(f"unknown --bench {bench!r}; use {', '.join(BENCH_NAMES)}")
         if not data.exists():
             raise UsageError(f"--data {data} does not exist")
         if model_url is not None and model_path is not None:
@@ -351,6 +356,7 @@ def eval_command(
             model_path=model_path,
             model_name=model_name,
             backend="server" if model_url is not None else ("embedded" if model_path is not None else None),
+            max_tokens=max_tokens,
         )
         config = EvalConfig(
             bench=bench,  # type: ignore[arg-type]

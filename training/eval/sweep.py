@@ -6,7 +6,8 @@ run), then writes ``OUT/sweep.md`` and ``OUT/sweep.json`` and points ``OUT/best`
 merge that is already there is not redone (a merge is written atomically, so a folder is a whole one).
 
 The best lam is the one with the highest headline number: for ChartMimic the mean of its four low-level
-scores (its own "Average" column), for MMCode pass@1. Ties go to the smaller lam (listed first).
+scores (its own "Average" column), for MMCode pass@1, for Design2Code its final visual score. Ties go to
+the smaller lam (listed first).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 HEADLINE: dict[str, tuple[str, ...]] = {
     "chartmimic": ("text", "layout", "type", "color"),
     "mmcode": ("pass@1",),
+    "design2code": ("final",),
 }
 """The metrics whose mean ranks a merge, per benchmark."""
 
