@@ -35,8 +35,9 @@ def synth(
 
     from viscodex.agent.cli_errors import describe_failure, fail
     from viscodex.agent.exit_codes import ExitCode
+    from viscodex.sandbox import Sandbox
 
-    from .synth import KINDS, RECORDS, SynthError, check_folder, synthesize
+    from .synth import KINDS, RECORDS, SynthError, check_folder, synthesize, synthesizer_for
 
     if kind not in KINDS:
         raise fail(f"unknown --kind {kind!r}; use one of {', '.join(KINDS)}", ExitCode.USAGE, PROG)
@@ -59,7 +60,9 @@ def synth(
             TimeRemainingColumn(),
         )
         try:
-            with Progress(*columns, console=err) as bar:
+            # Started before the bar, so a missing image or Docker daemon is one line and no bar.
+            box = Sandbox(pool=dict.fromkeys(synthesizer_for(kind).roles, workers))
+            with box, Progress(*columns, console=err) as bar:
                 task = bar.add_task(f"synth {kind}", total=n, kept=0, failed=0, rate="")
                 started: list[float] = []
 
@@ -74,7 +77,7 @@ def synth(
                     rate = f"{made / minutes:.0f}/min" if minutes > 0 else ""
                     bar.update(task, advance=1, kept=counts["kept"], failed=counts["failed"], rate=rate)
 
-                summary = synthesize(kind, n=n, seed=seed, out=out, workers=workers, report=report)
+                summary = synthesize(kind, n=n, seed=seed, out=out, workers=workers, report=report, sandbox=box)
         except SynthError as exc:
             raise fail(str(exc), ExitCode.USAGE, PROG) from None
         except KeyboardInterrupt:
