@@ -51,6 +51,8 @@ RECORDS = "records.jsonl"
 FAILURES = "failures.jsonl"
 REPORT = "report.json"
 CHARTMIMIC = "ori_500"
+REPORTED_FAILURES = 500
+"""The report lists the first failures in full; ``failures.jsonl`` holds them all."""
 TRANSIENT = "sandbox error"
 """The one failure reason that is not the program's fault: counted, not recorded, retried on a rerun."""
 
@@ -119,7 +121,7 @@ def synthesize(
     synth = synthesizer or synthesizer_for(kind)
     out.mkdir(parents=True, exist_ok=True)
     check_folder(out, kind, seed)
-    kept = _read_lines(out / RECORDS)
+    kept = [_brief(row) for row in _read_lines(out / RECORDS)]
     failed = _read_lines(out / FAILURES)
     done = {row["id"] for row in kept} | {row["id"] for row in failed}
     todo = [i for i in range(n) if item_id(kind, seed, i) not in done]
@@ -138,7 +140,7 @@ def synthesize(
                 summary.made += 1
                 if isinstance(outcome, Rendered):
                     row = _commit_item(out, program, outcome)
-                    kept.append(row)
+                    kept.append(_brief(row))
                     _append_line(out / RECORDS, row)
                     report("item", {"id": program.id, "kept": True, "reason": None})
                 else:
@@ -311,14 +313,16 @@ def _versions(box: Sandbox) -> dict[str, Any]:
     }
 
 
-def _write_report(out: Path, summary: SynthReport, kept: list[dict[str, Any]], failed: list[dict[str, Any]]) -> None:
+def _brief(row: dict[str, Any]) -> dict[str, str]:
+    """What the report needs of a kept record (its id and type), so a long run holds no full records."""
+    meta = row.get("meta", {})
+    return {"id": row["id"], "type": next((str(meta[k]) for k in TYPE_KEYS if k in meta), "?")}
+
+
+def _write_report(out: Path, summary: SynthReport, kept: list[dict[str, str]], failed: list[dict[str, Any]]) -> None:
     summary.kept = len(kept)
     summary.failed = len(failed)
     summary.reasons = dict(Counter(row["reason"] for row in failed))
-    summary.failures = failed
-    types: Counter[str] = Counter()
-    for row in kept:
-        meta = row.get("meta", {})
-        types[next((str(meta[k]) for k in TYPE_KEYS if k in meta), "?")] += 1
-    summary.by_type = dict(sorted(types.items()))
+    summary.failures = failed[:REPORTED_FAILURES]
+    summary.by_type = dict(sorted(Counter(row["type"] for row in kept).items()))
     _write_atomic(out / REPORT, summary.to_json().encode("utf-8"))
