@@ -282,6 +282,8 @@ def test_resume_continues_from_the_checkpoint(tiny_models: dict[str, Path], tmp_
     assert (out / "work" / "checkpoints" / "checkpoint-2").is_dir() and not (out / "config.json").exists()
     with pytest.raises(ValueError, match="--resume"):
         run_sft(tiny_models["vlm"], records, out, recipe, say=quiet)
+    with pytest.raises(ValueError, match="data differ"):  # a resume on other data is refused before training
+        run_sft(tiny_models["vlm"], records[:3], out, recipe, resume=True, say=quiet)
     second = StopAt()
     result = run_sft(tiny_models["vlm"], records, out, recipe, resume=True, say=quiet, progress=second)
     assert second.steps == [3, 4] and result.steps == 4
@@ -289,6 +291,26 @@ def test_resume_continues_from_the_checkpoint(tiny_models: dict[str, Path], tmp_
     straight = run_sft(tiny_models["vlm"], records, tmp_path / "straight", recipe, say=quiet)
     a, b = load_weights(out), load_weights(straight.out)
     assert all(torch.allclose(a[n], b[n], atol=1e-5) for n in a)  # same data order and optimizer state
+
+
+def test_batches_are_grouped_by_length(tiny_models: dict[str, Path], processor: Any, tmp_path: Path) -> None:
+    """The trainer samples with transformers' LengthGroupedSampler over the lengths the data pass measured."""
+    from transformers.trainer_pt_utils import LengthGroupedSampler
+
+    from viscodex.training.sft.dataset import open_splits
+    from viscodex.training.sft.train import build_trainer, load_model, training_args
+
+    records = make_records(tmp_path / "img", 6)
+    summary = write_dataset(records, tmp_path / "d.arrow", processor, processor_budget(processor), 2048)
+    train_set, _ = open_splits(tmp_path / "d.arrow", 0.0, 0)
+    args = training_args(tiny_recipe(batch_size=2), "fp32", False, tmp_path)
+    model = load_model(tiny_models["vlm"], "fp32")
+    trainer = build_trainer(
+        model, processor, ChatMarkers.from_tokenizer(processor.tokenizer), args, train_set, None, None
+    )
+    sampler = trainer._get_train_sampler(train_set)
+    assert isinstance(sampler, LengthGroupedSampler)
+    assert list(sampler.lengths) == train_set["length"] and sum(sampler.lengths) == summary.tokens
 
 
 # ---- recipes, DeepSpeed, accelerate -------------------------------------------------------------------------
