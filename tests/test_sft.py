@@ -63,9 +63,18 @@ def load_weights(folder: Path) -> dict[str, torch.Tensor]:
     return weights
 
 
+def load_processor(folder: Path) -> Any:
+    return AutoProcessor.from_pretrained(folder)  # type: ignore[no-untyped-call]
+
+
+def load_vlm(folder: Path) -> Any:
+    """The model typed Any: transformers' types are too loose for strict mypy on generate and friends."""
+    return Qwen2_5_VLForConditionalGeneration.from_pretrained(folder)
+
+
 @pytest.fixture(scope="module")
 def processor(tiny_models: dict[str, Path]) -> Any:
-    return AutoProcessor.from_pretrained(tiny_models["vlm"])
+    return load_processor(tiny_models["vlm"])
 
 
 # ---- labels -------------------------------------------------------------------------------------------------
@@ -89,7 +98,7 @@ def test_labels_cover_exactly_the_answers(processor: Any, tmp_path: Path) -> Non
         {"role": "assistant", "content": "import matplotlib.pyplot as plt\nplt.show()"},
     ]
     short = [{"role": "user", "content": "<image>"}, {"role": "assistant", "content": "x = 1"}]
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"messages": long_turns, "images": [str(tmp_path / "a.png"), str(tmp_path / "b.png")]},
         {"messages": short, "images": [str(tmp_path / "a.png")]},
     ]
@@ -142,7 +151,7 @@ def test_data_pass_skips_bad_records_and_digests(processor: Any, tmp_path: Path)
     good = make_records(tmp_path / "img", 3)
     Image.new("RGB", (56, 56)).save(tmp_path / "broken.png")
     (tmp_path / "broken.png").write_bytes((tmp_path / "broken.png").read_bytes()[:40])
-    bad = [
+    bad: list[Record | Rejected] = [
         Rejected(id="l7", reason="line 7 does not parse", kind="broken_json"),
         Record(id="m", messages=good[0].messages, images=(tmp_path / "nope.png",)),
         Record(id="u", messages=good[0].messages, images=(tmp_path / "broken.png",)),
@@ -203,8 +212,8 @@ def test_loss_falls(trained: SFTResult) -> None:
 
 
 def test_checkpoint_loads_and_generates(trained: SFTResult) -> None:
-    model = Qwen2_5_VLForConditionalGeneration.from_pretrained(trained.out)
-    processor = AutoProcessor.from_pretrained(trained.out)
+    model = load_vlm(trained.out)
+    processor = load_processor(trained.out)
     messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "Chart to code:"}]}]
     text = processor.apply_chat_template(messages, add_generation_prompt=True)
     inputs = processor(text=[text], images=[Image.new("RGB", (56, 56), "red")], return_tensors="pt")
@@ -240,10 +249,10 @@ def test_lora_merge_back_equals_the_adapter(tiny_models: dict[str, Path], tmp_pa
     ]
     batch = VisionSFTCollator(processor, ChatMarkers.from_tokenizer(processor.tokenizer))(rows)
     batch.pop("labels")
-    base = Qwen2_5_VLForConditionalGeneration.from_pretrained(tiny_models["vlm"])
-    with_adapter = PeftModel.from_pretrained(base, result.out / "adapter").eval()
-    merged = Qwen2_5_VLForConditionalGeneration.from_pretrained(result.out).eval()
-    plain = Qwen2_5_VLForConditionalGeneration.from_pretrained(tiny_models["vlm"]).eval()
+    with_adapter: Any = PeftModel.from_pretrained(load_vlm(tiny_models["vlm"]), result.out / "adapter")
+    merged, plain = load_vlm(result.out), load_vlm(tiny_models["vlm"])
+    for model in (with_adapter, merged, plain):
+        model.eval()
     with torch.no_grad():
         expected = with_adapter(**batch).logits
         got = merged(**batch).logits
@@ -365,7 +374,7 @@ def test_accelerate_launch_one_cpu_process(tiny_models: dict[str, Path], tmp_pat
     records = make_records(data / "images", 2)
     with (data / "records.jsonl").open("w") as f:
         for r in records:
-            row = {"id": r.id, "images": [f"images/{p.name}" for p in r.images]}
+            row: dict[str, Any] = {"id": r.id, "images": [f"images/{p.name}" for p in r.images]}
             row["messages"] = [{"role": m.role, "content": m.content} for m in r.messages]
             f.write(json.dumps(row) + "\n")
     accelerate = str(Path(sys.executable).parent / "accelerate")
