@@ -413,6 +413,25 @@ def one_line_error(proc: subprocess.CompletedProcess[str], code: int, *words: st
         assert word in lines[0], lines[0]
 
 
+def test_held_out_split_is_capped(processor: Any, tmp_path: Path) -> None:
+    from viscodex.training.sft.dataset import open_splits
+
+    write_dataset(
+        make_records(tmp_path / "img", 10), tmp_path / "d.arrow", processor, processor_budget(processor), 2048
+    )
+    train, held = open_splits(tmp_path / "d.arrow", 0.5, 0, eval_max=3)
+    assert (len(train), len(held)) == (7, 3) and not set(train["id"]) & set(held["id"])
+    again_train, _ = open_splits(tmp_path / "d.arrow", 0.5, 0, eval_max=3)
+    assert again_train["id"] == train["id"]  # seeded: a resume holds out the same records
+
+
+def test_missing_data(tiny_models: dict[str, Path], tmp_path: Path) -> None:
+    proc = run_in_process(
+        "--model", str(tiny_models["vlm"]), "--data", str(tmp_path / "nope"), "--out", str(tmp_path / "o")
+    )
+    one_line_error(proc, 2, "does not exist")
+
+
 def test_missing_model_dir(tmp_path: Path) -> None:
     proc = run_cli("--model", str(tmp_path / "nope"), "--data", str(tmp_path), "--out", str(tmp_path / "o"))
     one_line_error(proc, 2, "--model", "not a folder")

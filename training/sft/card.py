@@ -25,7 +25,6 @@ def model_card(result: SFTResult, recipe: SFTRecipe, base: Path, command: str) -
     return f"""---
 library_name: transformers
 pipeline_tag: image-text-to-text
-base_model: {base.name}
 tags:
 - viscodex
 - image-to-code

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -153,17 +154,19 @@ def _reason(item: Record | Rejected) -> str | None:
     return placeholder_problem(item) or check_images(item)
 
 
-def open_splits(path: Path, eval_split: float, seed: int) -> tuple[Any, Any | None]:
+def open_splits(path: Path, eval_split: float, seed: int, eval_max: int = 2000) -> tuple[Any, Any | None]:
     """The Arrow file as (train, eval) `datasets.Dataset`s, memory-mapped; eval is None with no split or
-    a single record. The split is `train_test_split`'s, seeded, so a resumed run holds out the same records."""
+    a single record. The split is `train_test_split`'s, seeded, so a resumed run holds out the same records;
+    ``eval_split`` of the records (at least one), at most ``eval_max``."""
     from datasets import Dataset
 
     data = Dataset.from_file(str(path))
     if eval_split <= 0 or len(data) < 2:
         return data, None
     cache = path.parent
+    held_out = min(math.ceil(eval_split * len(data)), eval_max, len(data) - 1)
     parts = data.train_test_split(
-        test_size=eval_split,
+        test_size=held_out,
         seed=seed,
         train_indices_cache_file_name=str(cache / "train-indices.arrow"),
         test_indices_cache_file_name=str(cache / "eval-indices.arrow"),

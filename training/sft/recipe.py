@@ -70,6 +70,9 @@ class SFTRecipe(BaseModel):
     vision data, and packed images would need per-example M-RoPE positions."""
     eval_split: float = Field(0.02, ge=0.0, lt=1.0)
     """Share of the records held out for evaluation during training (0: none)."""
+    eval_max: int = Field(2000, ge=1)
+    """At most this many held-out records (2% of MCD would be 12k: an evaluation every ``eval_steps`` costs
+    that many forward passes)."""
     eval_steps: int = Field(500, ge=1)
     save_steps: int = Field(500, ge=1)
     save_total_limit: int = Field(2, ge=1)

@@ -152,7 +152,7 @@ def run_sft(
         + (f" ({', '.join(f'{n} {r}' for r, n in summary.skipped.most_common())})" if skipped else "")
         + f"; {summary.tokens} tokens, longest {summary.longest}; digest {summary.digest[:16]}"
     )
-    train_set, eval_set = open_splits(work / "data.arrow", recipe.eval_split, recipe.seed)
+    train_set, eval_set = open_splits(work / "data.arrow", recipe.eval_split, recipe.seed, recipe.eval_max)
 
     args = training_args(recipe, precision, eval_set is not None, work)
     say(f"loading {model_dir} ({precision})")
