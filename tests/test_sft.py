@@ -420,6 +420,7 @@ def test_held_out_split_is_capped(processor: Any, tmp_path: Path) -> None:
         make_records(tmp_path / "img", 10), tmp_path / "d.arrow", processor, processor_budget(processor), 2048
     )
     train, held = open_splits(tmp_path / "d.arrow", 0.5, 0, eval_max=3)
+    assert held is not None
     assert (len(train), len(held)) == (7, 3) and not set(train["id"]) & set(held["id"])
     again_train, _ = open_splits(tmp_path / "d.arrow", 0.5, 0, eval_max=3)
     assert again_train["id"] == train["id"]  # seeded: a resume holds out the same records
