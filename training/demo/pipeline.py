@@ -190,7 +190,7 @@ def evaluate_demo(
     """Single shot, then the agent loop at each budget, on the held-out charts; their figures."""
     runs: list[tuple[str, Path]] = []
     base = ["eval", "--bench", "chartmimic", "--data", str(data), "--model-path", str(config.out)]
-    base += ["--workers", str(config.workers)]
+    base += ["--workers", str(config.workers), "--limit", str(config.heldout)]
     single = config.work / "eval" / "single"
     args = [*base, "--out", str(single)]
     commands.append("viscodex-train " + " ".join(args))
