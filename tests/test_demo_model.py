@@ -148,9 +148,9 @@ def test_small_demo_trains_loads_and_serves(
     assert (init / "model.safetensors").read_bytes() == (again / "model.safetensors").read_bytes()
 
     out = tmp_path / "sft"
+    sft = [TRAIN, "sft", "--model", str(init), "--data", str(mix), "--layout", "swift", "--out", str(out)]
     proc = subprocess.run(
-        [TRAIN, "sft", "--model", str(init), "--data", str(mix), "--layout", "swift", "--out", str(out)]
-        + ["--config", str(RECIPE), "--max-steps", "10", "--batch-size", "4", "--eval-split", "0"],
+        [*sft, "--config", str(RECIPE), "--max-steps", "10", "--batch-size", "4", "--eval-split", "0"],
         capture_output=True,
         text=True,
         timeout=600,
