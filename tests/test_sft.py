@@ -433,6 +433,16 @@ def test_missing_data(tiny_models: dict[str, Path], tmp_path: Path) -> None:
     one_line_error(proc, 2, "does not exist")
 
 
+def test_deepspeed_without_the_package(tiny_models: dict[str, Path], tmp_path: Path) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("deepspeed") is not None:
+        pytest.skip("deepspeed is installed here")
+    args = ["--model", str(tiny_models["vlm"]), "--data", str(tmp_path), "--out", str(tmp_path / "o")]
+    proc = run_in_process(*args, "--deepspeed", "zero3")
+    one_line_error(proc, 2, "pip install deepspeed")
+
+
 def test_missing_model_dir(tmp_path: Path) -> None:
     proc = run_cli("--model", str(tmp_path / "nope"), "--data", str(tmp_path), "--out", str(tmp_path / "o"))
     one_line_error(proc, 2, "--model", "not a folder")

@@ -12,6 +12,7 @@ Layout of ``out``:
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 import time
@@ -115,6 +116,8 @@ def run_sft(
     """
     started = time.perf_counter()
     check_model_dir(model_dir)
+    if recipe.deepspeed is not None and importlib.util.find_spec("deepspeed") is None:
+        raise SFTError(f"--deepspeed {recipe.deepspeed} needs the deepspeed package (pip install deepspeed)")
     work = prepare_out(out, resume)
     precision = precision_of(recipe)
     # The processor and the config first: bad data or an unknown architecture fail before the model loads.
