@@ -170,6 +170,12 @@ def test_data_pass_skips_bad_records_and_digests(processor: Any, tmp_path: Path)
         "no_assistant": 1,
         "too_long": 1,
     }
+    from viscodex.training.sft.dataset import open_splits
+
+    kept, _ = open_splits(tmp_path / "d.arrow", 0.0, 0)
+    collate = VisionSFTCollator(processor, ChatMarkers.from_tokenizer(processor.tokenizer))
+    for row in kept:  # the measured length is the collated one, image tokens included
+        assert row["length"] == collate([row])["input_ids"].shape[1]
     again = write_dataset(good, tmp_path / "e.arrow", processor, budget, max_length=256)
     assert again.digest == summary.digest  # skipped records do not enter the digest
     Image.new("RGB", (56, 56), "black").save(good[1].images[0])  # same path, other picture
