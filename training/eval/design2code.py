@@ -432,6 +432,10 @@ def find_blocks(
 
     ``None`` where the official code gives up on the whole page (a pixel outside the real render)."""
     height, width = recolored.shape[:2]
+    # Only changed pixels can be in a block: test the colours there, not over the whole picture. The
+    # changed pixels' coordinates are row-major, the order of the official np.intersect1d's sorted rows.
+    candidates = np.argwhere(changed)
+    values = recolored[candidates[:, 0], candidates[:, 1]]
     masks: dict[tuple[int, int, int], tuple[np.ndarray, np.ndarray] | None] = {}
     blocks = []
     for text, color in texts:
@@ -441,8 +445,7 @@ def find_blocks(
         if rgb not in masks:
             target = np.array(rgb, dtype=np.uint8)
             low, high = target - np.uint8(4), target + np.uint8(4)  # wraps, as the official uint8 arrays do
-            inside = np.all((recolored >= low) & (recolored <= high), axis=2) & changed
-            coords = np.argwhere(inside)  # row-major: the order of np.intersect1d's sorted rows
+            coords = candidates[np.all((values >= low) & (values <= high), axis=1)]
             masks[rgb] = None if coords.size == 0 else (coords.min(axis=0), coords)
         found = masks[rgb]
         if found is None:
