@@ -3,10 +3,14 @@
 The fixtures are real benchmark pages and project-made answers (``viscodex.training.eval.d2c_fixtures``,
 files in tests/data/design2code/). OFFICIAL holds the official ``visual_eval_v3_multi``'s numbers on them
 (NoviScl/Design2Code @ 7a575e4c, on the sandbox's renders and the tiny random CLIP of
-``design2code.save_tiny_clip(seed=0)``), produced with:
+``design2code.save_tiny_clip(seed=0)``, 0-1 scale), produced with (7.4 min):
 
     .venv/bin/python -m viscodex.training.eval.official_design2code \\
         --mirror /work/.mirror/NoviScl+Design2Code/repo --clip /tmp/d2c-tiny-clip
+
+The comparison runs on the sandbox's renders stored in tests/data/design2code/renders (remade after a
+sandbox image change with ``python -m viscodex.training.eval.d2c_fixtures``, then the command above); one
+test renders live through the real sandbox inside a whole ``run.evaluate``.
 """
 
 from __future__ import annotations
