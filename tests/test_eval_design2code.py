@@ -143,6 +143,11 @@ def test_answers_are_cleaned_as_the_official_prompting_code_does() -> None:
     assert d2c.extract_html("Sure! <!DOCTYPE html><html>a</html> hope it helps") == "<!DOCTYPE html><html>a</html>"
     # only a fence at the very start and end counts: prose before it stays (the official code does this)
     assert d2c.extract_html("Here:\n```html\n<p>x</p>\n```").startswith("Here:")
+    # without the quirk: the fenced block wherever it is
+    assert d2c.extract_fenced_html("Here:\n```html\n<p>x</p>\n```\nBye") == "<p>x</p>"
+    assert d2c.extract_fenced_html("```css\nb{}\n```\n```HTML\n<p>x</p>\n```") == "<p>x</p>"
+    assert d2c.extract_fenced_html("cut off:\n```html\n<html><p>x") == "<html><p>x"
+    assert d2c.extract_fenced_html("<html>plain</html> tail") == "<html>plain</html>"
 
 
 def test_recolouring_gives_each_text_tag_its_own_colour_and_text_takes_the_nearest_one() -> None:
@@ -414,6 +419,7 @@ def test_the_quirks_registry_knows_design2code_from_a_bare_import() -> None:
         "print(len(quirks.notes('design2code', frozenset())))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("\n")
-    assert out[0] == "['answer-preprocess', 'blank-pages-zero', 'clip-merged-masks']" and out[1] == "4"
-    assert d2c.quirks_from(["autojunk"]) == d2c.Quirks(False, True, False, False)
+    assert out[0] == "['answer-preprocess', 'blank-pages-zero', 'clip-merged-masks', 'fence-at-start-only']"
+    assert out[1] == "5"
+    assert d2c.quirks_from(["autojunk"]) == d2c.Quirks(False, True, False, False, False)
     assert d2c.quirks_from(None) == d2c.OFFICIAL

@@ -63,6 +63,10 @@ harness knows them by the names in brackets (``viscodex.training.eval.quirks``):
   blocks as found.
 - ``answer-preprocess`` (``Quirks.preprocess_answer``): the repetition cut, the ``<html>`` wrap and
   BeautifulSoup's pass described above apply to the answer only. Off: the answer is rendered as given.
+- ``fence-at-start-only`` (``Quirks.fence_at_start_only``): ``cleanup_response`` removes a code fence only
+  at the very start and end of the answer, so "Here is the page: ```html <html>..." keeps the prose and the
+  fence line as text of the page (cut only when the page starts with ``<!DOCTYPE``). Off: the longest
+  ```` ```html ```` block (else the longest fenced block) anywhere in the answer is the page.
 
 Also as the official code, and kept (they are its definitions rather than slips): text nodes of elements
 that do not render (``<script>`` and ``<style>`` in the body) share their parent's colour and so join the
@@ -132,10 +136,11 @@ class Quirks:
     autojunk: bool = True
     clip_masks_merged_answer_blocks: bool = True
     preprocess_answer: bool = True
+    fence_at_start_only: bool = True
 
 
 OFFICIAL = Quirks()
-FIXED = Quirks(False, False, False, False)
+FIXED = Quirks(False, False, False, False, False)
 
 
 class DataError(ValueError):
@@ -242,6 +247,17 @@ def extract_html(answer: str) -> str:
     if "</html>" in text:
         text = text.split("</html>")[0] + "</html>"
     return text
+
+
+_FENCED = re.compile(r"```[ \t]*([\w+-]*)[^\n]*\n(.*?)(?:```|\Z)", re.DOTALL)
+
+
+def extract_fenced_html(answer: str) -> str:
+    """Without the ``fence-at-start-only`` quirk: the longest ```html block (else the longest fenced block)
+    wherever it is in the answer, then ``extract_html``; an answer without a fence goes to ``extract_html``."""
+    blocks = [(tag.lower(), body) for tag, body in _FENCED.findall(answer) if body.strip()]
+    tagged = [body for tag, body in blocks if tag == "html"] or [body for _, body in blocks]
+    return extract_html(max(tagged, key=len).strip()) if tagged else extract_html(answer)
 
 
 # --- the HTML side (pure) ----------------------------------------------------------------------------
@@ -851,7 +867,7 @@ def score_html(
     def render_png(html: str) -> bytes:
         return render(sandbox, html, assets, timeout_s=timeout_s)
 
-    html = extract_html(answer)
+    html = extract_html(answer) if on.fence_at_start_only else extract_fenced_html(answer)
     reference = page_blocks(reference_html, render_png)
     mine = page_blocks(preprocess_answer(html) if on.preprocess_answer else html, render_png)
     numbers = scores(mine, reference, model, on)
@@ -880,6 +896,7 @@ QUIRK_FLAGS = {
     "autojunk": "autojunk",
     "clip-merged-masks": "clip_masks_merged_answer_blocks",
     "answer-preprocess": "preprocess_answer",
+    "fence-at-start-only": "fence_at_start_only",
 }
 
 
@@ -924,6 +941,14 @@ def _register() -> None:
             "only the answer is pre-processed: repeated text cut from where it starts, bare text wrapped in "
             "<html><body><p>, and every element after the 50th identical copy dropped",
             "the answer is rendered as given",
+        ),
+        quirks.Quirk(
+            "fence-at-start-only",
+            "design2code",
+            "the answer is cleaned as prompting/gpt4v_utils.cleanup_response does: a code fence is removed only "
+            "at the very start and end, so prose before a ```html block stays on the page (unless the page has "
+            "<!DOCTYPE) and is scored as extra text",
+            "the longest ```html block (else the longest fenced block) anywhere in the answer is the page",
         ),
     )
     if not any(q.bench == "design2code" for q in quirks.QUIRKS):
