@@ -10,7 +10,10 @@ files it imports (``metrics/visual_score.py``, ``metrics/ocr_free_utils.py``,
 branch of ``visual_eval_v3_multi`` is mis-indented and the file does not parse: only that indentation is
 fixed. The official code runs in a subprocess of this interpreter with its own extra packages (its pinned
 beautifulsoup4 4.12.2, scikit-learn and matplotlib, which it imports, and colormath), installed once with
-``pip install --target`` into ``--site`` (default ``~/.cache/viscodex/d2c-official-site``).
+``pip install --target`` into ``--site`` (default ``~/.cache/viscodex/d2c-official-site``). numpy, Pillow,
+OpenCV, SciPy and torch are this interpreter's, the ones ``design2code`` uses, so a difference can only come
+from the metric code (the official requirements pin Pillow 10.2.0 and numpy 1.26.1; its own
+``np.asscalar`` patch makes it run on numpy 2).
 
 Two things are swapped at its edges, never in the metric:
 
