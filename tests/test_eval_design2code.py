@@ -372,6 +372,25 @@ def test_fixture_scores_agree_with_the_official_code(
         assert fixed["text"] > ours["text"]
 
 
+class StoredSandbox:
+    """Serves the stored sandbox renders (``d2c_fixtures.RENDERS``) through ``Sandbox.render_html``'s call."""
+
+    def render_html(self, html: str, viewport: object = None, **_kwargs: object) -> bytes:
+        return stored_renderer()(html)
+
+
+@pytest.mark.parametrize("name", ["4405-plain", "117-broken"])  # files without </html>: cleanup keeps them whole
+def test_score_html_rows_are_the_official_numbers_x_100(name: str, clip: d2c.Clip) -> None:
+    case = CASES[name]
+    reference = (FIXTURES / f"{case.page}.html").read_text()
+    row = d2c.score_html(StoredSandbox(), case.page, reference, case.path.read_text(), clip=clip)
+    assert row["id"] == case.page
+    for metric in d2c.FIELDS:
+        assert row[metric] == pytest.approx(100 * OFFICIAL[name][metric], abs=1e-4), metric
+    if name == "117-broken":  # the cut-off page shows no text: the official 0.2 x CLIP
+        assert row["blocks"] == 0 and row["final"] == pytest.approx(20 * OFFICIAL[name]["clip"], abs=1e-4)
+
+
 @pytest.mark.slow
 def test_an_evaluation_run_scores_the_model_answer_live(
     docker_client: docker.DockerClient, clip_dir: Path, tmp_path: Path
