@@ -374,22 +374,24 @@ def test_deepspeed_configs_use_only_keys_transformers_fills(stage: str) -> None:
 
 
 @pytest.mark.slow
-def test_accelerate_launch_one_cpu_process(tiny_models: dict[str, Path], tmp_path: Path) -> None:
-    """The documented multi-GPU launch, as one process on CPU: the same command line trains."""
+def test_accelerate_launch_two_cpu_processes(tiny_models: dict[str, Path], tmp_path: Path) -> None:
+    """The documented multi-GPU launch, as two processes on CPU (DDP over gloo): the same command line trains,
+    the main process alone reads the data and writes the checkpoint."""
     data = tmp_path / "data"
-    records = make_records(data / "images", 2)
+    records = make_records(data / "images", 4)
     with (data / "records.jsonl").open("w") as f:
         for r in records:
             row: dict[str, Any] = {"id": r.id, "images": [f"images/{p.name}" for p in r.images]}
             row["messages"] = [{"role": m.role, "content": m.content} for m in r.messages]
             f.write(json.dumps(row) + "\n")
     accelerate = str(Path(sys.executable).parent / "accelerate")
-    command = [accelerate, "launch", "--cpu", "--num_processes", "1", "--num_machines", "1", "--mixed_precision", "no"]
+    command = [accelerate, "launch", "--cpu", "--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no"]
     command += ["--dynamo_backend", "no", TRAIN, "sft", "--model", str(tiny_models["vlm"]), "--data", str(data)]
     command += ["--out", str(tmp_path / "out"), "--config", "tiny", "--max-steps", "1", "--batch-size", "2"]
     proc = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "1 step on 2 records" in proc.stdout
+    assert proc.stdout.count("1 step on 4 records") == 1  # the main process reports the run
+    assert proc.stderr.count("reading the data") == 1  # the data pass ran once, on the main process
     assert (tmp_path / "out" / "model.safetensors").is_file()
 
 

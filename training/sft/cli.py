@@ -117,5 +117,9 @@ def _train(model: Path, records: Any, out: Path, recipe: Any, resume: bool) -> N
     losses = f"train loss {result.train_loss:.4f}" if result.train_loss is not None else "no training loss"
     if result.eval_loss is not None:
         losses += f", eval loss {result.eval_loss:.4f}"
+    from accelerate import PartialState  # type: ignore[import-untyped]
+
+    if not PartialState().is_main_process:
+        return
     steps = f"{result.steps} step{'s' if result.steps != 1 else ''}"
     print(f"{out}: {steps} on {result.data.kept} records, {losses}, {result.seconds:.1f} s")

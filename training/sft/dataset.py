@@ -41,6 +41,16 @@ class DataSummary:
     tokens: int = 0
     longest: int = 0
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> DataSummary:
+        return cls(
+            kept=int(data["kept"]),
+            skipped=Counter({str(k): int(v) for k, v in data["skipped"].items()}),
+            digest=str(data["digest"]),
+            tokens=int(data["tokens"]),
+            longest=int(data["longest"]),
+        )
+
     def to_json(self) -> dict[str, Any]:
         return {
             "kept": self.kept,

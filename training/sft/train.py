@@ -118,8 +118,20 @@ def run_sft(
     check_model_dir(model_dir)
     if recipe.deepspeed is not None and importlib.util.find_spec("deepspeed") is None:
         raise SFTError(f"--deepspeed {recipe.deepspeed} needs the deepspeed package (pip install deepspeed)")
-    work = prepare_out(out, resume)
+    from accelerate import PartialState  # type: ignore[import-untyped]
+
+    work = out / "work"
     precision = precision_of(recipe)
+    # The arguments first: they set up the processes (and, under ZeRO-3, make `from_pretrained` partition the
+    # weights as they load). Under `accelerate launch` every process runs this function: the main one prepares
+    # the folder, reads the data and writes the checkpoint; the others wait for it and read what it wrote.
+    args = training_args(recipe, precision, recipe.eval_split > 0, work)
+    state = args.distributed_state or PartialState()  # the one the arguments set up
+    if not state.is_main_process:
+        say = _silent
+    if state.is_main_process:
+        prepare_out(out, resume)
+    state.wait_for_everyone()
     # The processor and the config first: bad data or an unknown architecture fail before the model loads.
     try:
         processor = load_processor(model_dir, recipe)
@@ -130,34 +142,17 @@ def run_sft(
         raise SFTError(f"cannot fine-tune model type {model_type!r}; known: {', '.join(ARCHITECTURES)}")
     markers = ChatMarkers.from_tokenizer(processor.tokenizer)
 
-    say("reading the data: checking, measuring and hashing each record")
-    summary = write_dataset(
-        records,
-        work / "data.arrow",
-        processor,
-        processor_budget(processor),
-        recipe.max_length,
-        progress=getattr(progress, "on_record", None),
-    )
-    if summary.kept == 0:
-        reasons = ", ".join(f"{n} {r}" for r, n in summary.skipped.most_common(4))
-        raise DataError("no usable records" + (f" (skipped: {reasons})" if reasons else ": the data set is empty"))
-    previous = work / "data.json"
-    if resume and previous.is_file():
-        before = json.loads(previous.read_text(encoding="utf-8")).get("digest")
-        if before != summary.digest:
-            raise SFTError("the data differ from the run being resumed (another digest); resume with the same data")
-    previous.write_text(json.dumps(summary.to_json(), indent=2) + "\n", encoding="utf-8")
-    (work / "recipe.yaml").write_text(recipe.to_yaml(), encoding="utf-8")
-    skipped = sum(summary.skipped.values())
-    say(
-        f"{summary.kept} records kept, {skipped} skipped"
-        + (f" ({', '.join(f'{n} {r}' for r, n in summary.skipped.most_common())})" if skipped else "")
-        + f"; {summary.tokens} tokens, longest {summary.longest}; digest {summary.digest[:16]}"
-    )
+    if state.is_main_process:
+        summary = read_data(records, work, processor, recipe, resume, say, getattr(progress, "on_record", None))
+    state.wait_for_everyone()
+    if not state.is_main_process:
+        summary = DataSummary.from_json(json.loads((work / "data.json").read_text(encoding="utf-8")))
     train_set, eval_set = open_splits(work / "data.arrow", recipe.eval_split, recipe.seed, recipe.eval_max)
 
-    args = training_args(recipe, precision, eval_set is not None, work)
+    if eval_set is None:
+        from transformers.trainer_utils import IntervalStrategy
+
+        args.eval_strategy = IntervalStrategy.NO  # one record: nothing to hold out
     say(f"loading {model_dir} ({precision})")
     try:
         model = load_model(model_dir, precision)
@@ -194,12 +189,19 @@ def run_sft(
         eval_loss = float(at_end[-1]) if at_end else float(trainer.evaluate()["eval_loss"])
 
     say(f"saving to {out}")
-    final = trainer.model
-    if recipe.lora is not None:
-        final.save_pretrained(out / "adapter")
-        say("merging the LoRA adapter into the weights")
-        final = final.merge_and_unload()
-    save_checkpoint(final, processor, out)
+    # Through the trainer: under DeepSpeed ZeRO-3 it gathers the partitioned weights, and only the main
+    # process writes. A LoRA adapter is merged back afterwards, on the main process, into a fresh copy of
+    # the base weights (a ZeRO-3-partitioned model cannot merge in place).
+    trainer.model.config.get_text_config().use_cache = True  # gradient checkpointing turned it off
+    if recipe.lora is None:
+        trainer.save_model(str(out))
+    else:
+        trainer.save_model(str(out / "adapter"))
+        if state.is_main_process:
+            say("merging the LoRA adapter into the weights")
+            merge_adapter(model_dir, out / "adapter", out, precision)
+            processor.save_pretrained(out)
+    state.wait_for_everyone()
     result = SFTResult(
         out=out,
         steps=int(trainer.state.global_step),
@@ -211,8 +213,53 @@ def run_sft(
         seconds=time.perf_counter() - started,
         log=[dict(entry) for entry in trainer.state.log_history],
     )
-    (out / "README.md").write_text(model_card(result, recipe, model_dir, command), encoding="utf-8")
+    if state.is_main_process:
+        (out / "README.md").write_text(model_card(result, recipe, model_dir, command), encoding="utf-8")
     return result
+
+
+def read_data(
+    records: Iterable[Record | Rejected],
+    work: Path,
+    processor: Any,
+    recipe: SFTRecipe,
+    resume: bool,
+    say: Say,
+    progress: Callable[[DataSummary], None] | None,
+) -> DataSummary:
+    """The data pass into ``work/data.arrow``, its summary in ``work/data.json``; refuses an empty result and,
+    on a resume, data other than the interrupted run's."""
+    say("reading the data: checking, measuring and hashing each record")
+    summary = write_dataset(
+        records, work / "data.arrow", processor, processor_budget(processor), recipe.max_length, progress=progress
+    )
+    if summary.kept == 0:
+        reasons = ", ".join(f"{n} {r}" for r, n in summary.skipped.most_common(4))
+        raise DataError("no usable records" + (f" (skipped: {reasons})" if reasons else ": the data set is empty"))
+    previous = work / "data.json"
+    if resume and previous.is_file():
+        before = json.loads(previous.read_text(encoding="utf-8")).get("digest")
+        if before != summary.digest:
+            raise SFTError("the data differ from the run being resumed (another digest); resume with the same data")
+    previous.write_text(json.dumps(summary.to_json(), indent=2) + "\n", encoding="utf-8")
+    (work / "recipe.yaml").write_text(recipe.to_yaml(), encoding="utf-8")
+    skipped = sum(summary.skipped.values())
+    say(
+        f"{summary.kept} records kept, {skipped} skipped"
+        + (f" ({', '.join(f'{n} {r}' for r, n in summary.skipped.most_common())})" if skipped else "")
+        + f"; {summary.tokens} tokens, longest {summary.longest}; digest {summary.digest[:16]}"
+    )
+    return summary
+
+
+def merge_adapter(model_dir: Path, adapter: Path, out: Path, precision: str) -> None:
+    """The base weights plus the LoRA adapter, merged (peft's ``merge_and_unload``), saved as a plain checkpoint."""
+    from peft import PeftModel
+
+    base = load_model(model_dir, precision)
+    merged = PeftModel.from_pretrained(base, adapter).merge_and_unload()
+    merged.config.get_text_config().use_cache = True
+    merged.save_pretrained(out)
 
 
 def last_checkpoint(work: Path) -> Path | None:
@@ -221,13 +268,6 @@ def last_checkpoint(work: Path) -> Path | None:
     folder = work / "checkpoints"
     found = get_last_checkpoint(str(folder)) if folder.is_dir() else None  # type: ignore[no-untyped-call]
     return Path(found) if found else None
-
-
-def save_checkpoint(model: Any, processor: Any, out: Path) -> None:
-    """A plain checkpoint: weights, config (``use_cache`` back on), generation config and processor."""
-    model.config.get_text_config().use_cache = True  # gradient checkpointing turned it off
-    model.save_pretrained(out)
-    processor.save_pretrained(out)
 
 
 def training_args(recipe: SFTRecipe, precision: str, has_eval: bool, work: Path) -> Any:
@@ -338,3 +378,7 @@ def _has_cuda() -> bool:
     import torch
 
     return bool(torch.cuda.is_available())
+
+
+def _silent(line: str) -> None:
+    """What the other processes say: nothing, so a launch of N processes prints each line once."""
