@@ -24,6 +24,7 @@ from viscodex.training.demo.pipeline import RECIPE, export_bf16
 
 TRAIN = str(BIN / "viscodex-train")
 SHIPPED = PRESETS[DEMO_PRESET].shipped_dir()
+NOT_SHIPPED = SHIPPED is None or not (SHIPPED / "config.json").is_file()
 
 
 @pytest.fixture
@@ -86,7 +87,7 @@ def test_without_any_model_the_error_names_both_commands(empty_home: dict[str, s
     assert "viscodex-train merge --preset viscodex-8b" in str(info.value)
 
 
-@pytest.mark.skipif(SHIPPED is None or not (SHIPPED / "config.json").is_file(), reason="no shipped demo model")
+@pytest.mark.skipif(NOT_SHIPPED, reason="the demo model is not shipped (README: The demo model)")
 def test_the_shipped_demo_is_small_and_found(empty_home: dict[str, str]) -> None:
     assert SHIPPED is not None
     size = sum(f.stat().st_size for f in SHIPPED.iterdir() if f.is_file())
@@ -194,7 +195,7 @@ def test_small_demo_trains_loads_and_serves(
 
 @pytest.mark.slow
 @pytest.mark.timeout(900)
-@pytest.mark.skipif(SHIPPED is None or not (SHIPPED / "config.json").is_file(), reason="no shipped demo model")
+@pytest.mark.skipif(NOT_SHIPPED, reason="the demo model is not shipped (README: The demo model)")
 def test_solve_with_the_demo_model_ends_with_a_rendered_figure(
     sandbox_image: str, tmp_path: Path, empty_home: dict[str, str]
 ) -> None:
