@@ -225,3 +225,32 @@ def test_solve_with_the_demo_model_ends_with_a_rendered_figure(
     report = json.loads((run / "report.json").read_text())
     assert report["kind"] == "chart"
     assert list(run.rglob("render.png")), f"no candidate rendered: {sorted(p.name for p in run.rglob('*'))}"
+
+
+# --- the figures eval does not compute ----------------------------------------------------------------
+
+
+def test_figures_count_parse_draw_and_the_right_type() -> None:
+    """Right type means the answer's traced plotting calls equal the ground truth's, not merely overlap."""
+    from viscodex.training.demo.figures import item_figures, summarize
+    from viscodex.training.eval.chartmimic import Trace
+
+    def tracer(script: str, item_id: str) -> Trace:  # what ChartMimic's type tracer logs for these scripts
+        calls = {name: 1 for name in ("bar", "plot", "pie") if f"ax.{name}(" in script}
+        return Trace([], [], calls, ok=True)
+
+    gold = {"bar"}
+    answers = {
+        "right": "```python\nimport matplotlib.pyplot as plt\nfig, ax = plt.subplots()\nax.bar([1], [2])\n```",
+        "extra": "```python\nfig, ax = plt.subplots()\nax.bar([1], [2])\nax.plot([1], [2])\n```",
+        "wrong": "```python\nfig, ax = plt.subplots()\nax.pie([1, 2])\n```",
+        "broken": "```python\nax.bar([1, 2)\n```",
+        "none": "I cannot draw this.",
+    }
+    rows = {name: {"id": name, "ran": name != "broken", "type": 50.0} for name in answers}
+    figures = {name: item_figures(rows[name], answer, gold, tracer) for name, answer in answers.items()}
+    assert [n for n, f in figures.items() if f.parses] == ["right", "extra", "wrong"]
+    assert [n for n, f in figures.items() if f.draws] == ["right", "extra", "wrong"]
+    assert [n for n, f in figures.items() if f.right_type] == ["right"]
+    total = summarize("single shot", figures.values())
+    assert (total.items, total.parses, total.right_type, total.type) == (5, 0.6, 0.2, 50.0)
