@@ -254,3 +254,32 @@ def test_figures_count_parse_draw_and_the_right_type() -> None:
     assert [n for n, f in figures.items() if f.right_type] == ["right"]
     total = summarize("single shot", figures.values())
     assert (total.items, total.parses, total.right_type, total.type) == (5, 0.6, 0.2, 50.0)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_solve_says_once_that_it_uses_the_demo(
+    sandbox_image: str, tiny_models: dict[str, Path], tmp_path: Path, empty_home: dict[str, str]
+) -> None:
+    """A checkpoint in the demo's cache place (here the tiny random VLM standing in for a built demo) is what
+    `solve` uses with nothing configured: the Started line names it and one warning line says it is the demo."""
+    import shutil
+
+    shutil.copytree(tiny_models["vlm"], tmp_path / "cache" / "viscodex" / "models" / DEMO_PRESET)
+    run = tmp_path / "run"
+    env = {**os.environ, **empty_home, "VISCODEX_MAX_TOKENS": "48"}
+    solve = [AGENT, "solve", "examples/chart/quarterly_sales.png", "--kind", "chart", "--max-iters", "1"]
+    proc = subprocess.run(
+        [*solve, "--run-dir", str(run)],
+        capture_output=True,
+        text=True,
+        timeout=500,
+        env=env,
+        cwd=Path(__file__).parents[1],
+    )
+    assert proc.returncode == 1, proc.stderr[-3000:]  # a random model's answer is not verified
+    notices = [line for line in proc.stderr.splitlines() if "using the demo model" in line]
+    assert len(notices) == 1, proc.stderr
+    assert "viscodex-train merge --preset viscodex-8b" in notices[0]
+    assert f"embedded model {DEMO_PRESET}" in proc.stderr and "Traceback" not in proc.stderr
+    assert json.loads((run / "report.json").read_text())["kind"] == "chart"
