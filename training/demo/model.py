@@ -6,8 +6,9 @@ model makes the product look broken. This one is trained on synthetic charts (`v
 --kind chart`) with `viscodex-train sft` and scored with `viscodex-train eval`, so the offline path shows the
 loop working on a real (if very small) model.
 
-What a CPU can learn in minutes decided the sizes (see `DemoSpec`): a small picture (at most 64 vision
-tokens), a vocabulary trained on chart code and the prompts VisCodex sends, and greedy decoding. The
+The sizes aim at what a CPU can train in minutes (see `DemoSpec`): a small picture (at most 64 vision
+tokens), a vocabulary trained on chart code and the prompts VisCodex sends, and greedy decoding. The first
+measured run (`bench/RESULTS.md`, "Demo model") shows 100 steps are not enough yet. The
 pipeline (`viscodex-train demo`) is deterministic for a seed: same synthetic charts, same tokenizer, same
 initial weights, same training order.
 """
@@ -39,10 +40,11 @@ DEMO_NAME = "viscodex-demo-chart"
 
 
 class DemoSpec(BaseModel):
-    """The demo's sizes: `TinySpec` fields, chosen by measuring what two CPU cores learn in minutes.
+    """The demo's sizes: `TinySpec` fields, kept small enough that a training step of 8 conversations costs
+    a few CPU-seconds.
 
     A chart picture at <= 252x196 px is <= 64 merged vision tokens; a vision tower of 2 blocks at width 96
-    is enough to tell a pie from bars from a line; 4 text layers at width 192 hold the scripts' structure.
+    is meant to tell a pie from bars from a line; 4 text layers at width 192 hold the scripts' structure.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
