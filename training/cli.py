@@ -230,8 +230,8 @@ def merge_sweep(
                 raise UsageError(f"unknown --eval {eval_suite!r}; use {', '.join(BENCH_NAMES)}")
             if data is None:
                 raise UsageError("--eval needs --data (the benchmark's folder or file)")
-            if not data.exists():
-                raise UsageError(f"--data {data} does not exist")
+            if not (data.exists() or str(data).startswith("hub:")):
+                raise UsageError(f"--data {data} does not exist (a folder, a file, or hub:OWNER/NAME)")
         elif data is not None or prune:
             raise UsageError("--data and --prune go with --eval")
     from .eval import sweep
@@ -272,7 +272,7 @@ def merge_sweep(
 @app.command("eval")
 def eval_command(
     bench: Annotated[str, typer.Option("--bench", help="chartmimic (direct mimic, ori_500), mmcode or design2code.")],
-    data: Annotated[Path, typer.Option("--data", help="The benchmark's folder (or MMCode's .jsonl[.gz]).")],
+    data: Annotated[Path, typer.Option("--data", help="Its folder (MMCode: or .jsonl[.gz]), or hub:OWNER/NAME.")],
     model_url: Annotated[str | None, typer.Option("--model-url", help="OpenAI-compatible server URL.")] = None,
     model_path: Annotated[Path | None, typer.Option("--model-path", help="Local checkpoint (embedded).")] = None,
     model_name: Annotated[str | None, typer.Option("--model-name", help="Model name the server serves.")] = None,
@@ -325,8 +325,8 @@ def eval_command(
     with expected_failures():
         if bench not in BENCH_NAMES:
             raise UsageError(f"unknown --bench {bench!r}; use {', '.join(BENCH_NAMES)}")
-        if not data.exists():
-            raise UsageError(f"--data {data} does not exist")
+        if not (data.exists() or str(data).startswith("hub:")):
+            raise UsageError(f"--data {data} does not exist (a folder, a file, or hub:OWNER/NAME)")
         if model_url is not None and model_path is not None:
             raise UsageError("give --model-url or --model-path, not both")
         try:
@@ -410,7 +410,7 @@ def _run_eval(configs: list[EvalConfig], budgets_out: Path | None = None) -> Non
 
     from viscodex.agent.cli_errors import expected_failures
 
-    from .eval.chartmimic import DataError
+    from .eval.errors import DataError
     from .eval.run import evaluate, write_budgets
     from .eval.scale import RayUnavailable
 
@@ -423,13 +423,19 @@ def _run_eval(configs: list[EvalConfig], budgets_out: Path | None = None) -> Non
             for config in configs:
                 with Progress("[progress.description]{task.description}", *columns, console=err) as bar:
                     label = f"{config.bench}" + (f" (agent, {config.max_iters} iterations)" if config.agent else "")
-                    task = bar.add_task(label, total=None)
+                    tasks: list[TaskID] = []  # the bar appears once the items are loaded: a data error is one line
 
-                    def report(event: str, data: dict[str, Any], bar: Progress = bar, task: TaskID = task) -> None:
+                    def report(
+                        event: str,
+                        data: dict[str, Any],
+                        bar: Progress = bar,
+                        label: str = label,
+                        tasks: list[TaskID] = tasks,
+                    ) -> None:
                         if event == "start":
-                            bar.update(task, total=data["total"], completed=data["skipped"])
-                        else:
-                            bar.advance(task)
+                            tasks.append(bar.add_task(label, total=data["total"], completed=data["skipped"]))
+                        elif tasks:
+                            bar.advance(tasks[0])
 
                     summaries.append(asyncio.run(evaluate(config, report)))
         except DataError as exc:

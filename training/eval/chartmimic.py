@@ -49,6 +49,7 @@ from pathlib import Path
 from typing import Any
 
 from . import chartmimic_color as color
+from .errors import DataError
 from .quirks import defaults as _default_quirks
 
 FIELDS = ("text", "layout", "type", "color")
@@ -74,10 +75,6 @@ class ChartItem:
     script: Path
     picture: Path
     """A PNG of the ground truth (rasterised from its PDF at 120 dpi when only the PDF is there)."""
-
-
-class DataError(ValueError):
-    """The benchmark folder is not what the loader expects; the message says what is missing."""
 
 
 def load(data: Path, cache: Path) -> list[ChartItem]:

@@ -97,6 +97,8 @@ from typing import Any
 
 import numpy as np
 
+from .errors import DataError
+
 FIELDS = ("block", "text", "position", "color", "clip", "final")
 """Row fields, named after the paper's columns (Block-Match, Text, Position, Color, CLIP) and the final
 score, on the 0-100 scale of the Design2Code paper's tables."""
@@ -141,10 +143,6 @@ class Quirks:
 
 OFFICIAL = Quirks()
 FIXED = Quirks(False, False, False, False, False)
-
-
-class DataError(ValueError):
-    """The benchmark folder or dataset is not what the loader expects; the message says what is missing."""
 
 
 # --- data --------------------------------------------------------------------------------------------

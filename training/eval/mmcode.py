@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from .chartmimic import DataError
+from .errors import DataError
 from .quirks import defaults as _default_quirks
 
 PREAMBLE = (

@@ -18,7 +18,7 @@ from typing import Any, Literal
 from viscodex.model.chat import ChatBackend, ChatRequest, complete
 from viscodex.model.settings import ModelSettings
 
-from . import chartmimic, design2code, mmcode, quirks
+from . import chartmimic, design2code, hub, mmcode, quirks
 from .scale import LocalScorer, RayScorer, Scorer
 from .store import ItemStore, write_summary
 
@@ -108,12 +108,15 @@ def write_budgets(out: Path, runs: Sequence[tuple[int, dict[str, Any]]]) -> str:
 
 
 def load_items(config: EvalConfig) -> list[Any]:
+    """The benchmark's items from a local folder or file, or from the hub (``hub:OWNER/NAME``)."""
+    name = hub.hub_name(config.data)
     if config.bench == "chartmimic":
-        items: list[Any] = chartmimic.load(config.data, config.out / "pictures")
+        data = config.data if name is None else hub.chartmimic_folder(name, config.out / "hub")
+        items: list[Any] = chartmimic.load(data, config.out / "pictures")
     elif config.bench == "design2code":
-        items = design2code.load(config.data, config.out / "pages")
+        items = design2code.load(config.data if name is None else name, config.out / "pages")
     else:
-        items = mmcode.load(config.data)
+        items = mmcode.load(config.data if name is None else hub.mmcode_folder(name))
     return items[: config.limit] if config.limit is not None else items
 
 
