@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 app = typer.Typer(help="Make and score VisCodex models.", no_args_is_help=True, pretty_exceptions_enable=False)
 
 PROG = "viscodex-train"
-BENCH_NAMES = ("chartmimic", "mmcode", "design2code")
+BENCH_NAMES = ("chartmimic", "mmcode", "design2code", "infibench")
 """``eval.run.BENCHES``, spelled out so a usage error answers before the harness is imported."""
 app.add_typer(data_app, name="data")
 app.command("sft")(sft_command)
@@ -271,7 +271,7 @@ def merge_sweep(
 
 @app.command("eval")
 def eval_command(
-    bench: Annotated[str, typer.Option("--bench", help="chartmimic (direct mimic, ori_500), mmcode or design2code.")],
+    bench: Annotated[str, typer.Option("--bench", help="chartmimic (ori_500), mmcode, design2code or infibench.")],
     data: Annotated[Path, typer.Option("--data", help="Its folder (MMCode: or .jsonl[.gz]), or hub:OWNER/NAME.")],
     model_url: Annotated[str | None, typer.Option("--model-url", help="OpenAI-compatible server URL.")] = None,
     model_path: Annotated[Path | None, typer.Option("--model-path", help="Local checkpoint (embedded).")] = None,

@@ -18,12 +18,12 @@ from typing import Any, Literal
 from viscodex.model.chat import ChatBackend, ChatRequest, complete
 from viscodex.model.settings import ModelSettings
 
-from . import chartmimic, design2code, hub, mmcode, quirks
+from . import chartmimic, design2code, hub, infibench, mmcode, quirks
 from .scale import LocalScorer, RayScorer, Scorer
 from .store import ItemStore, write_summary
 
-Bench = Literal["chartmimic", "mmcode", "design2code"]
-BENCHES: tuple[Bench, ...] = ("chartmimic", "mmcode", "design2code")
+Bench = Literal["chartmimic", "mmcode", "design2code", "infibench"]
+BENCHES: tuple[Bench, ...] = ("chartmimic", "mmcode", "design2code", "infibench")
 
 PAPER_NOTE = (
     "Paper column: the VisCodex paper's (arXiv 2508.09945) published numbers were not available offline "
@@ -115,6 +115,8 @@ def load_items(config: EvalConfig) -> list[Any]:
         items: list[Any] = chartmimic.load(data, config.out / "pictures")
     elif config.bench == "design2code":
         items = design2code.load(config.data if name is None else name, config.out / "pages")
+    elif config.bench == "infibench":
+        items = infibench.load(config.data)
     else:
         items = mmcode.load(config.data if name is None else hub.mmcode_folder(name))
     return items[: config.limit] if config.limit is not None else items
@@ -125,6 +127,8 @@ def fields(config: EvalConfig) -> tuple[str, ...]:
         return chartmimic.FIELDS + ((chartmimic.JUDGE_FIELD,) if config.judge is not None else ())
     if config.bench == "design2code":
         return design2code.FIELDS
+    if config.bench == "infibench":
+        return infibench.FIELDS
     return mmcode.fields(config.ks)
 
 
@@ -141,6 +145,8 @@ def notes(config: EvalConfig) -> list[str]:
             )
     elif config.bench == "design2code":
         out.append(f"Design2Code: the official visual score x 100, re-implemented; CLIP {config.clip}.")
+    elif config.bench == "infibench":
+        out.append("InfiBench: the official grader's score x 100 of each question's full score, re-implemented.")
     else:
         out.append(f"MMCode: {config.samples} sample(s) per problem at temperature {config.temperature}.")
     return out + quirks.notes(config.bench, config.active_quirks())
@@ -239,6 +245,13 @@ async def _item(
         row = await scorer.call(
             design2code.score_html, item.id, reference, answers[0], clip=config.clip, quirks=on, assets=assets
         )
+    elif config.bench == "infibench":
+        mark = time.monotonic()
+        prompt = infibench.prompt_for(item)
+        answers = await _answers(config, backend, agent_box, item.id, prompt, item.images, "algorithm", config.samples)
+        model_s = time.monotonic() - mark
+        _keep(config.out, item.id, answers)
+        row = infibench.row_for(item, [await scorer.call(infibench.grade, item, answer) for answer in answers])
     else:
         images = _write_images(config.out / "pictures" / item.id, item.images)
         prompt = mmcode.prompt_for(item)
