@@ -96,6 +96,29 @@ def busy_containers(client: Any, pids: Iterable[int]) -> list[str]:
     return busy
 
 
+def vllm_answer(checkpoint: Path, request: Any, tmp_path: Path, lock_path: Path, monkeypatch: Any) -> Any:
+    """``request`` answered by ``checkpoint`` served with vLLM on the CPU, as ``viscodex-agent serve`` serves
+    it (fp32, a small KV cache); one vLLM server at a time over the xdist workers (conftest's
+    ``vllm_lock_path``). Without vLLM: conftest's skip, a failure in CI."""
+    import asyncio
+    import importlib.util
+
+    from conftest import missing_service
+    from filelock import FileLock
+
+    from viscodex.model.chat import complete
+    from viscodex.model.serve import ServeOptions, VllmServer
+    from viscodex.model.server_backend import ServerBackend
+    from viscodex.model.settings import ModelSettings
+
+    if importlib.util.find_spec("vllm") is None:
+        missing_service("vLLM is not installed (python scripts/install_vllm.py)")
+    monkeypatch.setenv("VLLM_CPU_KVCACHE_SPACE", "1")
+    opts = ServeOptions(model=str(checkpoint), port=free_port(), max_model_len=2048, dtype="float32")
+    with FileLock(str(lock_path)), VllmServer(opts, log_path=tmp_path / "vllm.log", gpu=False) as server:
+        return asyncio.run(complete(ServerBackend(ModelSettings(model_url=server.url)), request))
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -5,7 +5,6 @@ held-out chart with the shipped demo ending with a rendered figure."""
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
 import os
 import subprocess
@@ -13,7 +12,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import missing_service
 from helpers import AGENT, BIN
 
 from viscodex.model.presets import DEFAULT_PRESET, DEMO_PRESET, PRESETS
@@ -174,18 +172,9 @@ def test_small_demo_trains_loads_and_serves(
     local = asyncio.run(complete(EmbeddedBackend(ModelSettings(model_path=shipped)), request))
     assert len(local.token_ids) >= 1
 
-    if importlib.util.find_spec("vllm") is None:
-        missing_service("vLLM is not installed (python scripts/install_vllm.py)")
-    from filelock import FileLock
-    from helpers import free_port
+    from helpers import vllm_answer
 
-    from viscodex.model.serve import ServeOptions, VllmServer
-    from viscodex.model.server_backend import ServerBackend
-
-    monkeypatch.setenv("VLLM_CPU_KVCACHE_SPACE", "1")
-    opts = ServeOptions(model=str(shipped), port=free_port(), max_model_len=2048, dtype="float32")
-    with FileLock(str(vllm_lock_path)), VllmServer(opts, log_path=tmp_path / "vllm.log", gpu=False) as server:
-        served = asyncio.run(complete(ServerBackend(ModelSettings(model_url=server.url)), request))
+    served = vllm_answer(shipped, request, tmp_path, vllm_lock_path, monkeypatch)
     # the bf16 weights, served in fp32 by both: the same greedy ids
     assert served.token_ids == local.token_ids
 

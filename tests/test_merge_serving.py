@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 from pathlib import Path
 
 import pytest
-from conftest import missing_service
-from filelock import FileLock
+from helpers import vllm_answer
 from PIL import Image
 
 from viscodex.model.chat import ChatRequest, complete
 from viscodex.model.embedded_backend import EmbeddedBackend
-from viscodex.model.serve import ServeOptions, VllmServer
-from viscodex.model.server_backend import ServerBackend
 from viscodex.model.settings import ModelSettings
 from viscodex.training.merge.engine import run_merge
 from viscodex.training.merge.recipe import MergeRecipe
@@ -26,18 +22,11 @@ pytestmark = [pytest.mark.xdist_group("vllm"), pytest.mark.slow, pytest.mark.tim
 def test_merged_model_answers_through_vllm(
     tiny_models: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, vllm_lock_path: Path
 ) -> None:
-    if importlib.util.find_spec("vllm") is None:
-        missing_service("vLLM is not installed (python scripts/install_vllm.py)")
     recipe = MergeRecipe(vlm=str(tiny_models["vlm"]), code=str(tiny_models["code"]), base=str(tiny_models["base"]))
     out = tmp_path / "merged"
     run_merge(recipe, tiny_models["vlm"], tiny_models["code"], tiny_models["base"], out)
-    monkeypatch.setenv("VLLM_CPU_KVCACHE_SPACE", "1")
-    from helpers import free_port
-
-    opts = ServeOptions(model=str(out), port=free_port(), max_model_len=2048, dtype="float32")
     request = ChatRequest.single("Chart to code:", [Image.new("RGB", (200, 120), "orange")], max_tokens=8)
-    with FileLock(str(vllm_lock_path)), VllmServer(opts, log_path=tmp_path / "vllm.log", gpu=False) as server:
-        served = asyncio.run(complete(ServerBackend(ModelSettings(model_url=server.url)), request))
+    served = vllm_answer(out, request, tmp_path, vllm_lock_path, monkeypatch)
     local = asyncio.run(complete(EmbeddedBackend(ModelSettings(model_path=out)), request))
     assert len(served.token_ids) == 8 and served.finish_reason == "length"
     assert served.token_ids == local.token_ids

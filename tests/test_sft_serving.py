@@ -4,18 +4,14 @@ tests/test_merge_serving.py serves a merge, answers with the same token ids as t
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 from pathlib import Path
 
 import pytest
-from conftest import missing_service
-from filelock import FileLock
+from helpers import vllm_answer
 from PIL import Image
 
 from viscodex.model.chat import ChatRequest, complete
 from viscodex.model.embedded_backend import EmbeddedBackend
-from viscodex.model.serve import ServeOptions, VllmServer
-from viscodex.model.server_backend import ServerBackend
 from viscodex.model.settings import ModelSettings
 from viscodex.training.data.records import Message, Record
 from viscodex.training.sft.recipe import LoraSettings, resolve_recipe
@@ -45,8 +41,6 @@ def records(folder: Path, n: int) -> list[Record]:
 def test_fine_tuned_model_answers_through_vllm(
     lora: bool, tiny_models: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, vllm_lock_path: Path
 ) -> None:
-    if importlib.util.find_spec("vllm") is None:
-        missing_service("vLLM is not installed (python scripts/install_vllm.py)")
     recipe = resolve_recipe("tiny").model_copy(
         update={
             "max_steps": 4,
@@ -57,13 +51,8 @@ def test_fine_tuned_model_answers_through_vllm(
     )
     out = tmp_path / "sft"
     run_sft(tiny_models["vlm"], records(tmp_path / "img", 4), out, recipe, say=lambda _: None)
-    monkeypatch.setenv("VLLM_CPU_KVCACHE_SPACE", "1")
-    from helpers import free_port
-
-    opts = ServeOptions(model=str(out), port=free_port(), max_model_len=2048, dtype="float32")
     request = ChatRequest.single("Chart to code:", [Image.new("RGB", (200, 120), "orange")], max_tokens=8)
-    with FileLock(str(vllm_lock_path)), VllmServer(opts, log_path=tmp_path / "vllm.log", gpu=False) as server:
-        served = asyncio.run(complete(ServerBackend(ModelSettings(model_url=server.url)), request))
+    served = vllm_answer(out, request, tmp_path, vllm_lock_path, monkeypatch)
     local = asyncio.run(complete(EmbeddedBackend(ModelSettings(model_path=out)), request))
     assert len(served.token_ids) == 8 and served.finish_reason == "length"
     assert served.token_ids == local.token_ids
