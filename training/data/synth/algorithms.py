@@ -18,9 +18,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-from viscodex.sandbox import RenderError, Sandbox, SandboxError, Viewport
+from viscodex.sandbox import Sandbox, SandboxError, Viewport
 
-from .base import Meta, Program, Rendered, Synthesizer, SynthFailure, check_picture, item_rng
+from .base import Meta, Program, Rendered, Synthesizer, SynthFailure, item_rng, screenshot
 
 Family = Literal[
     "sum_multiples",
@@ -744,14 +744,7 @@ def render(program: Program, sandbox: Sandbox, cancel: threading.Event | None = 
     """Check the reference on the samples and hidden tests, then screenshot the statement."""
     tests: list[Test] = program.extra["tests"]
     check_solution(program.code, tests, sandbox, cancel)
-    try:
-        png = sandbox.render_html(program.extra["statement"], VIEWPORT, cancel=cancel)
-    except RenderError as exc:
-        raise SynthFailure("render failed", str(exc)) from None
-    except SandboxError as exc:
-        raise SynthFailure("sandbox error", str(exc)) from None
-    width, height = check_picture(png)
-    return Rendered(png, {"width": width, "height": height})
+    return screenshot(sandbox, program.extra["statement"], VIEWPORT, cancel)
 
 
 SYNTHESIZER = Synthesizer(kind="algorithm", roles=("exec", "html"), generate=generate, render=render)

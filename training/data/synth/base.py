@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
-from viscodex.sandbox import Sandbox
+from viscodex.sandbox import RenderError, Sandbox, SandboxError, Viewport
 
 SynthKind = Literal["chart", "ui", "algorithm"]
 KINDS: tuple[SynthKind, ...] = get_args(SynthKind)
@@ -84,6 +84,21 @@ class Synthesizer:
     """The sandbox roles whose warm pools the runner sizes to the worker count."""
     generate: Callable[[int, int], Program]
     render: Callable[[Program, Sandbox, threading.Event | None], Rendered]
+
+
+def screenshot(
+    sandbox: Sandbox, html: str, viewport: Viewport, cancel: threading.Event | None, **options: Any
+) -> Rendered:
+    """A page rendered by the sandbox's browser and checked (``check_picture``); a render that fails is a
+    SynthFailure with its reason, as every kind of synthesis reports it."""
+    try:
+        png = sandbox.render_html(html, viewport, cancel=cancel, **options)
+    except RenderError as exc:
+        raise SynthFailure("render failed", str(exc)) from None
+    except SandboxError as exc:
+        raise SynthFailure("sandbox error", str(exc)) from None
+    width, height = check_picture(png)
+    return Rendered(png, {"width": width, "height": height})
 
 
 def check_picture(png: bytes, *, min_side: int = 64) -> tuple[int, int]:

@@ -15,9 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-from viscodex.sandbox import UI_STACKS, RenderError, Sandbox, SandboxError, Viewport
+from viscodex.sandbox import UI_STACKS, Sandbox, Viewport
 
-from .base import Program, Rendered, Synthesizer, SynthFailure, check_picture, item_rng
+from .base import Program, Rendered, Synthesizer, item_rng, screenshot
 
 PageStack = Literal["html", "tailwind"]
 PAGE_STACKS: tuple[PageStack, ...] = get_args(PageStack)
@@ -503,15 +503,7 @@ def generate(seed: int, index: int) -> Program:
 
 def render(program: Program, sandbox: Sandbox, cancel: threading.Event | None = None) -> Rendered:
     """A full-page screenshot of the page in the sandbox's browser, network off."""
-    stack = str(program.meta["stack"])
-    try:
-        png = sandbox.render_html(program.code, VIEWPORT, stack=stack, cancel=cancel)  # type: ignore[arg-type]
-    except RenderError as exc:
-        raise SynthFailure("render failed", str(exc)) from None
-    except SandboxError as exc:
-        raise SynthFailure("sandbox error", str(exc)) from None
-    width, height = check_picture(png)
-    return Rendered(png, {"width": width, "height": height})
+    return screenshot(sandbox, program.code, VIEWPORT, cancel, stack=str(program.meta["stack"]))
 
 
 SYNTHESIZER = Synthesizer(kind="ui", roles=("html",), generate=generate, render=render)
