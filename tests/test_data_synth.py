@@ -32,12 +32,15 @@ from viscodex.training.data.synth import (
     RECORDS,
     REPORT,
     Program,
+    SynthError,
     Synthesizer,
     SynthFailure,
     item_id,
     synthesize,
     synthesizer_for,
 )
+from viscodex.training.data.synth.basic_charts import BASIC_TYPES
+from viscodex.training.data.synth.basic_charts import generate as basic_generate
 from viscodex.training.data.synth.charts import CHART_TYPES, chart_type_for
 from viscodex.training.data.synth.charts import generate as chart_program
 from viscodex.training.eval import chartmimic
@@ -107,6 +110,48 @@ def test_programs_depend_only_on_seed_kind_and_index() -> None:
         synth = synthesizer_for(kind)
         assert [synth.generate(3, i).code for i in range(6)] == [synth.generate(3, i).code for i in range(6)]
         assert [synth.generate(3, i).code for i in range(6)] != [synth.generate(4, i).code for i in range(6)]
+
+
+def test_basic_charts_are_short_and_draw_their_type_with_one_call() -> None:
+    """The basic level: one plotting call of the chart's type, a few hundred characters, dealt in
+    balanced blocks, by seed."""
+    calls = {
+        "bar": "ax.bar(",
+        "line": "ax.plot(",
+        "scatter": "ax.scatter(",
+        "pie": "ax.pie(",
+        "histogram": "ax.hist(",
+        "heatmap": "ax.imshow(",
+        "area": "ax.fill_between(",
+    }
+    assert set(BASIC_TYPES) == set(calls) and set(BASIC_TYPES) <= set(CHART_TYPES)
+    programs = [basic_generate(2, i) for i in range(3 * len(BASIC_TYPES))]
+    for block in range(3):
+        kinds = [p.meta["chart_type"] for p in programs[block * len(BASIC_TYPES) : (block + 1) * len(BASIC_TYPES)]]
+        assert sorted(kinds) == sorted(BASIC_TYPES)
+    for program in programs:
+        drawn = [name for name, call in calls.items() if call in program.code]
+        assert drawn == [program.meta["chart_type"]], program.code
+        assert len(program.code) < 320 and program.meta["level"] == "basic"
+        assert program.id == item_id("chart", 2, program.index)
+        compile(program.code, program.id, "exec")
+    assert [p.code for p in programs] == [basic_generate(2, i).code for i in range(len(programs))]
+    assert [p.code for p in programs] != [basic_generate(3, i).code for i in range(len(programs))]
+
+
+def test_basic_charts_render_and_keep_their_level(box: Sandbox, tmp_path: Path) -> None:
+    report = synthesize("chart", n=len(BASIC_TYPES), seed=0, out=tmp_path, workers=2, sandbox=box, level="basic")
+    assert (report.kept, report.failed) == (len(BASIC_TYPES), 0), report.failures
+    assert json.loads((tmp_path / REPORT).read_text())["level"] == "basic"
+    records = _records(tmp_path)
+    assert sorted(r["meta"]["chart_type"] for r in records) == sorted(BASIC_TYPES)
+    assert all(r["meta"]["level"] == "basic" for r in records)
+    for record in records:
+        with Image.open(tmp_path / record["images"][0]) as image:
+            colours = image.convert("RGB").getcolors(maxcolors=1 << 20)
+        assert colours is not None and len(colours) > 20, f"{record['id']} looks blank"
+    with pytest.raises(SynthError, match="--level basic"):
+        synthesize("chart", n=1, seed=0, out=tmp_path, workers=1, sandbox=box)
 
 
 # --- charts, rendered --------------------------------------------------------------------------------
@@ -244,6 +289,10 @@ def test_cli_rejects_bad_input_in_one_line(tmp_path: Path) -> None:
     (tmp_path / "used").mkdir()
     (tmp_path / "used" / REPORT).write_text(json.dumps({"kind": "chart", "seed": 1}))
     cases.append((["--kind", "chart", "--n", "2", "--out", str(tmp_path / "used")], "holds --kind chart --seed 1"))
+    cases.append((["--kind", "ui", "--level", "basic", "--n", "2", "--out", str(tmp_path / "u")], "--level basic"))
+    cases.append((["--kind", "chart", "--level", "tiny", "--n", "2", "--out", str(tmp_path / "t")], "'tiny'"))
+    level = ["--kind", "chart", "--seed", "1", "--level", "basic", "--n", "2", "--out", str(tmp_path / "used")]
+    cases.append((level, "--level full; use another --out"))
     for args, message in cases:
         result = _train("data", "synth", *args)
         assert result.returncode == 2, result.stderr

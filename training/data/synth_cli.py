@@ -17,6 +17,10 @@ def synth(
     out: Annotated[Path, typer.Option("--out", help="Folder for records.jsonl, images/, code/, report.json.")],
     seed: Annotated[int, typer.Option("--seed", min=0, help="Same seed, same programs.")] = 0,
     workers: Annotated[int, typer.Option("--workers", min=1, help="Items rendered at once (sandbox pool).")] = 2,
+    level: Annotated[
+        str,
+        typer.Option("--level", help="full, or basic: short charts of one plotting call (what the demo model learns)."),
+    ] = "full",
 ) -> None:
     """Make N image-code pairs, each program run for real in the sandbox: its code rendered to its picture.
 
@@ -37,14 +41,17 @@ def synth(
     from viscodex.agent.exit_codes import ExitCode
     from viscodex.sandbox import Sandbox
 
-    from .synth import KINDS, RECORDS, SynthError, check_folder, synthesize, synthesizer_for
+    from .synth import KINDS, LEVELS, RECORDS, SynthError, check_folder, synthesize, synthesizer_for
 
     if kind not in KINDS:
         raise fail(f"unknown --kind {kind!r}; use one of {', '.join(KINDS)}", ExitCode.USAGE, PROG)
+    if level not in LEVELS:
+        raise fail(f"unknown --level {level!r}; use one of {', '.join(LEVELS)}", ExitCode.USAGE, PROG)
     if out.exists() and not out.is_dir():
         raise fail(f"--out {out} exists and is not a folder", ExitCode.USAGE, PROG)
     try:
-        check_folder(out, kind, seed)
+        synthesizer = synthesizer_for(kind, level)
+        check_folder(out, kind, seed, level)
     except SynthError as exc:
         raise fail(str(exc), ExitCode.USAGE, PROG) from None
     err = Console(stderr=True)
@@ -61,7 +68,7 @@ def synth(
         )
         try:
             # Started before the bar, so a missing image or Docker daemon is one line and no bar.
-            box = Sandbox(pool=dict.fromkeys(synthesizer_for(kind).roles, workers))
+            box = Sandbox(pool=dict.fromkeys(synthesizer.roles, workers))
             with box, Progress(*columns, console=err) as bar:
                 task = bar.add_task(f"synth {kind}", total=n, kept=0, failed=0, rate="")
                 started: list[float] = []
@@ -77,7 +84,17 @@ def synth(
                     rate = f"{made / minutes:.0f}/min" if minutes > 0 else ""
                     bar.update(task, advance=1, kept=counts["kept"], failed=counts["failed"], rate=rate)
 
-                summary = synthesize(kind, n=n, seed=seed, out=out, workers=workers, report=report, sandbox=box)
+                summary = synthesize(
+                    kind,
+                    n=n,
+                    seed=seed,
+                    out=out,
+                    workers=workers,
+                    report=report,
+                    sandbox=box,
+                    synthesizer=synthesizer,
+                    level=level,
+                )
         except SynthError as exc:
             raise fail(str(exc), ExitCode.USAGE, PROG) from None
         except KeyboardInterrupt:

@@ -3,7 +3,9 @@
 Kinds (``KINDS``): ``chart`` (matplotlib programs of the chart types in ``charts.CHART_TYPES``), ``ui``
 (HTML/CSS pages in plain HTML and Tailwind, screenshotted) and ``algorithm`` (problem statements with
 sample tests rendered as pictures, with reference solutions that pass those samples in the sandbox).
-Item ``i``'s program depends only on ``(seed, kind, i)``; a rerun skips the items already made.
+Item ``i``'s program depends only on ``(seed, kind, i)``; a rerun skips the items already made. Levels
+(``LEVELS``): ``full`` (the default) and ``basic``, short charts of one plotting call (``basic_charts``)
+that the few-million-parameter demo model learns from.
 
 Output layout of ``--out DIR`` (a contract: the loaders, ``data check``, the trainer and the demo model
 read it):
@@ -35,7 +37,7 @@ A line in ``records.jsonl`` or ``failures.jsonl`` is written last, after the ite
 exactly when its line is there (see ``runner``).
 """
 
-from .base import KINDS, Program, Rendered, Synthesizer, SynthFailure, SynthKind, item_id
+from .base import KINDS, LEVELS, Program, Rendered, Synthesizer, SynthFailure, SynthKind, SynthLevel, item_id
 from .runner import (
     FAILURES,
     RECORDS,
@@ -50,6 +52,7 @@ from .runner import (
 __all__ = [
     "FAILURES",
     "KINDS",
+    "LEVELS",
     "RECORDS",
     "REPORT",
     "Program",
@@ -57,6 +60,7 @@ __all__ = [
     "SynthError",
     "SynthFailure",
     "SynthKind",
+    "SynthLevel",
     "SynthReport",
     "Synthesizer",
     "check_folder",

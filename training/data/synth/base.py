@@ -22,6 +22,11 @@ SynthKind = Literal["chart", "ui", "algorithm"]
 KINDS: tuple[SynthKind, ...] = get_args(SynthKind)
 """The kinds ``data synth --kind`` knows; a record's ``category`` is its kind."""
 
+SynthLevel = Literal["full", "basic"]
+LEVELS: tuple[SynthLevel, ...] = get_args(SynthLevel)
+"""How elaborate the programs are: ``full`` (what a good model should write) or ``basic`` (short programs a
+few-million-parameter model can learn; charts only)."""
+
 Meta = dict[str, str | int | float | bool | None]
 
 

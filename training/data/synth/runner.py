@@ -33,16 +33,21 @@ import viscodex
 from viscodex.sandbox import RunCancelled, Sandbox, SandboxError
 
 from ..records import IMAGE_PLACEHOLDER
-from .base import KINDS, Program, Rendered, Synthesizer, SynthFailure, SynthKind, item_id
+from .base import KINDS, Program, Rendered, Synthesizer, SynthFailure, SynthKind, SynthLevel, item_id
 
 MODULES: dict[SynthKind, str] = {"chart": "charts", "ui": "ui", "algorithm": "algorithms"}
 """The module of each kind; each holds a ``SYNTHESIZER``."""
 assert tuple(MODULES) == KINDS
+BASIC_MODULES: dict[SynthKind, str] = {"chart": "basic_charts"}
+"""The kinds that have a ``basic`` level, and its module."""
 
 
-def synthesizer_for(kind: SynthKind) -> Synthesizer:
-    """The kind's synthesizer, imported on first use."""
-    module = importlib.import_module(f".{MODULES[kind]}", __package__)
+def synthesizer_for(kind: SynthKind, level: SynthLevel = "full") -> Synthesizer:
+    """The kind's synthesizer at ``level``, imported on first use; SynthError for a level the kind lacks."""
+    if level == "basic" and kind not in BASIC_MODULES:
+        raise SynthError(f"--level basic exists for --kind {', '.join(BASIC_MODULES)} only, not {kind}")
+    name = BASIC_MODULES[kind] if level == "basic" else MODULES[kind]
+    module = importlib.import_module(f".{name}", __package__)
     synth: Synthesizer = module.SYNTHESIZER
     return synth
 
@@ -69,6 +74,7 @@ class SynthReport:
     seed: int
     n: int
     out: str
+    level: str = "full"
     kept: int = 0
     failed: int = 0
     resumed: int = 0
@@ -111,6 +117,7 @@ def synthesize(
     report: Report = _quiet,
     sandbox: Sandbox | None = None,
     synthesizer: Synthesizer | None = None,
+    level: SynthLevel = "full",
 ) -> SynthReport:
     """Make items ``0 .. n-1`` of ``kind`` into ``out`` (see the package docstring for the layout).
 
@@ -118,14 +125,14 @@ def synthesize(
     default one is started with a warm pool of ``workers`` containers. ``synthesizer`` replaces the
     kind's own (tests use it to feed programs that fail).
     """
-    synth = synthesizer or synthesizer_for(kind)
+    synth = synthesizer or synthesizer_for(kind, level)
     out.mkdir(parents=True, exist_ok=True)
-    check_folder(out, kind, seed)
+    check_folder(out, kind, seed, level)
     kept = [_brief(row) for row in _read_lines(out / RECORDS)]
     failed = _read_lines(out / FAILURES)
     done = {row["id"] for row in kept} | {row["id"] for row in failed}
     todo = [i for i in range(n) if item_id(kind, seed, i) not in done]
-    summary = SynthReport(kind=kind, seed=seed, n=n, out=str(out), workers=workers)
+    summary = SynthReport(kind=kind, seed=seed, n=n, out=str(out), level=level, workers=workers)
     summary.resumed = n - len(todo)
     report("start", {"total": n, "done": summary.resumed})
     started = time.monotonic()
@@ -284,8 +291,9 @@ def _sort_lines(path: Path, n: int) -> None:
     _write_atomic(path, text.encode("utf-8"))
 
 
-def check_folder(out: Path, kind: str, seed: int) -> None:
-    """SynthError if ``out`` holds items of another kind or seed (they would mix in one records file)."""
+def check_folder(out: Path, kind: str, seed: int, level: str = "full") -> None:
+    """SynthError if ``out`` holds items of another kind, seed or level (they would mix in one records
+    file)."""
     path = out / REPORT
     if not path.is_file():
         return
@@ -293,10 +301,11 @@ def check_folder(out: Path, kind: str, seed: int) -> None:
         previous = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return
-    if (previous.get("kind"), previous.get("seed")) != (kind, seed):
+    before = (previous.get("kind"), previous.get("seed"), previous.get("level", "full"))
+    if before != (kind, seed, level):
         raise SynthError(
-            f"{out} holds --kind {previous.get('kind')} --seed {previous.get('seed')}; "
-            f"use another --out for --kind {kind} --seed {seed}"
+            f"{out} holds --kind {before[0]} --seed {before[1]} --level {before[2]}; "
+            f"use another --out for --kind {kind} --seed {seed} --level {level}"
         )
 
 
