@@ -16,7 +16,15 @@ from helpers import AGENT, BIN
 
 from viscodex.model.presets import DEFAULT_PRESET, DEMO_PRESET, PRESETS
 from viscodex.model.settings import ModelSettings
-from viscodex.training.demo.mix import MixRecipe, conversations, corpus, read_synth, write_mix
+from viscodex.training.demo.mix import (
+    MixRecipe,
+    SynthChart,
+    conversations,
+    corpus,
+    read_synth,
+    repair_pairs,
+    write_mix,
+)
 from viscodex.training.demo.model import SMALL_SPEC, write_initial_model
 from viscodex.training.demo.pipeline import RECIPE, export_bf16
 
@@ -179,6 +187,34 @@ def test_small_demo_trains_loads_and_serves(
     assert served.token_ids == local.token_ids
 
 
+def _chart(name: str, chart_type: str) -> SynthChart:
+    script = f"import matplotlib.pyplot as plt\n# {name}\n"
+    return SynthChart(name, Path(f"/data/{name}.png"), f"```python\n{script}```", chart_type, 600, 400)
+
+
+def test_repair_turns_pair_a_wrong_attempt_with_its_measured_feedback() -> None:
+    """Repair pairs are fixed by the seed, mostly of another type; the mix puts the measured feedback text
+    between the wrong script and the right one, and the chart-type line where none was measured."""
+    charts = [_chart(f"c{i}", ("bar", "line", "pie")[i % 3]) for i in range(60)]
+    pairs = repair_pairs(charts, 0.5, seed=1)
+    assert pairs == repair_pairs(charts, 0.5, seed=1) and pairs != repair_pairs(charts, 0.5, seed=2)
+    assert 15 <= len(pairs) <= 45 and all(p.wrong.id != p.chart.id for p in pairs)
+    other = sum(p.wrong.chart_type != p.chart.chart_type for p in pairs)
+    assert len(pairs) / 2 < other < len(pairs)  # mostly another type, some the same type
+
+    measured = {pairs[0].key: "Your script was run ... MEASURED"}
+    recipe = MixRecipe(first=0, first_mimic=0, mimic=0, type=0, repair=0.5, seed=1)
+    rows = list(conversations(charts, recipe, measured))
+    assert len(rows) == len(pairs) and all(r["id"].endswith("-repair") for r in rows)
+    by_pair = {(r["images"][0], r["images"][1]): r["messages"] for r in rows}
+    first = by_pair[(str(pairs[0].chart.image), str(pairs[0].wrong.image))]
+    assert [m["role"] for m in first] == ["system", "user", "assistant", "user", "assistant"]
+    assert f"# {pairs[0].wrong.id}" in first[2]["content"] and first[4]["content"] == pairs[0].chart.answer
+    assert first[3]["content"] == "<image>Your script was run ... MEASURED"
+    second = by_pair[(str(pairs[1].chart.image), str(pairs[1].wrong.image))]
+    assert "- Chart type: candidate draws" in second[3]["content"]
+
+
 # --- solve with the shipped demo ----------------------------------------------------------------------
 
 
@@ -191,7 +227,21 @@ def test_solve_with_the_demo_model_ends_with_a_rendered_figure(
     """Nothing configured: `solve` takes the shipped demo, says so once, and renders what it wrote."""
     held = tmp_path / "held"
     proc = subprocess.run(
-        [TRAIN, "data", "synth", "--kind", "chart", "--n", "1", "--seed", "1000", "--out", str(held)],
+        [
+            TRAIN,
+            "data",
+            "synth",
+            "--kind",
+            "chart",
+            "--level",
+            "basic",
+            "--n",
+            "1",
+            "--seed",
+            "1000",
+            "--out",
+            str(held),
+        ],
         capture_output=True,
         text=True,
         timeout=600,

@@ -8,9 +8,11 @@ ChartMimic instruction of `viscodex-train eval`):
   ChartMimic instruction, as `eval --agent` sends it), answered with the synthetic script;
 - `mimic`: the ChartMimic instruction alone (eval's single shot), answered with the script;
 - `type`: the agent's "what type of chart is this?" question, answered with the chart type's word;
-- `repair`: a first attempt of another chart type, the agent's feedback turn on it (its render, which is
-  the other chart's synthetic picture, and the chart-type line of the critique in the critique's words),
-  and the right script: what lets the loop's later turns fix what the first one got wrong.
+- `repair`: a first attempt (another chart's script, mostly of another chart type), the agent's feedback
+  turn on it (its render, which is the other chart's synthetic picture, and the feedback text the agent's
+  verifier gave that script against this chart, measured by `repairs.measure_feedback`; without a
+  measurement, the chart-type line in the critique's words), and the right script: what lets the loop's
+  later turns fix what the first one got wrong.
 
 Pure: records in, conversations out; the caller writes them (ms-swift JSONL, which `sft` reads).
 """
@@ -19,7 +21,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,13 +49,13 @@ class MixRecipe(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    first: float = Field(1.0, ge=0, description="Agent first turn, instruction empty (solve).")
+    first: float = Field(0.6, ge=0, description="Agent first turn, instruction empty (solve).")
     first_mimic: float = Field(
-        0.1, ge=0, description="Agent first turn with the ChartMimic instruction (eval --agent)."
+        0.5, ge=0, description="Agent first turn with the ChartMimic instruction (eval --agent)."
     )
-    mimic: float = Field(0.5, ge=0, description="ChartMimic single shot (eval).")
+    mimic: float = Field(1.0, ge=0, description="ChartMimic single shot (eval).")
     type: float = Field(0.25, ge=0, description="The agent's chart-type question.")
-    repair: float = Field(0.2, ge=0, description="A wrong first attempt, the feedback, the right script.")
+    repair: float = Field(0.3, ge=0, le=1, description="A wrong first attempt, the feedback, the right script.")
     seed: int = 0
 
 
@@ -92,25 +94,71 @@ def read_synth(folder: Path) -> list[SynthChart]:
     return charts
 
 
-def _script(answer: str) -> str:
+def script_of(answer: str) -> str:
+    """The script inside an answer's ```python block."""
     return answer.split("```python\n", 1)[-1].rsplit("```", 1)[0]
+
+
+SAME_TYPE_SHARE = 0.3
+"""Of the repair pairs, the share whose wrong attempt is a chart of the right type (other data)."""
+
+
+@dataclass(frozen=True)
+class RepairPair:
+    chart: SynthChart
+    """The target: its picture is what the model sees, its script the right answer."""
+    wrong: SynthChart
+    """The first attempt: its script is what the model wrote before the feedback."""
+
+    @property
+    def key(self) -> str:
+        return f"{self.chart.id}|{self.wrong.id}"
+
+
+def repair_pairs(charts: Sequence[SynthChart], share: float, seed: int) -> list[RepairPair]:
+    """About ``share`` of the charts, each with a wrong attempt; the same for the same charts and seed."""
+    rng = random.Random(f"viscodex-demo-repairs:{seed}")
+    by_type: dict[str, list[SynthChart]] = {}
+    for chart in charts:
+        by_type.setdefault(chart.chart_type, []).append(chart)
+    pairs = []
+    for chart in charts:
+        if rng.random() >= share:
+            continue
+        others = [t for t in sorted(by_type) if t != chart.chart_type]
+        same = [c for c in by_type[chart.chart_type] if c.id != chart.id]
+        if same and (not others or rng.random() < SAME_TYPE_SHARE):
+            wrong = rng.choice(same)
+        elif others:
+            wrong = rng.choice(by_type[rng.choice(others)])
+        else:
+            continue
+        pairs.append(RepairPair(chart, wrong))
+    return pairs
+
+
+def _type_line(pair: RepairPair) -> str:
+    """The chart-type line of the critique, in its words: the feedback when none was measured."""
+    drawn = AGENT_TYPE_WORDS.get(pair.wrong.chart_type, pair.wrong.chart_type.replace("_", " "))
+    target = AGENT_TYPE_WORDS.get(pair.chart.chart_type, pair.chart.chart_type.replace("_", " "))
+    return f"- Chart type: candidate draws {drawn}, target looks like {target}"
 
 
 def _user(text: str, images: int = 1) -> dict[str, str]:
     return {"role": "user", "content": "<image>" * images + text}
 
 
-def conversations(charts: Sequence[SynthChart], recipe: MixRecipe) -> Iterator[dict[str, Any]]:
-    """Every training conversation, as ms-swift rows (`messages`, `images`), in a seeded order."""
+def conversations(
+    charts: Sequence[SynthChart], recipe: MixRecipe, feedback: Mapping[str, str] | None = None
+) -> Iterator[dict[str, Any]]:
+    """Every training conversation, as ms-swift rows (`messages`, `images`), in a seeded order.
+    ``feedback``: the measured feedback text of each repair pair (``RepairPair.key``)."""
     from viscodex.agent import prompts
 
     from ..eval.chartmimic import prompt_for
 
     rng = random.Random(f"viscodex-demo-mix:{recipe.seed}")
     system = {"role": "system", "content": prompts.render("chart", "system")}
-    by_type: dict[str, list[SynthChart]] = {}
-    for chart in charts:
-        by_type.setdefault(chart.chart_type, []).append(chart)
 
     def take(share: float) -> int:
         whole = int(share)
@@ -119,7 +167,7 @@ def conversations(charts: Sequence[SynthChart], recipe: MixRecipe) -> Iterator[d
     rows: list[dict[str, Any]] = []
     for chart in charts:
         image = str(chart.image)
-        mimic_prompt = prompt_for(_script(chart.answer))
+        mimic_prompt = prompt_for(script_of(chart.answer))
         assistant = {"role": "assistant", "content": chart.answer}
 
         def first(instruction: str, chart: SynthChart = chart) -> str:
@@ -141,21 +189,23 @@ def conversations(charts: Sequence[SynthChart], recipe: MixRecipe) -> Iterator[d
             for _ in range(take(recipe.type)):
                 messages = [_user(prompts.render("chart", "type")), {"role": "assistant", "content": word}]
                 rows.append({"id": f"{chart.id}-type", "messages": messages, "images": [image]})
-        others = [t for t in by_type if t != chart.chart_type]
-        for _ in range(take(recipe.repair) if others else 0):
-            wrong = rng.choice(by_type[rng.choice(others)])
-            drawn = AGENT_TYPE_WORDS.get(wrong.chart_type, wrong.chart_type.replace("_", " "))
-            target = AGENT_TYPE_WORDS.get(chart.chart_type, chart.chart_type.replace("_", " "))
-            critique = f"- Chart type: candidate draws {drawn}, target looks like {target}"
-            feedback = prompts.render("chart", "feedback", score=f"{rng.uniform(0.2, 0.6):.3f}", critique=critique)
-            messages = [
-                system,
-                _user(first("")),
-                {"role": "assistant", "content": f"```python\n{_script(wrong.answer)}\n```"},
-                _user(feedback),
-                assistant,
-            ]
-            rows.append({"id": f"{chart.id}-repair", "messages": messages, "images": [image, str(wrong.image)]})
+    for pair in repair_pairs(charts, recipe.repair, recipe.seed):
+        score = f"{rng.uniform(0.2, 0.6):.3f}"
+        turn = (feedback or {}).get(pair.key) or prompts.render(
+            "chart", "feedback", score=score, critique=_type_line(pair)
+        )
+        first_turn = prompts.render(
+            "chart", "first", instruction="", width=pair.chart.width, height=pair.chart.height, context=""
+        )
+        messages = [
+            system,
+            _user(first_turn),
+            {"role": "assistant", "content": f"```python\n{script_of(pair.wrong.answer)}\n```"},
+            _user(turn),
+            {"role": "assistant", "content": pair.chart.answer},
+        ]
+        images = [str(pair.chart.image), str(pair.wrong.image)]
+        rows.append({"id": f"{pair.chart.id}-repair", "messages": messages, "images": images})
     rng.shuffle(rows)
     yield from rows
 
@@ -177,7 +227,7 @@ def corpus(charts: Sequence[SynthChart]) -> list[str]:
 
     from ..eval.chartmimic import PROMPT
 
-    texts = [_script(c.answer) for c in charts]
+    texts = [script_of(c.answer) for c in charts]
     fixed = [
         prompts.render("chart", "system"),
         prompts.render("chart", "first", instruction="", width=640, height=480, context=""),

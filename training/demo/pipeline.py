@@ -22,7 +22,7 @@ from typing import Any
 
 from ..data.synth.base import item_id
 from .figures import TABLE_HEAD, CachedTracer, RunFigures, run_figures
-from .mix import MixRecipe, conversations, corpus, read_synth, write_mix
+from .mix import MixRecipe, conversations, corpus, read_synth, repair_pairs, write_mix
 from .model import DEMO_NAME, DemoSpec
 
 RECIPE = Path(__file__).with_name("recipe.yaml")
@@ -42,8 +42,12 @@ class DemoConfig:
     work: Path
     """Synthetic data, the mix, the initial model, the fine-tune and the eval runs."""
     seed: int = 0
-    charts: int = 320
-    heldout: int = 40
+    charts: int = 1400
+    heldout: int = 60
+    level: str = "basic"
+    """`data synth --level`: basic charts (one plotting call each) are what a model this small can learn."""
+    measure_repairs: bool = True
+    """Give the repair turns the feedback the agent's verifier really gives (``repairs``)."""
     max_steps: int | None = None
     spec: DemoSpec = field(default_factory=DemoSpec)
     mix: MixRecipe = field(default_factory=MixRecipe)
@@ -125,18 +129,30 @@ def run_demo(config: DemoConfig, say: Say) -> dict[str, Any]:
         timings[name] = round(run_stage(name, args, say), 1)
 
     synth, heldout = work / "synth", work / "heldout"
-    synth_args = ["data", "synth", "--kind", "chart", "--n", str(config.charts), "--seed", str(seed)]
+    synth_args = ["data", "synth", "--kind", "chart", "--level", config.level, "--n", str(config.charts)]
+    synth_args += ["--seed", str(seed)]
     stage("synth", [*synth_args, "--out", str(synth), "--workers", str(config.workers)])
     held_seed = seed + HELDOUT_SEED_OFFSET
-    held_args = ["data", "synth", "--kind", "chart", "--n", str(config.heldout), "--seed", str(held_seed)]
+    held_args = ["data", "synth", "--kind", "chart", "--level", config.level, "--n", str(config.heldout)]
+    held_args += ["--seed", str(held_seed)]
     stage("heldout", [*held_args, "--out", str(heldout), "--workers", str(config.workers)])
 
     # Items 0 .. charts-1 of the seed, in id order: the same set whatever order the workers finished in,
     # and whatever more an earlier, larger run of the same folder made.
     wanted = {item_id("chart", seed, index) for index in range(config.charts)}
     charts = sorted((c for c in read_synth(synth) if c.id in wanted), key=lambda c: c.id)
+    mix = config.mix.model_copy(update={"seed": seed})
+    feedback: dict[str, str] = {}
+    if config.measure_repairs:
+        from .repairs import measure_feedback
+
+        pairs = repair_pairs(charts, mix.repair, seed)
+        say(f"repairs: the agent's verifier on {len(pairs)} wrong first attempts -> {work / 'repairs.jsonl'}")
+        started = time.monotonic()
+        feedback = measure_feedback(pairs, work / "repairs.jsonl", config.workers)
+        timings["repairs"] = round(time.monotonic() - started, 1)
     mix_file = work / "mix" / "train.jsonl"
-    rows = write_mix(conversations(charts, config.mix.model_copy(update={"seed": seed})), mix_file)
+    rows = write_mix(conversations(charts, mix, feedback), mix_file)
     say(f"mix: {rows} conversations from {len(charts)} charts -> {mix_file}")
     digest = data_digest([synth / "records.jsonl", *(c.image for c in charts)])
 
