@@ -328,6 +328,62 @@ def test_batches_are_grouped_by_length(tiny_models: dict[str, Path], processor: 
     assert list(sampler.lengths) == train_set["length"] and sum(sampler.lengths) == summary.tokens
 
 
+@pytest.mark.parametrize("counted", [False, True])
+def test_token_metrics_change_the_logs_not_the_loss(
+    tiny_models: dict[str, Path], processor: Any, tmp_path: Path, counted: bool
+) -> None:
+    """``token_metrics`` off (the default): our trainer's loss is the model's own cross-entropy, as a plain
+    transformers Trainer computes it; on: TRL's fused-head loss plus its entropy and token accuracy. The same batch
+    gives the same loss both ways, in training and in evaluation, and only the metrics differ in the logs.
+
+    Qwen2.5-VL declares ``accepts_loss_kwargs = False``, so the Trainer passes no ``num_items_in_batch`` and each
+    micro-batch's loss is its mean over its answer tokens (``counted`` False). ``counted`` True is a model that
+    accepts it: the Trainer counts the answer tokens of the whole accumulated batch (two micro-batches here) and
+    both ways divide the micro-batch's sum by that count."""
+    from viscodex.training.sft.dataset import open_splits
+    from viscodex.training.sft.train import build_trainer, load_model, training_args
+
+    records = make_records(tmp_path / "img", 4)
+    write_dataset(records, tmp_path / "d.arrow", processor, processor_budget(processor), 2048)
+    train_set, _ = open_splits(tmp_path / "d.arrow", 0.0, 0)
+    args = training_args(tiny_recipe(batch_size=2, grad_accum=2), "fp32", False, tmp_path)
+    trainer = build_trainer(
+        load_model(tiny_models["vlm"], "fp32"),
+        processor,
+        ChatMarkers.from_tokenizer(processor.tokenizer),
+        args,
+        train_set,
+        None,
+        None,
+    )
+    assert trainer.token_metrics is False  # the default
+    assert trainer.model_accepts_loss_kwargs is False
+    trainer.model_accepts_loss_kwargs = counted
+    micro = [trainer.data_collator([train_set[i] for i in rows]) for rows in ((0, 1), (2, 3))]
+    num_items = trainer._get_num_items_in_batch(micro, torch.device("cpu"))
+    batch = trainer._prepare_inputs(micro[0])
+    labelled = int((batch["labels"][:, 1:] != IGNORE_INDEX).sum())
+    assert 0 < labelled < batch["labels"][:, 1:].numel()  # the prompt, image and pad tokens are masked
+    assert (num_items is None) == (not counted) and (num_items is None or int(num_items) > labelled)
+
+    losses: dict[tuple[bool, bool], float] = {}
+    logs: dict[bool, dict[str, float]] = {}
+    for metrics in (False, True):
+        trainer.token_metrics = metrics
+        for training in (True, False):
+            trainer.model.train(training)
+            with torch.no_grad():
+                losses[metrics, training] = float(trainer.compute_loss(trainer.model, dict(batch), False, num_items))
+        trainer.model.train()
+        trainer.log({"loss": losses[metrics, True]})
+        logs[metrics] = trainer.state.log_history[-1]
+    for training in (True, False):
+        assert losses[False, training] == pytest.approx(losses[True, training], rel=1e-5, abs=1e-5)
+    assert "entropy" not in logs[False] and "mean_token_accuracy" not in logs[False]
+    assert 0 <= logs[True]["mean_token_accuracy"] <= 1 and logs[True]["entropy"] > 0
+    assert logs[False]["num_tokens"] == int(batch["attention_mask"].sum())  # TRL's token count, kept
+
+
 # ---- recipes, DeepSpeed, accelerate -------------------------------------------------------------------------
 
 
@@ -479,6 +535,27 @@ def test_all_records_rejected(tiny_models: dict[str, Path], tmp_path: Path) -> N
     (data / "records.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows) + "{not json\n")
     proc = run_in_process("--model", str(tiny_models["vlm"]), "--data", str(data), "--out", str(tmp_path / "o"))
     one_line_error(proc, 2, "no usable records", "missing_image", "broken_json")
+
+
+@pytest.mark.parametrize(("flag", "expected"), [((), False), (("--token-metrics",), True)])
+def test_token_metrics_flag_sets_the_recipe(
+    tiny_models: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, flag: tuple[str, ...], expected: bool
+) -> None:
+    from viscodex.training.sft import cli
+
+    seen: list[SFTRecipe] = []
+    monkeypatch.setattr(cli, "_train", lambda model, records, out, recipe, resume: seen.append(recipe))
+    records = make_records(tmp_path / "data" / "images", 1)
+    row = {
+        "id": "0",
+        "images": ["images/0.png"],
+        "messages": [{"role": m.role, "content": m.content} for m in records[0].messages],
+    }
+    (tmp_path / "data" / "records.jsonl").write_text(json.dumps(row) + "\n")
+    args = ("--model", str(tiny_models["vlm"]), "--data", str(tmp_path / "data"), "--out", str(tmp_path / "o"))
+    proc = run_in_process(*args, "--config", "tiny", *flag)
+    assert proc.returncode == 0, proc.stderr
+    assert [r.token_metrics for r in seen] == [expected]
 
 
 def test_bad_recipe(tiny_models: dict[str, Path], tmp_path: Path) -> None:

@@ -45,6 +45,13 @@ def sft(
     deepspeed: Annotated[
         str | None, typer.Option("--deepspeed", help="zero2 or zero3 (the configs in training/sft/deepspeed/).")
     ] = None,
+    token_metrics: Annotated[
+        bool | None,
+        typer.Option(
+            "--token-metrics/--no-token-metrics",
+            help="Log TRL's entropy and token accuracy with the loss (slower: a pass over the vocabulary per token).",
+        ),
+    ] = None,
 ) -> None:
     """Fine-tune a VisCodex model on multimodal coding data: loss on the answers only, vision tower and
     projector frozen, full or LoRA; writes a Hugging Face checkpoint with a model card. Multi-GPU: see
@@ -71,6 +78,7 @@ def sft(
         "max_length": max_length,
         "seed": seed,
         "deepspeed": deepspeed,
+        "token_metrics": token_metrics,
     }
     fields = {**base.model_dump(), **{k: v for k, v in overrides.items() if v is not None}}
     if lora and base.lora is None:

@@ -84,6 +84,11 @@ class SFTRecipe(BaseModel):
     """A DeepSpeed config kept in the repo (``deepspeed/zero2.json``, ``zero3.json``); needs ``deepspeed``
     installed and a launch through ``accelerate launch``."""
     dataloader_workers: int = Field(0, ge=0)
+    token_metrics: bool = False
+    """Log TRL's per-token metrics (``entropy``, ``mean_token_accuracy``) with the loss. They cost a pass over the
+    vocabulary for every token of every batch (TRL's fused, chunked LM head); off, the loss is the model's own
+    cross-entropy, as a plain transformers ``Trainer`` computes it, and the logs have loss, learning rate, grad
+    norm and ``num_tokens``."""
 
     @classmethod
     def load(cls, path: Path) -> SFTRecipe:

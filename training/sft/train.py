@@ -160,7 +160,9 @@ def run_sft(
         raise SFTError(f"cannot load {model_dir}: {' '.join(str(exc).split())[:300]}") from None
 
     freeze(model, recipe.freeze_vision, recipe.freeze_projector)
-    trainer = build_trainer(model, processor, markers, args, train_set, eval_set, recipe.lora)
+    trainer = build_trainer(
+        model, processor, markers, args, train_set, eval_set, recipe.lora, token_metrics=recipe.token_metrics
+    )
     if progress is not None:
         from transformers import PrinterCallback, ProgressCallback
 
@@ -321,7 +323,10 @@ def build_trainer(
     train_set: Any,
     eval_set: Any,
     lora: LoraSettings | None,
+    *,
+    token_metrics: bool = False,
 ) -> Any:
+    """Our `SFTTrainer` (see `_trainer_class`); ``token_metrics``: the recipe's, TRL's entropy and token accuracy."""
     peft_config = None
     if lora is not None:
         from peft import LoraConfig
@@ -335,7 +340,7 @@ def build_trainer(
             task_type="CAUSAL_LM",
         )
     collator = VisionSFTCollator(processor=processor, markers=markers)
-    return _trainer_class()(
+    trainer = _trainer_class()(
         model=model,
         args=args,
         train_dataset=train_set,
@@ -344,10 +349,24 @@ def build_trainer(
         data_collator=collator,
         peft_config=peft_config,
     )
+    trainer.token_metrics = token_metrics
+    return trainer
 
 
 def _trainer_class() -> Any:
-    """TRL's `SFTTrainer`, resuming full fine-tunes through ``from_pretrained``.
+    """TRL's `SFTTrainer`, with the loss of a plain transformers `Trainer` unless the recipe asks for TRL's per-token
+    metrics, and resuming full fine-tunes through ``from_pretrained``.
+
+    The loss: TRL 1.16's `SFTTrainer.compute_loss` always runs the LM head through its fused, chunked log-prob
+    kernel and computes, besides the loss, each token's entropy and whether the label is the top-1 token, only to
+    log ``entropy`` and ``mean_token_accuracy``; it has no switch to turn them off. On the tiny model that was
+    about a fifth of each step (bench/sft.py, issue 14). With ``token_metrics`` off (the recipe's default) our
+    ``compute_loss`` is `transformers.Trainer.compute_loss`: the model's own forward with the labels (TRL's
+    fused-head wrapper hands them to the original forward when ``fused_lm_head`` is not set), i.e. the mean
+    cross-entropy over the answer tokens (labels -100 elsewhere) of the batch, or the sum over
+    ``num_items_in_batch`` when the Trainer counts them, the same value TRL's path computes (tests/test_sft.py;
+    only a batch without answer tokens would differ, NaN against TRL's 0, and the data pass keeps no record without
+    an answer and truncates none). TRL's cheap ``num_tokens`` log is kept.
 
     transformers 5.19's `Trainer._load_from_checkpoint` reads the checkpoint's safetensors with a plain
     ``load_state_dict(strict=False)``, without the key conversion ``from_pretrained`` applies: a Qwen2.5-VL
@@ -357,9 +376,25 @@ def _trainer_class() -> Any:
     and copied in strictly. LoRA checkpoints (adapter files) keep the Trainer's own path, which is right.
     """
     import torch
+    import transformers
     from trl import SFTTrainer  # type: ignore[attr-defined]
 
     class Trainer(SFTTrainer):
+        token_metrics = True  # TRL's own loss and metrics unless `build_trainer` says otherwise
+
+        def compute_loss(
+            self, model: Any, inputs: dict[str, Any], return_outputs: bool = False, num_items_in_batch: Any = None
+        ) -> Any:
+            if self.token_metrics or self.aux_loss_enabled:  # (an MoE's router loss: TRL's path adds it)
+                return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)  # type: ignore[no-untyped-call]
+            inputs["use_cache"] = False  # as TRL's: no KV cache in a training forward
+            mode = "train" if model.training else "eval"
+            if mode == "train" and "attention_mask" in inputs:  # TRL's token count (no padding-free batches here)
+                tokens = self.accelerator.gather_for_metrics(inputs["attention_mask"].sum()).sum().item()
+                self._total_train_tokens += tokens // self._tp_size
+            self._metrics[mode]["num_tokens"] = [self._total_train_tokens]
+            return transformers.Trainer.compute_loss(self, model, inputs, return_outputs, num_items_in_batch)
+
         def _load_from_checkpoint(self, resume_from_checkpoint: str, model: Any = None) -> None:
             model = model if model is not None else self.model
             if hasattr(model, "peft_config") or self.is_fsdp_enabled:
