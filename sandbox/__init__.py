@@ -22,7 +22,7 @@ from .languages import (
 )
 from .limits import Limits, SandboxPolicy
 from .package_sets import DEFAULT_SET, PackageSet, available_sets, load_set
-from .results import DomBlock, DomWord, HtmlRender, RunResult, Viewport
+from .results import DomBlock, DomWord, HtmlRender, PageFonts, RunResult, Viewport
 from .versions import ImageVersions, version_hint
 
 __all__ = [
@@ -42,6 +42,7 @@ __all__ = [
     "LanguageSpec",
     "Limits",
     "PackageSet",
+    "PageFonts",
     "RenderError",
     "RunCancelled",
     "RunResult",

@@ -29,7 +29,7 @@ from .languages import Language, program_for
 from .limits import Limits, SandboxPolicy
 from .owners import LABEL_INSTANCE, reap_orphans
 from .pool import MemoryBudget, WarmPool
-from .results import DomBlock, HtmlRender, RunResult, Viewport
+from .results import DomBlock, HtmlRender, PageFonts, RunResult, Viewport
 from .versions import ImageVersions, version_hint
 
 log = logging.getLogger(__name__)
@@ -106,8 +106,8 @@ class Sandbox:
             pool.close()
         executor.shutdown(wait=True)
 
-    def _pool(self, role: Role, limits: Limits) -> WarmPool:
-        key = (role, *(getattr(limits, f) for f in _CONTAINER_FIELDS))
+    def _pool(self, role: Role, limits: Limits, fonts: PageFonts = "system") -> WarmPool:
+        key = (role, fonts, *(getattr(limits, f) for f in _CONTAINER_FIELDS))
         with self._lock:
             if self._closed:
                 raise SandboxError("this sandbox is closed")
@@ -125,6 +125,7 @@ class Sandbox:
                     recycle=role in RECYCLED_ROLES,
                     max_runs=self.policy.recycle_runs,
                     budget=self._budget,
+                    fonts=fonts,
                 )
                 self._pools[key] = pool
         return pool
@@ -235,13 +236,17 @@ class Sandbox:
         timeout_s: float | None = None,
         cancel: threading.Event | None = None,
         stack: UiStack = "html",
+        fonts: PageFonts = "system",
     ) -> bytes:
         """A PNG screenshot of ``html`` at ``viewport`` (full page by default), network off.
 
         ``stack``: ``tailwind`` or ``react`` inline the runtime baked into the image (Tailwind's browser
         build; React 18, ReactDOM and Babel for ``<script type="text/babel">``) before the page's own code.
+        ``fonts``: the fonts the page sees (``PageFonts``); each choice has its own warm containers.
         """
-        result, _ = self._render_html(html, viewport, full_page, timeout_s, cancel, blocks=False, stack=stack)
+        result, _ = self._render_html(
+            html, viewport, full_page, timeout_s, cancel, blocks=False, stack=stack, fonts=fonts
+        )
         assert result.png is not None
         return result.png
 
@@ -254,13 +259,16 @@ class Sandbox:
         timeout_s: float | None = None,
         cancel: threading.Event | None = None,
         stack: UiStack = "html",
+        fonts: PageFonts = "system",
     ) -> HtmlRender:
         """``render_html`` plus the page's visible text as laid out: words grouped into one block per
         line of each block-level element, with boxes in pixels of the PNG and computed colours.
 
         Both come from the same page load, so the boxes describe exactly the pixels returned.
         """
-        result, extra = self._render_html(html, viewport, full_page, timeout_s, cancel, blocks=True, stack=stack)
+        result, extra = self._render_html(
+            html, viewport, full_page, timeout_s, cancel, blocks=True, stack=stack, fonts=fonts
+        )
         assert result.png is not None
         collected = extra.get("text_blocks") or {}
         try:
@@ -285,6 +293,7 @@ class Sandbox:
         *,
         blocks: bool,
         stack: UiStack = "html",
+        fonts: PageFonts = "system",
     ) -> tuple[RunResult, dict[str, Any]]:
         viewport = viewport or Viewport()
         limits = self.policy.html.merged(timeout_s=timeout_s)
@@ -297,7 +306,7 @@ class Sandbox:
         }
         if blocks:
             job["blocks"] = True
-        result, extra = self._execute_with_extras("html", limits, job, cancel)
+        result, extra = self._execute_with_extras("html", limits, job, cancel, fonts=fonts)
         if result.png is None:
             raise RenderError(f"the page did not render: {result.summary()}", result)
         return result, extra
@@ -319,10 +328,16 @@ class Sandbox:
         return self._execute_with_extras(role, limits, job, cancel)[0]
 
     def _execute_with_extras(
-        self, role: Role, limits: Limits, job: dict[str, Any], cancel: threading.Event | None
+        self,
+        role: Role,
+        limits: Limits,
+        job: dict[str, Any],
+        cancel: threading.Event | None,
+        *,
+        fonts: PageFonts = "system",
     ) -> tuple[RunResult, dict[str, Any]]:
         """Run one job; also return what the reply carried besides the run result (e.g. text blocks)."""
-        pool = self._pool(role, limits)
+        pool = self._pool(role, limits, fonts)
         job = {**job, "timeout_s": limits.timeout_s, "output_bytes": limits.output_bytes}
         started = time.monotonic()
         container = pool.acquire(cancel)

@@ -24,6 +24,7 @@ from docker.types import Ulimit
 from .errors import RunCancelled, SandboxError
 from .limits import Limits
 from .owners import current_owner
+from .results import PageFonts
 from .shim import payload
 
 Role = Literal["exec", "chart", "html"]
@@ -41,16 +42,30 @@ class Deadline(Exception):
 
 
 def container_spec(
-    image: str, role: Role, limits: Limits, labels: dict[str, str] | None = None, *, recycle: bool = False
+    image: str,
+    role: Role,
+    limits: Limits,
+    labels: dict[str, str] | None = None,
+    *,
+    recycle: bool = False,
+    fonts: PageFonts = "system",
 ) -> dict[str, Any]:
     """The keyword arguments for ``containers.create``: the whole security policy in one place.
 
-    ``recycle`` changes nothing of the policy: it only tells the shim to reset after each job instead of
-    exiting."""
+    ``recycle`` and ``fonts`` change nothing of the policy: the first tells the shim to reset after each
+    job instead of exiting, the second which fonts its browser sees (``PageFonts``)."""
     tmpfs_opts = "rw,nosuid,nodev,mode=1777"
     return {
         "image": image,
-        "command": ["python3", "-I", "-c", shim_source(), role, *(["recycle"] if recycle else [])],
+        "command": [
+            "python3",
+            "-I",
+            "-c",
+            shim_source(),
+            role,
+            *(["recycle"] if recycle else []),
+            *([f"fonts={fonts}"] if fonts != "system" else []),
+        ],
         "user": limits.user,
         "working_dir": "/work",
         "network_mode": "bridge" if limits.network else "none",
@@ -141,6 +156,7 @@ class WarmContainer:
         labels: dict[str, str] | None = None,
         *,
         recycle: bool = False,
+        fonts: PageFonts = "system",
     ) -> None:
         self.role = role
         self.limits = limits
@@ -150,7 +166,9 @@ class WarmContainer:
         self._client = client
         self._attach: Any = None
         self._host_pid: int | None = None
-        self.container = client.containers.create(**container_spec(image, role, limits, labels, recycle=recycle))
+        self.container = client.containers.create(
+            **container_spec(image, role, limits, labels, recycle=recycle, fonts=fonts)
+        )
         try:
             self._attach = client.api.attach_socket(
                 self.container.id, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}

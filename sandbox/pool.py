@@ -33,6 +33,7 @@ import docker
 from .container import Role, WarmContainer
 from .errors import SandboxError
 from .limits import Limits
+from .results import PageFonts
 
 log = logging.getLogger(__name__)
 COUNTS = ("runs", "started", "cold_starts", "recycled")
@@ -76,12 +77,14 @@ class WarmPool:
         max_runs: int = 1,
         budget: MemoryBudget | None = None,
         demand_window_s: float = 30.0,
+        fonts: PageFonts = "system",
     ) -> None:
         self._labels = dict(labels or {})
         self._client = client
         self._image = image
         self.role: Role = role
         self._limits = limits
+        self.fonts: PageFonts = fonts
         self.size = size
         self.recycle = recycle and max_runs > 1
         self.max_runs = max_runs if self.recycle else 1
@@ -311,7 +314,9 @@ class WarmPool:
     def _new_container(self) -> WarmContainer:
         with self._cond:
             self.stats["started"] += 1
-        return WarmContainer(self._client, self._image, self.role, self._limits, self._labels, recycle=self.recycle)
+        return WarmContainer(
+            self._client, self._image, self.role, self._limits, self._labels, recycle=self.recycle, fonts=self.fonts
+        )
 
     def _start_one(self) -> None:
         """Start one container for the ready list; its budget share was taken by ``refill``."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -60,6 +60,15 @@ class RunResult(BaseModel):
             return f"killed by signal {-self.exit_code}"
         tail = self.stderr.strip().splitlines()[-1:] or [""]
         return f"exit code {self.exit_code}: {tail[0][:300]}"
+
+
+PageFonts = Literal["system", "dejavu"]
+"""The fonts a page sees. ``system``: every font of the image (Liberation, metric-compatible with Arial,
+Times New Roman and Courier New; Noto; DejaVu), the browser's default families as Chromium sets them.
+``dejavu``: only the DejaVu family (Sans, Serif, Sans Mono), as on a bare Linux machine: every family a
+page names that is not DejaVu, and the browser's default font, fall back to DejaVu Sans. That is how
+Design2Code's published screenshots were rendered (a page naming Arial or no font at all is drawn in
+DejaVu Sans there), so pages scored against them are rendered with it."""
 
 
 class Viewport(BaseModel):

@@ -16,6 +16,7 @@ import pytest
 from conftest import SUPPORTED_SETS, own_containers, set_image
 from PIL import Image
 
+from viscodex.agent.score.dom import dom_blocks
 from viscodex.sandbox import HtmlRender, Sandbox, Viewport
 
 pytestmark = pytest.mark.docker
@@ -291,3 +292,50 @@ def test_chart_scale_to_renders_at_the_pictures_scale(sandbox: Sandbox) -> None:
 def test_chart_without_trace_has_none(sandbox: Sandbox) -> None:
     result = sandbox.run_chart("import matplotlib.pyplot as plt\nplt.plot([1, 2])")
     assert result.ok and result.png is not None and result.trace is None
+
+
+FAMILIES = """<body style="margin:0;background:#fff;font-size:20px">
+<div style="position:absolute;left:10px;top:10px;font-family:'DejaVu Sans'">Quick brown foxes jump</div>
+<div style="position:absolute;left:10px;top:50px;font-family:Arial,Helvetica,sans-serif">Quick brown foxes jump</div>
+<div style="position:absolute;left:10px;top:90px">Quick brown foxes jump</div>
+<div style="position:absolute;left:10px;top:130px;font-family:'Open Sans',Verdana">Quick brown foxes jump</div>
+</body>"""
+
+
+def _line_widths(render: HtmlRender) -> list[float]:
+    rows = sorted((b.box[1], b.box[2] - b.box[0]) for b in render.blocks if b.text == "Quick brown foxes jump")
+    assert len(rows) == 4, render.blocks
+    return [width for _, width in rows]
+
+
+def test_dejavu_fonts_draw_every_family_in_dejavu_sans(sandbox: Sandbox) -> None:
+    """``fonts="dejavu"`` (how Design2Code's pictures were drawn): a page naming Arial, naming nothing, or
+    naming a font the machine lacks is set in DejaVu Sans, so each line is as wide as the one that asks for
+    DejaVu Sans; with the image's own fonts Arial is Liberation Sans (narrower) and the default a serif."""
+    viewport = Viewport(width=480, height=180)
+    dejavu, own, again = (
+        _line_widths(sandbox.render_html_blocks(FAMILIES, viewport, full_page=False, fonts=f))
+        for f in ("dejavu", "system", "dejavu")
+    )
+    assert max(dejavu) - min(dejavu) < 1.0, dejavu
+    assert again == dejavu
+    assert own[1] < own[0] - 10 and own[2] < own[0] - 10, own
+
+
+BUTTONS = """<body style="margin:0;background:#3b82f6">
+<input type="text" placeholder="Search site" style="position:absolute;left:10px;top:10px;width:120px">
+<input type="submit" value="Search" style="position:absolute;left:150px;top:10px">
+<button style="position:absolute;left:230px;top:10px">Go</button>
+</body>"""
+
+
+def test_a_small_controls_label_is_read_against_its_face(sandbox: Sandbox) -> None:
+    """A default-size button is barely taller than its label: the label's colour, read on the picture
+    (``dom_blocks``), is that of its dark letters against the button's light face, not the face's colour
+    read against the border."""
+    render = sandbox.render_html_blocks(BUTTONS, Viewport(width=320, height=60), full_page=False)
+    blocks = {b.text: b for b in dom_blocks(render)}
+    assert {"Search", "Go"} <= set(blocks), blocks.keys()
+    for text in ("Search", "Go"):
+        colour = blocks[text].color
+        assert colour is not None and max(colour) < 90, (text, colour)

@@ -138,7 +138,14 @@ TEXT_BLOCKS_JS = r"""
     const mid = el.tagName === "TEXTAREA"
       ? rect.top + px(style.borderTopWidth) + px(style.paddingTop) + fontSize * 0.6
       : (rect.top + rect.bottom) / 2;
-    const top = mid - fontSize * 0.6, bottom = mid + fontSize * 0.6;
+    // The scorer reads a word's background on a ring 2 px outside its box (agent/score/ink.py): kept off
+    // the control's border, the ring lies on its face, and the text's colour is read against that face.
+    const faceTop = rect.top + px(style.borderTopWidth) + 2, faceBottom = rect.bottom - px(style.borderBottomWidth) - 2;
+    let top = mid - fontSize * 0.6, bottom = mid + fontSize * 0.6;
+    if (Math.min(bottom, faceBottom) - Math.max(top, faceTop) >= fontSize * 0.7) {
+      top = Math.max(top, faceTop);
+      bottom = Math.min(bottom, faceBottom);
+    }
     const re = /\S+/g;
     let m;
     while ((m = re.exec(shown)) !== null) {

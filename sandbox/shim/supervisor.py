@@ -379,7 +379,38 @@ def _with_runtimes(html: str, stack: str) -> str:
     return "".join(tags) + html
 
 
-def _preload_html() -> Callable[[dict[str, Any]], dict[str, Any]]:
+DEJAVU_DIR = "/usr/share/fonts/truetype/dejavu"
+FONTS_DEJAVU = f"""<?xml version="1.0"?>
+<!DOCTYPE fontconfig SYSTEM "urn:fontconfig:fonts.dtd">
+<fontconfig>
+  <dir>{DEJAVU_DIR}</dir>
+  <include ignore_missing="yes">/etc/fonts/conf.d</include>
+  <cachedir>/var/cache/fontconfig</cachedir>
+  <cachedir>/tmp/.cache/fontconfig</cachedir>
+</fontconfig>
+"""
+"""The system's font configuration (its rules, hinting, aliases) with one font directory: DejaVu's. A
+family the page names that is not there, and the browser's defaults, fall back to DejaVu Sans."""
+
+
+def _font_env(fonts: str) -> dict[str, str | float | bool] | None:
+    """The browser's environment for a ``PageFonts`` choice (None: the process's own, all fonts).
+
+    The html container serves one job and is never recycled, so the file written here (on the /tmp
+    tmpfs) lives as long as the browser that read it."""
+    if fonts == "system":
+        return None
+    if fonts != "dejavu":
+        raise ValueError(f"unknown fonts {fonts!r}")
+    if not os.path.isdir(DEJAVU_DIR):
+        raise RuntimeError(f"fonts=dejavu needs {DEJAVU_DIR} in the image")
+    path = "/tmp/.fonts-dejavu.conf"
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(FONTS_DEJAVU)
+    return {**os.environ, "FONTCONFIG_FILE": path}
+
+
+def _preload_html(fonts: str = "system") -> Callable[[dict[str, Any]], dict[str, Any]]:
     from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import sync_playwright
 
@@ -396,7 +427,7 @@ def _preload_html() -> Callable[[dict[str, Any]], dict[str, Any]]:
         "--force-color-profile=srgb",
     ]
     pw = sync_playwright().start()
-    browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=chromium_args)
+    browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=chromium_args, env=_font_env(fonts))
     page = browser.new_page(viewport={"width": 1280, "height": 800}, device_scale_factor=1)
     page.set_content("<html><body></body></html>")  # first paint pays the renderer start-up now
 
@@ -620,7 +651,7 @@ def reset() -> dict[str, Any]:
     return {"ok": not failures, "failures": failures, "reset_s": round(time.monotonic() - started, 6)}
 
 
-def main(role: str, recycle: bool = False) -> int:
+def main(role: str, recycle: bool = False, fonts: str = "system") -> int:
     start = time.monotonic()
     try:
         _guard_self()
@@ -630,7 +661,7 @@ def main(role: str, recycle: bool = False) -> int:
         elif role == "chart":
             handler = _preload_chart()
         elif role == "html":
-            handler = _preload_html()
+            handler = _preload_html(fonts)
         else:
             raise ValueError(f"unknown role {role!r}")
     except BaseException as exc:  # noqa: BLE001 - the host needs the reason, not a dead container
@@ -669,4 +700,7 @@ if __name__ == "__main__":
     os.dup2(devnull, 1)
     os.set_inheritable(_RESULT_FD, False)
     sys.stdout = open(1, "w", encoding="utf-8", closefd=False)
-    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else "exec", "recycle" in sys.argv[2:]))
+    _OPTIONS = dict(arg.split("=", 1) for arg in sys.argv[2:] if "=" in arg)
+    sys.exit(
+        main(sys.argv[1] if len(sys.argv) > 1 else "exec", "recycle" in sys.argv[2:], _OPTIONS.get("fonts", "system"))
+    )
