@@ -45,6 +45,25 @@ def test_a_removed_text_is_confirmed(tesseract: None) -> None:
     assert confirmed(target, candidate, [(TITLE_BOX, "Quarterly revenue", True)]) == [True]
 
 
+def _banner(text: str) -> np.ndarray:
+    """White letters on a dark banner, as a page's header draws its title."""
+    image = Image.new("RGB", (420, 160), "white")
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((0, 0, 420, 100), fill=(30, 58, 138))
+    draw.text((20, 30), text, fill=(255, 255, 255), font=ImageFont.load_default(size=32))
+    return np.asarray(image)
+
+
+def test_a_changed_title_on_a_dark_banner_is_confirmed(tesseract: None) -> None:
+    """Light letters on a dark ground read again as well as dark ones on white: the target's title is
+    missing where the candidate wrote another one, and the candidate's is extra."""
+    target, candidate = _banner("Quarterly revenue"), _banner("Maple prairie")
+    places = [(TITLE_BOX, "Quarterly revenue", True), (TITLE_BOX, "Maple prairie", False)]
+    assert confirmed(target, candidate, places) == [True, True]
+    same = np.roll(_banner("Quarterly revenue"), 2, axis=1)
+    assert confirmed(target, same, [(TITLE_BOX, "Quarterly revenue", True)]) == [False]
+
+
 def test_a_text_on_both_pictures_is_not_missing(tesseract: None) -> None:
     target = _picture()
     candidate = np.roll(_picture(), 2, axis=1)  # a render a little off: the pixels differ, the text does not

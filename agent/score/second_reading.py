@@ -57,6 +57,17 @@ def _crop(rgb: RgbArray, box: Box) -> RgbArray:
     return rgb[y0:y1, x0:x1]
 
 
+def dark_on_light(crop: RgbArray) -> RgbArray:
+    """The crop with light text on a dark ground turned into dark text on a light one (its colours
+    inverted), as the strip is: tesseract reads white letters on a dark banner poorly or not at all, so a
+    title on a dark header did not read again on its own picture and a changed one went unreported."""
+    if not crop.size:
+        return crop
+    grey = crop.astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+    ground = float(np.median(np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])))
+    return crop if ground >= 128 else np.ascontiguousarray(255 - crop)
+
+
 def confirmed(
     target: RgbArray,
     candidate: RgbArray,
@@ -73,7 +84,11 @@ def confirmed(
     if not places or len(places) > MAX_PLACES or target.shape != candidate.shape:
         return out
     chosen = [k for k, (b, _, _) in enumerate(places) if b[2] > b[0] and b[3] > b[1]]
-    crops = [(k, side, _crop(rgb, places[k][0])) for k in chosen for side, rgb in ((0, target), (1, candidate))]
+    crops = [
+        (k, side, dark_on_light(_crop(rgb, places[k][0])))
+        for k in chosen
+        for side, rgb in ((0, target), (1, candidate))
+    ]
     crops = [c for c in crops if c[2].size]
     if not crops:
         return out
