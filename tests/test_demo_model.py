@@ -204,15 +204,16 @@ def test_repair_turns_pair_a_wrong_attempt_with_its_measured_feedback() -> None:
 
     measured = {pairs[0].key: "Your script was run ... MEASURED"}
     recipe = MixRecipe(first=0, first_mimic=0, mimic=0, type=0, repair=0.5, seed=1)
-    rows = list(conversations(charts, recipe, measured))
+    rows = list(conversations(charts, recipe))
     assert len(rows) == len(pairs) and all(r["id"].endswith("-repair") for r in rows)
+    # with measurements, only the measured pairs become repair turns
+    (only,) = conversations(charts, recipe, measured)
+    assert only["messages"][3]["content"] == "<image>Your script was run ... MEASURED"
     by_pair = {(r["images"][0], r["images"][1]): r["messages"] for r in rows}
     first = by_pair[(str(pairs[0].chart.image), str(pairs[0].wrong.image))]
     assert [m["role"] for m in first] == ["system", "user", "assistant", "user", "assistant"]
     assert f"# {pairs[0].wrong.id}" in first[2]["content"] and first[4]["content"] == pairs[0].chart.answer
-    assert first[3]["content"] == "<image>Your script was run ... MEASURED"
-    second = by_pair[(str(pairs[1].chart.image), str(pairs[1].wrong.image))]
-    assert "- Chart type: candidate draws" in second[3]["content"]
+    assert "- Chart type: candidate draws" in first[3]["content"]
 
 
 # --- solve with the shipped demo ----------------------------------------------------------------------

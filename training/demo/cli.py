@@ -23,8 +23,12 @@ def demo(
     work: Annotated[
         Path | None, typer.Option("--work", help="Data, checkpoints and eval runs (default: OUT.work).")
     ] = None,
-    charts: Annotated[int, typer.Option("--charts", min=8, help="Synthetic training charts.")] = 320,
-    heldout: Annotated[int, typer.Option("--heldout", min=1, help="Held-out charts for the figures.")] = 40,
+    charts: Annotated[
+        int | None, typer.Option("--charts", min=8, help="Synthetic training charts (default 1400).")
+    ] = None,
+    heldout: Annotated[
+        int | None, typer.Option("--heldout", min=1, help="Held-out charts for the figures (default 60).")
+    ] = None,
     max_steps: Annotated[int | None, typer.Option("--max-steps", min=1, help="Cap on training steps.")] = None,
     evaluate: Annotated[bool, typer.Option("--eval/--no-eval", help="Score it on the held-out charts.")] = True,
 ) -> None:
@@ -37,14 +41,14 @@ def demo(
         raise fail(f"--out {target} exists and is not a folder", ExitCode.USAGE, PROG)
     from .pipeline import DemoConfig, DemoError, run_demo
 
+    sizes = {name: value for name, value in (("charts", charts), ("heldout", heldout)) if value is not None}
     config = DemoConfig(
         out=target,
         work=work or target.with_name(f"{target.name}.work"),
         seed=seed,
-        charts=charts,
-        heldout=heldout,
         max_steps=max_steps,
         evaluate=evaluate,
+        **sizes,  # type: ignore[arg-type]  # DemoConfig's defaults where not given
     )
     try:
         card = run_demo(config, lambda line: typer.echo(line, err=True))

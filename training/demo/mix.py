@@ -152,7 +152,8 @@ def conversations(
     charts: Sequence[SynthChart], recipe: MixRecipe, feedback: Mapping[str, str] | None = None
 ) -> Iterator[dict[str, Any]]:
     """Every training conversation, as ms-swift rows (`messages`, `images`), in a seeded order.
-    ``feedback``: the measured feedback text of each repair pair (``RepairPair.key``)."""
+    ``feedback``: the measured feedback text of repair pairs (``RepairPair.key``); given, only the pairs
+    it holds become repair turns. Without it every pair does, with the chart-type line as feedback."""
     from viscodex.agent import prompts
 
     from ..eval.chartmimic import prompt_for
@@ -191,6 +192,8 @@ def conversations(
                 rows.append({"id": f"{chart.id}-type", "messages": messages, "images": [image]})
     for pair in repair_pairs(charts, recipe.repair, recipe.seed):
         score = f"{rng.uniform(0.2, 0.6):.3f}"
+        if feedback is not None and pair.key not in feedback:
+            continue  # measured feedback only, where there is a measurement
         turn = (feedback or {}).get(pair.key) or prompts.render(
             "chart", "feedback", score=score, critique=_type_line(pair)
         )

@@ -48,6 +48,9 @@ class DemoConfig:
     """`data synth --level`: basic charts (one plotting call each) are what a model this small can learn."""
     measure_repairs: bool = True
     """Give the repair turns the feedback the agent's verifier really gives (``repairs``)."""
+    repairs: int = 240
+    """At most this many repair turns (the first pairs in chart order): each is a sandbox run and a
+    scoring, a few CPU-seconds."""
     max_steps: int | None = None
     spec: DemoSpec = field(default_factory=DemoSpec)
     mix: MixRecipe = field(default_factory=MixRecipe)
@@ -146,7 +149,7 @@ def run_demo(config: DemoConfig, say: Say) -> dict[str, Any]:
     if config.measure_repairs:
         from .repairs import measure_feedback
 
-        pairs = repair_pairs(charts, mix.repair, seed)
+        pairs = repair_pairs(charts, mix.repair, seed)[: config.repairs]
         say(f"repairs: the agent's verifier on {len(pairs)} wrong first attempts -> {work / 'repairs.jsonl'}")
         started = time.monotonic()
         feedback = measure_feedback(pairs, work / "repairs.jsonl", config.workers)

@@ -63,7 +63,11 @@ def measure_feedback(
                 if progress is not None:
                     progress(len(done), len(pairs))
 
-        with ThreadPoolExecutor(max_workers=workers) as pool:
+        pool = ThreadPoolExecutor(max_workers=workers)
+        try:
             for future in [pool.submit(one, p) for p in todo]:
                 future.result()
+        finally:
+            # On Ctrl-C or an error, drop the pairs not started: what finished is in `out` already.
+            pool.shutdown(wait=True, cancel_futures=True)
     return done
