@@ -51,7 +51,7 @@ from viscodex.agent.score.matching import normalize_text, text_similarity
 from viscodex.agent.score.raster import load_rgb
 from viscodex.agent.tasks.base import Verification
 from viscodex.agent.tasks.chart import ChartTask
-from viscodex.agent.tasks.ui import UiTask
+from viscodex.agent.tasks.ui import DESIGN2CODE_FONTS, DESIGN2CODE_WINDOW_HEIGHT, UiTask
 from viscodex.agent.tasks.visual_common import load_target
 from viscodex.sandbox import Sandbox, SandboxPolicy
 
@@ -143,7 +143,12 @@ def _summary(v: Verification) -> dict[str, Any]:
 def run_item(item: dict[str, Any], root: Path, kind: str, sandbox: Sandbox) -> dict[str, Any]:
     started = time.monotonic()
     target = load_target(root / item["target"], "chart" if kind == "chartmimic" else "ui")
-    task: ChartTask | UiTask = ChartTask(target=target) if kind == "chartmimic" else UiTask(targets=(target,))
+    task: ChartTask | UiTask = (
+        ChartTask(target=target)
+        if kind == "chartmimic"
+        # Design2Code's pictures: full-page screenshots of a 1280 x 720 window, DejaVu fonts (agent/tasks/ui.py)
+        else UiTask(targets=(target,), window_height=DESIGN2CODE_WINDOW_HEIGHT, fonts=DESIGN2CODE_FONTS)
+    )
     gt = task.verify((root / item["answer"]).read_text(encoding="utf-8"), sandbox)
     out: dict[str, Any] = {"id": item["id"], "gt": _summary(gt), "perturbed": []}
     for p in item["perturbed"]:

@@ -8,7 +8,7 @@ from typing import Literal, Protocol
 
 from viscodex.model.chat import ChatBackend, ChatMessage
 from viscodex.model.images import ImageSource
-from viscodex.sandbox import RunResult, Sandbox, UiStack
+from viscodex.sandbox import PageFonts, RunResult, Sandbox, UiStack
 
 from ..extract import CodeLanguage
 from .pictures import cut_note, model_budget, pictures_for_model
@@ -38,6 +38,11 @@ class SolveRequest:
     """Sandbox time limit per run; None: the sandbox policy's."""
     max_image_tokens: int = 1280
     """Pixel budget per image sent to the model; a taller screenshot is cut into strips instead."""
+    window_height: int | None = None
+    """UI: the height of the browser window the screenshots were taken in, when they are full-page
+    screenshots of a shorter window and it is known; None: each picture's own height."""
+    page_fonts: PageFonts = "system"
+    """UI: the fonts the screenshots' pages were drawn with (``PageFonts``), when known."""
 
 
 @dataclass

@@ -1,6 +1,12 @@
 """A UI screenshot -> one self-contained HTML file, verified by rendering it in the sandbox at the
 screenshot's size and scoring the render against the screenshot (text blocks, positions, colours, look).
 
+The render is a full-page screenshot, as the picture's is taken to be. Where the picture's rendering
+conditions are known, the render repeats them (``window_height``, ``fonts``): a page's layout depends on
+its window (``100vh``, ``position: fixed``) and on the fonts it finds, and a right answer rendered under
+other conditions differs from its own picture (Design2Code's pictures: ``DESIGN2CODE_WINDOW_HEIGHT`` and
+``DESIGN2CODE_FONTS``).
+
 Several screenshots are several pages of one UI: the file holds them all, each page's content in an
 element with ``data-page="k"``, and page k is verified on its own (the other pages hidden, rendered at
 picture k's size, scored against picture k). The file verifies when every page does.
@@ -15,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from viscodex.model.chat import ChatBackend, ChatMessage
-from viscodex.sandbox import RenderError, Sandbox, UiStack, Viewport
+from viscodex.sandbox import PageFonts, RenderError, Sandbox, UiStack, Viewport
 
 from .. import prompts
 from ..extract import CodeLanguage
@@ -36,6 +42,21 @@ STACK_NOTES = {
         " add script tags for them, and do not use import statements)"
     ),
 }
+
+
+DESIGN2CODE_WINDOW_HEIGHT = 720
+"""Design2Code's screenshots are Playwright's full-page screenshots in its default 1280 x 720 window
+(``data_utils/screenshot.py``), so a picture 2000 px tall was laid out in a window 720 px tall."""
+DESIGN2CODE_FONTS: PageFonts = "dejavu"
+"""Design2Code's pictures draw pages that name Arial, Helvetica or no font at all in DejaVu Sans: the
+machine that took them had no other fonts the pages asked for (``PageFonts``)."""
+
+
+def window(target_width: int, target_height: int, window_height: int | None) -> Viewport:
+    """The browser window a picture of this size is rendered in: its own size, or the window it was taken
+    in when that is known (a full-page screenshot is taller than its window, never shorter)."""
+    height = target_height if window_height is None else min(target_height, window_height)
+    return Viewport(width=target_width, height=height)
 
 
 _HEAD_END = re.compile(r"</head\s*>", re.IGNORECASE)
@@ -71,6 +92,11 @@ class UiTask:
     threshold: float = 0.9
     timeout_s: float | None = None
     stack: UiStack = "html"
+    window_height: int | None = None
+    """The height of the browser window the pictures were taken in (full-page screenshots of a shorter
+    window), if known; None: each picture's own height."""
+    fonts: PageFonts = "system"
+    """The fonts the pictures' pages were rendered with (``PageFonts``)."""
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -90,6 +116,8 @@ class UiTask:
         self.threshold = request.threshold
         self.timeout_s = request.timeout_s
         self.stack = request.stack
+        self.window_height = request.window_height
+        self.fonts = request.page_fonts
 
     def first_messages(self, request: SolveRequest) -> list[ChatMessage]:
         images, note = model_images(request)
@@ -128,10 +156,12 @@ class UiTask:
         )
 
     def _verify_page(self, code: str, target: Target, sandbox: Sandbox) -> Verification:
-        viewport = Viewport(width=target.width, height=target.height)  # load_target keeps it within bounds
+        viewport = window(target.width, target.height, self.window_height)  # load_target keeps it within bounds
         started = time.monotonic()
         try:
-            render = sandbox.render_html_blocks(code, viewport, timeout_s=self.timeout_s, stack=self.stack)
+            render = sandbox.render_html_blocks(
+                code, viewport, timeout_s=self.timeout_s, stack=self.stack, fonts=self.fonts
+            )
         except RenderError as exc:
             run = exc.result if hasattr(exc.result, "summary") else None
             return Verification(

@@ -328,7 +328,14 @@ async def _answers(
         chat = ChatRequest.single(prompt, tuple(images), temperature=config.temperature)
         return [(await complete(backend, chat)).text for _ in range(count)]
     from viscodex.agent import Loop, SolveRequest
+    from viscodex.agent.tasks.ui import DESIGN2CODE_FONTS, DESIGN2CODE_WINDOW_HEIGHT
 
+    # The agent's verifier renders its pages as the benchmark's pictures were taken.
+    conditions: dict[str, Any] = (
+        {"window_height": DESIGN2CODE_WINDOW_HEIGHT, "page_fonts": DESIGN2CODE_FONTS}
+        if config.bench == "design2code"
+        else {}
+    )
     answers = []
     for sample in range(count):
         request = SolveRequest(
@@ -337,6 +344,7 @@ async def _answers(
             instruction=prompt,
             max_iters=config.max_iters,
             max_image_tokens=config.settings.max_image_tokens,
+            **conditions,
         )
         folder = config.out / "agent" / item_id / f"sample-{sample}"
         result = await Loop(request, backend, agent_box, folder, lambda _e: None).run()
