@@ -378,3 +378,30 @@ def test_ocr_reads_light_text_on_a_coloured_button(tesseract: None) -> None:
     ocr_module.clear_cache()
     texts = {block.text for block in ocr_blocks(out.getvalue())}
     assert {"Team plan", "Buy now"} <= texts, texts
+
+
+def _link_line(link: tuple[int, int, int]) -> bytes:
+    """A link followed by a dark full stop, as a page draws 'Reagan.' (the link blue, the stop not)."""
+    image = Image.new("RGB", (360, 60), "white")
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.load_default(size=28)
+    draw.text((10, 12), "Reagan", fill=link, font=font)
+    draw.text((10 + draw.textlength("Reagan", font=font) + 4, 12), ".", fill=(35, 35, 35), font=font)
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+def test_page_colours_are_compared_where_both_pictures_draw_them() -> None:
+    """OCR's line on the target holds the link and its full stop, whose dark pixels give the line's colour;
+    the DOM's line holds the blue link alone. Measured at one place on both pictures the colours agree, so
+    nothing is said; a link drawn in another colour at that place still differs."""
+    blue, magenta = (0, 43, 184), (230, 0, 126)
+    target_png = _link_line(blue)
+    target = [TextBlock(text="Reagan.", box=(10, 18, 130, 40), color=(35, 35, 35))]
+    same = score_ui(target_png, target, _link_line(blue), [TextBlock(text="Reagan", box=(10, 18, 112, 40), color=blue)])
+    assert same.pairs and (same.pairs[0].delta_e or 0.0) < 5.0
+    assert not any(line.startswith("Colour") for line in critique(same)), critique(same)
+    recoloured = [TextBlock(text="Reagan", box=(10, 18, 112, 40), color=magenta)]
+    changed = score_ui(target_png, target, _link_line(magenta), recoloured)
+    assert any(line.startswith("Colour of 'Reagan'") for line in critique(changed)), critique(changed)

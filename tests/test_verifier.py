@@ -28,7 +28,7 @@ from viscodex.agent.score.raster import load_rgb
 from viscodex.agent.score.visual import score_chart, score_ui
 from viscodex.agent.tasks.base import Verification
 from viscodex.agent.tasks.chart import ChartTask
-from viscodex.agent.tasks.ui import UiTask
+from viscodex.agent.tasks.ui import UiTask, window
 from viscodex.agent.tasks.visual_common import Target, load_target
 from viscodex.sandbox import Sandbox, Viewport
 
@@ -173,3 +173,41 @@ def test_identical_pictures_have_nothing_to_fix(sandbox: Sandbox, page_target: T
     render = sandbox.render_html_blocks(PAGE.format(spacing=0.4), Viewport(width=800, height=560))
     score = score_ui(page_target.png, page_target.blocks, render.png, dom_blocks(render))
     assert critique(score) == [] and score.overall >= 0.97
+
+
+HERO = """<!doctype html><html><head><style>
+body { margin: 0; font-family: Arial, sans-serif; background: #fff; color: #1f2937 }
+.hero { height: 100vh; background: #1e3a8a; color: white; display: flex; align-items: center; justify-content: center }
+section { padding: 24px 32px; width: 520px }
+</style></head><body>
+<div class="hero"><h1>Harbour Lights Festival</h1></div>
+<section><h2>Programme</h2>
+<p>Lanterns on the water from dusk, and music on the quay until late.</p>
+<p>Tickets at the harbour office, or at the gate on the night itself.</p></section>
+</body></html>"""
+"""A page whose layout depends on its window: a hero as tall as the window, the text below it."""
+
+
+def test_the_window_is_the_pictures_window_never_taller_than_the_picture() -> None:
+    assert window(1280, 2000, 720) == Viewport(width=1280, height=720)
+    assert window(1280, 500, 720) == Viewport(width=1280, height=500)
+    assert window(1280, 2000, None) == Viewport(width=1280, height=2000)
+
+
+def test_a_page_renders_as_its_picture_was_taken(sandbox: Sandbox, tmp_path: Path) -> None:
+    """A full-page picture of a short window, drawn with DejaVu fonts only (how Design2Code's pictures were
+    made): under the same conditions the right page verifies with nothing to fix and a wrong one fails
+    naming its change; in a window as tall as the picture and with the image's own fonts, the right page's
+    hero grows with the window and its text sets in another font, and it does not verify."""
+    png = sandbox.render_html(HERO, Viewport(width=800, height=360), fonts="dejavu")
+    target = _target(png, "ui", tmp_path)
+    assert target.height > 480  # full page: the section below the 360 px hero
+    matched = UiTask(targets=(target,), window_height=360, fonts="dejavu")
+    right = matched.verify(HERO, sandbox)
+    assert right.passed and right.critique == [], (right.score, right.critique)
+    wrong_text = next(p for p in page_perturbations(HERO, seed="hero") if p.kind == "text")
+    wrong = matched.verify(wrong_text.html, sandbox)
+    assert not wrong.passed and wrong.score < right.score
+    assert wrong.critique and about(wrong.critique[0], "text", wrong_text.change), wrong.critique
+    unmatched = UiTask(targets=(target,)).verify(HERO, sandbox)
+    assert not unmatched.passed and unmatched.critique, (unmatched.score, unmatched.critique)

@@ -47,6 +47,7 @@ from .charttype import TypeEvidence, evidence_agreement, normalize_types, type_a
 from .colors import delta_e, parse_hex, similarity_from_delta_e
 from .content import content_diff
 from .evidence import colour_covered, colour_present, same_drawing
+from .ink import measure_ink
 from .legend import SeriesColor, legend_colors
 from .matching import MIN_SIMILARITY, Matching, match_blocks, text_similarity
 from .palette import PaletteColor, dominant_colors, palette_similarity
@@ -62,6 +63,9 @@ CONFIRM_PX = 3.0
 """Pairs that read the same and sit closer than this are not checked on the pixels (nothing to say)."""
 UI_MERGE_DELTA_E = 2.5
 """UI palettes keep near-white backgrounds apart (a white card on a light-grey page matters)."""
+RECHECK_DELTA_E = 5.0
+"""A page pair whose text colours differ by this ΔE00 or more is measured again at one place on both
+pictures (``same_place_colour``)."""
 
 
 class ScoreWeights(BaseModel):
@@ -405,6 +409,25 @@ def _pairs(
     return out
 
 
+def same_place_colour(pair: BlockPair, t_rgb: RgbArray, c_rgb: RgbArray, scales: ScoreScales) -> BlockPair:
+    """A page pair's colour difference measured the same way on both pictures: the ink colour inside the
+    candidate's line box (the DOM's words, tight to their ink) on each, where both draw the same thing
+    there. The two text sources cut lines differently (OCR read a link with the dark full stop after it,
+    'Reagan.', whose darkest pixels are the stop's; the DOM line holds the blue link alone), so their
+    colours can differ where the pixels do not. A recoloured text has its new colour at that place on the
+    candidate and its old one on the target, so its difference stands."""
+    box = pair.candidate.box
+    if pair.delta_e is None or pair.delta_e < RECHECK_DELTA_E or not same_drawing(t_rgb, c_rgb, box):
+        return pair
+    t_ink, c_ink = measure_ink(box, t_rgb), measure_ink(box, c_rgb)
+    if t_ink is None or c_ink is None or t_ink.color is None or c_ink.color is None:
+        return pair
+    de = delta_e(t_ink.color, c_ink.color)
+    if de >= pair.delta_e:
+        return pair
+    return pair.model_copy(update={"delta_e": de, "color": similarity_from_delta_e(de, scales.color)})
+
+
 def _pair_means(pairs: Sequence[BlockPair], any_blocks: bool) -> tuple[float, float, float]:
     """(text, position, colour) means over pairs, weighted; no pairs: 1.0 if no blocks at all, else 0."""
     if not pairs:
@@ -451,6 +474,7 @@ def score_ui(
     matching = match_blocks(target, candidate, scales.min_text_similarity)
     diagonal = max(1.0, math.hypot(t_rgb.shape[1], t_rgb.shape[0]))
     pairs = _pairs(target, candidate, matching, diagonal, scales, lambda b: b.area)
+    pairs = [same_place_colour(p, t_rgb, c_rgb, scales) for p in pairs]
     block = _ratio(
         [p.target.area for p in pairs] + [p.candidate.area for p in pairs],
         [b.area for b in target] + [b.area for b in candidate],
