@@ -28,6 +28,7 @@ from viscodex.agent.score import (
 )
 from viscodex.agent.score import ocr as ocr_module
 from viscodex.agent.score.colors import ciede2000, delta_e, parse_hex, rgb_to_lab, to_hex
+from viscodex.agent.score.content import content_diff
 from viscodex.agent.score.ink import measure_ink
 from viscodex.agent.score.legend import swatch_color
 from viscodex.agent.score.lines import group_lines
@@ -405,3 +406,18 @@ def test_page_colours_are_compared_where_both_pictures_draw_them() -> None:
     recoloured = [TextBlock(text="Reagan", box=(10, 18, 112, 40), color=magenta)]
     changed = score_ui(target_png, target, _link_line(magenta), recoloured)
     assert any(line.startswith("Colour of 'Reagan'") for line in critique(changed)), critique(changed)
+
+
+def test_a_removed_heading_is_missing_though_its_words_are_on_the_next_line() -> None:
+    """The heading 'Loch Ness Loot Slot Review' is removed and the line below, which repeats its words,
+    moves up into its place: the words of the lines both pages share are theirs, so the heading's are
+    left over and it is missing; the same page with the heading kept has nothing missing."""
+    heading = TextBlock(text="Loch Ness Loot Slot Review", box=(100, 200, 500, 230))
+    body = TextBlock(text="Loch Ness Loot is a slot for fans of lakes, review below", box=(100, 260, 700, 280))
+    after = TextBlock(text="Bonus rounds and free spins explained", box=(100, 300, 600, 320))
+    target = [heading, body, after]
+    moved_up = [b.model_copy(update={"box": (b.box[0], b.box[1] - 55, b.box[2], b.box[3] - 55)}) for b in (body, after)]
+    diff = content_diff(target, moved_up, same_lines=[(1, 0), (2, 1)])
+    assert diff.missing == (0,) and diff.extra == ()
+    kept = content_diff(target, list(target), same_lines=[(0, 0), (1, 1), (2, 2)])
+    assert kept.missing == () and kept.extra == ()

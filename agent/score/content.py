@@ -48,19 +48,35 @@ class ContentDiff:
 
 
 def _unmatched(
-    a: list[list[str]], b: list[list[str]], a_y: Sequence[float], b_y: Sequence[float]
+    a: list[list[str]],
+    b: list[list[str]],
+    a_y: Sequence[float],
+    b_y: Sequence[float],
+    same_lines: Sequence[tuple[int, int]] = (),
 ) -> tuple[list[list[bool]], list[list[bool]]]:
     """Per word of each side, whether it found no counterpart on the other (exact first, then fuzzy).
-    A word that occurs several times is matched to the nearest occurrence (by the lines' heights on
-    the page), so a changed "Contact us" is not excused by another "Contact" far below."""
+    Words of lines both pages share (``same_lines``: target and candidate line indices) are matched
+    within that pair first; the others each go to the nearest occurrence left (by the lines' heights on
+    the page), so a changed "Contact us" is not excused by another "Contact" far below, and a removed
+    heading is not excused by the same words of the line that took its place."""
+    a_left = [[True] * len(line) for line in a]
+    b_left = [[True] * len(line) for line in b]
+    for i, j in same_lines:
+        for k, w in enumerate(a[i]):
+            for q, v in enumerate(b[j]):
+                if b_left[j][q] and v == w:
+                    a_left[i][k] = False
+                    b_left[j][q] = False
+                    break
     pool: dict[str, list[tuple[int, int]]] = defaultdict(list)
     for i, line in enumerate(b):
         for k, w in enumerate(line):
-            pool[w].append((i, k))
-    a_left = [[True] * len(line) for line in a]
-    b_left = [[True] * len(line) for line in b]
+            if b_left[i][k]:
+                pool[w].append((i, k))
     for i, line in enumerate(a):
         for k, w in enumerate(line):
+            if not a_left[i][k]:
+                continue
             spots = pool.get(w)
             if spots:
                 n = min(range(len(spots)), key=lambda s: abs(b_y[spots[s][0]] - a_y[i]))
@@ -97,11 +113,14 @@ def _reported(lines: list[list[str]], left: list[list[bool]]) -> tuple[int, ...]
     return tuple(out)
 
 
-def content_diff(target: Sequence[TextBlock], candidate: Sequence[TextBlock]) -> ContentDiff:
-    """Target lines the candidate lacks and candidate lines the target lacks, judged word by word."""
+def content_diff(
+    target: Sequence[TextBlock], candidate: Sequence[TextBlock], same_lines: Sequence[tuple[int, int]] = ()
+) -> ContentDiff:
+    """Target lines the candidate lacks and candidate lines the target lacks, judged word by word;
+    ``same_lines``: (target, candidate) indices of lines that read the same on both pages."""
     a = [words_of(b.text) for b in target]
     b = [words_of(c.text) for c in candidate]
-    a_left, b_left = _unmatched(a, b, [t.center[1] for t in target], [c.center[1] for c in candidate])
+    a_left, b_left = _unmatched(a, b, [t.center[1] for t in target], [c.center[1] for c in candidate], same_lines)
     return ContentDiff(
         missing=_reported(a, a_left),
         extra=_reported(b, b_left),

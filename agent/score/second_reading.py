@@ -58,14 +58,25 @@ def _crop(rgb: RgbArray, box: Box) -> RgbArray:
 
 
 def dark_on_light(crop: RgbArray) -> RgbArray:
-    """The crop with light text on a dark ground turned into dark text on a light one (its colours
-    inverted), as the strip is: tesseract reads white letters on a dark banner poorly or not at all, so a
-    title on a dark header did not read again on its own picture and a changed one went unreported."""
+    """The crop as black ink on a white ground, whatever its colours: grey levels stretched so that its
+    ground (the border's median) is white and the level farthest from it black. Tesseract binarises the
+    whole strip at once, whose gaps are white: white letters on a dark banner, or dark ones on a blue
+    header, came out as one dark patch and did not read again on their own picture, so a title that was
+    rewritten went unreported."""
     if not crop.size:
         return crop
     grey = crop.astype(np.float64) @ np.array([0.299, 0.587, 0.114])
     ground = float(np.median(np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])))
-    return crop if ground >= 128 else np.ascontiguousarray(255 - crop)
+    ink = float(grey.min()) if ground >= 128 else float(grey.max())
+    if abs(ground - ink) < 1.0:
+        return crop
+    level = np.clip((grey - ink) / (ground - ink) * 255.0, 0, 255).astype(np.uint8)
+    return np.ascontiguousarray(np.repeat(level[:, :, None], 3, axis=2))
+
+
+def _moved(box: Box, offset: tuple[float, float], sign: float) -> Box:
+    dx, dy = sign * offset[0], sign * offset[1]
+    return (box[0] + dx, box[1] + dy, box[2] + dx, box[3] + dy)
 
 
 def confirmed(
@@ -73,19 +84,30 @@ def confirmed(
     candidate: RgbArray,
     places: Sequence[tuple[Box, str, bool]],
     settings: OcrSettings | None = None,
+    offsets: Sequence[tuple[float, float]] | None = None,
 ) -> list[bool]:
-    """For each disputed text (its box on both pictures, which share a canvas; its text; whether it is
-    the target's), whether a second reading confirms the difference: the text reads again on its own
-    picture at that place, and does not on the other. A text that does not read again was not a stable
-    reading of anything (OCR's "oo" of two markers, a formula's source the trace holds); one that reads
-    on both pictures is on both. True (the finding stands) where it cannot tell: OCR unavailable or
-    failing, more than ``MAX_PLACES`` places, pictures of different sizes."""
+    """For each disputed text (its box on its own picture; its text; whether it is the target's), whether
+    a second reading confirms the difference: the text reads again on its own picture at that place, and
+    does not on the other. A text that does not read again was not a stable reading of anything (OCR's
+    "oo" of two markers, a formula's source the trace holds); one that reads on both pictures is on both.
+    ``offsets`` (candidate minus target, per place; none: the pictures share a canvas) is where the other
+    picture has that place: a page whose lines above it wrapped differently holds the same text lower or
+    higher. True (the finding stands) where it cannot tell: OCR unavailable or failing, more than
+    ``MAX_PLACES`` places, pictures of different sizes without offsets."""
     out = [True] * len(places)
-    if not places or len(places) > MAX_PLACES or target.shape != candidate.shape:
+    if not places or len(places) > MAX_PLACES or (target.shape != candidate.shape and offsets is None):
         return out
+    shifts = list(offsets) if offsets is not None else [(0.0, 0.0)] * len(places)
+
+    def box_on(k: int, side: int) -> Box:
+        """Place ``k``'s box on the target (side 0) or the candidate (side 1)."""
+        box, _, is_target = places[k]
+        own = 0 if is_target else 1
+        return box if side == own else _moved(box, shifts[k], 1.0 if is_target else -1.0)
+
     chosen = [k for k, (b, _, _) in enumerate(places) if b[2] > b[0] and b[3] > b[1]]
     crops = [
-        (k, side, dark_on_light(_crop(rgb, places[k][0])))
+        (k, side, dark_on_light(_crop(rgb, box_on(k, side))))
         for k in chosen
         for side, rgb in ((0, target), (1, candidate))
     ]
@@ -122,7 +144,7 @@ def confirmed(
         own, other = (target, candidate) if places[k][2] else (candidate, target)
         own_side, other_side = (0, 1) if places[k][2] else (1, 0)
         # Something drawn on one picture where the other is blank differs whatever OCR makes of it.
-        out[k] = (reads(k, own_side) or blank(other, places[k][0])) and not reads(k, other_side)
+        out[k] = (reads(k, own_side) or blank(other, box_on(k, other_side))) and not reads(k, other_side)
         out[k] = out[k] and not blank(own, places[k][0])
     return out
 

@@ -34,6 +34,7 @@ see on the candidate either (tiny, faint, overlapping marks) are then not held a
 from __future__ import annotations
 
 import math
+import statistics
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
@@ -428,6 +429,31 @@ def same_place_colour(pair: BlockPair, t_rgb: RgbArray, c_rgb: RgbArray, scales:
     return pair.model_copy(update={"delta_e": de, "color": similarity_from_delta_e(de, scales.color)})
 
 
+SAME_LINE_READING = 0.95
+"""Pairs reading at least this alike are the same line on both pages (``critique.SAME_LINE``)."""
+NEIGHBOURS = 4
+
+
+def local_offset(pairs: Sequence[BlockPair], block: TextBlock, is_target: bool) -> tuple[float, float]:
+    """Where the candidate has the page around ``block`` relative to the target (candidate minus target,
+    the median over the ``NEIGHBOURS`` nearest lines both pages share): a page set in another font wraps a
+    heading once more, and every line below it sits a line lower."""
+    if len(pairs) < 2:
+        return (0.0, 0.0)
+    cx, cy = block.center
+
+    def distance(p: BlockPair) -> float:
+        x, y = (p.target if is_target else p.candidate).center
+        return math.hypot(x - cx, y - cy)
+
+    def edge_dx(p: BlockPair) -> float:  # a line set in another font keeps the edge it is aligned by
+        t, c = p.target.box, p.candidate.box
+        return min((c[0] - t[0], p.dx, c[2] - t[2]), key=abs)
+
+    near = sorted(pairs, key=distance)[:NEIGHBOURS]
+    return (statistics.median(edge_dx(p) for p in near), statistics.median(p.dy for p in near))
+
+
 def _pair_means(pairs: Sequence[BlockPair], any_blocks: bool) -> tuple[float, float, float]:
     """(text, position, colour) means over pairs, weighted; no pairs: 1.0 if no blocks at all, else 0."""
     if not pairs:
@@ -482,13 +508,23 @@ def score_ui(
     )
     text, position, colour = _pair_means(pairs, bool(target or candidate))
     look = perceptual_similarity(t_rgb, c_rgb)
-    content = content_diff(target, candidate)
+    content = content_diff(
+        target,
+        candidate,
+        [ij for ij, p in zip(matching.pairs, pairs, strict=True) if p.text_similarity >= SAME_LINE_READING],
+    )
     # A line OCR read on the target but the DOM does not hold, or one the DOM holds but OCR missed (faint
     # text), is no difference where the pixels agree, nor where a second reading of both pictures at its
     # place does not confirm it (``second_reading.py``).
     missing = [target[i] for i in content.missing if not same_drawing(t_rgb, c_rgb, target[i].box)]
     extra = [candidate[j] for j in content.extra if not same_drawing(t_rgb, c_rgb, candidate[j].box)]
-    stands = confirmed(t_rgb, c_rgb, [(b.box, b.text, True) for b in missing] + [(b.box, b.text, False) for b in extra])
+    same = [p for p in pairs if p.text_similarity >= SAME_LINE_READING]
+    stands = confirmed(
+        t_rgb,
+        c_rgb,
+        [(b.box, b.text, True) for b in missing] + [(b.box, b.text, False) for b in extra],
+        offsets=[local_offset(same, b, True) for b in missing] + [local_offset(same, b, False) for b in extra],
+    )
     return VisualScore(
         content_missing=tuple(b for b, kept in zip(missing, stands[: len(missing)], strict=True) if kept),
         content_extra=tuple(b for b, kept in zip(extra, stands[len(missing) :], strict=True) if kept),
