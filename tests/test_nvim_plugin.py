@@ -529,6 +529,21 @@ def test_checkhealth_failures_each_name_the_fix(tmp_path: Path, sandbox_image: s
     assert "viscodex-agent serve --model" in text
 
 
+def test_checkhealth_names_the_demo_model_when_the_server_would_fall_back_to_it(tmp_path: Path) -> None:
+    """Nothing configured (no settings at all in setup()), no merged model, a demo checkpoint in the cache:
+    the model line warns that the server would load the demo, and names the command that builds the real
+    model."""
+    demo = tmp_path / "cache" / "viscodex" / "models" / "viscodex-demo-chart"
+    demo.mkdir(parents=True)
+    (demo / "config.json").write_text("{}")
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache"), "XDG_CONFIG_HOME": str(tmp_path / "config")}
+    lines = health_lines(tmp_path, {"cmd": [str(LSP)]}, VISCODEX_DEMO_FALLBACK="1", **env)
+    (line,) = [line for line in lines if "model endpoint" in line and "~" not in line]
+    assert "WARNING model endpoint: no model endpoint is set" in line, lines
+    assert "the demo model viscodex-demo-chart" in line
+    assert "viscodex-train merge --preset viscodex-8b" in line
+
+
 # ------------------------------------------------------------------------------------------ old Neovim
 
 

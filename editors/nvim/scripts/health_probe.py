@@ -56,17 +56,23 @@ def model(given: dict[str, Any]) -> dict[str, Any]:
         )
     except (ValidationError, ValueError) as exc:  # a bad VISCODEX_* variable or config.toml value
         return check(False, f"the model settings do not load: {exc}", "fix the setting it names")
+    # The checkpoint the server would load: a named one, the merged model, or the demo it falls back to.
+    local = settings.local_model()
+    path = local.path
     if settings.backend == "embedded":
-        path = settings.resolved_model_path()
+        if local.demo:
+            return check(False, f"embedded backend: the server loads the demo model ({local.notice()})", warn=True)
         if path.is_dir():
             return check(True, f"embedded backend: the server loads {path} itself")
         return check(
             False, f"embedded backend, but {path} does not exist", "set settings.model_path, or build the model"
         )
     if settings.model_url is None:
-        path = settings.resolved_model_path()
-        detail = f"no model endpoint is set: the server will load the embedded model ({path}, "
-        detail += "present)" if path.is_dir() else "missing)"
+        if local.demo:
+            detail = f"no model endpoint is set: the server will load the demo model ({local.notice()})"
+        else:
+            detail = f"no model endpoint is set: the server will load the embedded model ({path}, "
+            detail += "present)" if path.is_dir() else "missing)"
         return check(False, detail, f"{serve}, then set settings.model_url (or VISCODEX_MODEL_URL)", warn=True)
     url = settings.model_url.rstrip("/") + "/models"
     key = settings.api_key.get_secret_value()
@@ -95,6 +101,8 @@ def model(given: dict[str, Any]) -> dict[str, Any]:
 
 def main() -> None:
     given = json.loads(sys.argv[1]) if len(sys.argv) > 1 else {}
+    if not isinstance(given, dict):  # Lua's JSON writes an empty settings table as [] (no settings given)
+        given = {}
     try:
         found = docker_and_image()
         found["model"] = model(given)
