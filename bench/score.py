@@ -24,8 +24,9 @@ from pathlib import Path
 from viscodex.agent.score.critique import critique
 from viscodex.agent.score.dom import dom_blocks
 from viscodex.agent.score.visual import score_chart, score_ui
+from viscodex.agent.tasks.ui import DESIGN2CODE_FONTS, DESIGN2CODE_WINDOW_HEIGHT, window
 from viscodex.agent.tasks.visual_common import Target, load_target
-from viscodex.sandbox import Sandbox, SandboxPolicy, Viewport
+from viscodex.sandbox import PageFonts, Sandbox, SandboxPolicy, Viewport
 
 CHART = """
 import matplotlib.pyplot as plt
@@ -72,10 +73,18 @@ def bench_chart(sandbox: Sandbox, code: str, target: Target, runs: int) -> tuple
     return render, median_s(score, runs)
 
 
-def bench_page(sandbox: Sandbox, html: str, target: Target, runs: int) -> tuple[float, float]:
-    viewport = Viewport(width=target.width, height=target.height)
-    page = sandbox.render_html_blocks(html, viewport)
-    render = median_s(lambda: sandbox.render_html_blocks(html, viewport), runs)
+def bench_page(
+    sandbox: Sandbox,
+    html: str,
+    target: Target,
+    runs: int,
+    window_height: int | None = None,
+    fonts: PageFonts = "system",
+) -> tuple[float, float]:
+    # As ``UiTask.verify`` renders it: in the picture's window, with its fonts (Design2Code's for its pages).
+    viewport = window(target.width, target.height, window_height)
+    page = sandbox.render_html_blocks(html, viewport, fonts=fonts)
+    render = median_s(lambda: sandbox.render_html_blocks(html, viewport, fonts=fonts), runs)
 
     def score() -> None:
         critique(score_ui(target.png, target.blocks, page.png, dom_blocks(page)))
@@ -113,7 +122,9 @@ def main() -> int:
             for item in items[: args.items]:
                 target = load_target(root / item["target"], "ui")
                 html = (root / item["answer"]).read_text(encoding="utf-8")
-                render, score = bench_page(sandbox, html, target, max(3, args.runs // 3))
+                render, score = bench_page(
+                    sandbox, html, target, max(3, args.runs // 3), DESIGN2CODE_WINDOW_HEIGHT, DESIGN2CODE_FONTS
+                )
                 rows.append(row(f"Design2Code {item['id']}", render, score))
                 ratios.append(score / render)
     if args.data is not None:
