@@ -27,7 +27,7 @@ def demo(
         int | None, typer.Option("--charts", min=8, help="Synthetic training charts (default 1400).")
     ] = None,
     heldout: Annotated[
-        int | None, typer.Option("--heldout", min=1, help="Held-out charts for the figures (default 60).")
+        int | None, typer.Option("--heldout", min=1, help="Held-out charts for the figures (default 30).")
     ] = None,
     max_steps: Annotated[int | None, typer.Option("--max-steps", min=1, help="Cap on training steps.")] = None,
     evaluate: Annotated[bool, typer.Option("--eval/--no-eval", help="Score it on the held-out charts.")] = True,

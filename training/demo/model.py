@@ -3,14 +3,13 @@ into a short matplotlib script, made end to end by the project's own pipeline on
 
 Why it exists: without the hub (CI, a laptop on a train) the 8B VisCodex cannot be built, and a random tiny
 model makes the product look broken. This one is trained on synthetic charts (`viscodex-train data synth
---kind chart`) with `viscodex-train sft` and scored with `viscodex-train eval`, so the offline path shows the
-loop working on a real (if very small) model.
+--kind chart --level basic`: one plotting call each) with `viscodex-train sft` and scored with
+`viscodex-train eval`, so the offline path shows the loop working on a real (if very small) model.
 
-The sizes aim at what a CPU can train in minutes (see `DemoSpec`): a small picture (at most 64 vision
-tokens), a vocabulary trained on chart code and the prompts VisCodex sends, and greedy decoding. The first
-measured run (`bench/RESULTS.md`, "Demo model") shows 100 steps are not enough yet. The
-pipeline (`viscodex-train demo`) is deterministic for a seed: same synthetic charts, same tokenizer, same
-initial weights, same training order.
+The sizes aim at what a CPU can train in under an hour (see `DemoSpec`): a small picture (at most 64 vision
+tokens), a vocabulary trained on chart code and the prompts VisCodex sends, and greedy decoding. Its
+figures are in `bench/RESULTS.md` ("Demo model") and its model card. The pipeline (`viscodex-train demo`) is
+deterministic for a seed: same synthetic charts, same tokenizer, same initial weights, same training order.
 """
 
 from __future__ import annotations

@@ -43,7 +43,7 @@ class DemoConfig:
     """Synthetic data, the mix, the initial model, the fine-tune and the eval runs."""
     seed: int = 0
     charts: int = 1400
-    heldout: int = 60
+    heldout: int = 30
     level: str = "basic"
     """`data synth --level`: basic charts (one plotting call each) are what a model this small can learn."""
     measure_repairs: bool = True
@@ -97,7 +97,8 @@ def export_bf16(source: Path, out: Path) -> int:
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     for item in source.iterdir():
-        if item.is_file() and item.suffix != ".safetensors" and item.name != "README.md":
+        # training_args.bin is the trainer's pickle: nothing loading the model reads it.
+        if item.is_file() and item.suffix != ".safetensors" and item.name not in ("README.md", "training_args.bin"):
             shutil.copy2(item, staging / item.name)
     tensors = load_file(str(source / "model.safetensors"))
     save_file(
