@@ -135,10 +135,14 @@ class CachedTracer:
         return found
 
 
-def run_figures(label: str, run: Path, data: Path, trace: Tracer) -> tuple[RunFigures, list[ItemFigures]]:
+def run_figures(
+    label: str, run: Path, data: Path, trace: Tracer, ids: set[str] | None = None
+) -> tuple[RunFigures, list[ItemFigures]]:
     """The figures of one eval run folder (its items.jsonl and answers/), against the ground truths in
-    `data` (the ori_500 folder eval read)."""
+    `data` (the ori_500 folder eval read); only the items in ``ids`` when given (a folder an earlier, larger
+    run also wrote to holds more)."""
     rows = [json.loads(line) for line in (run / "items.jsonl").read_text(encoding="utf-8").splitlines() if line]
+    rows = [row for row in rows if ids is None or row["id"] in ids]
     items = []
     for row in rows:
         gold_script = (data / f"{row['id']}.py").read_text(encoding="utf-8")

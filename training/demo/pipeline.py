@@ -231,7 +231,8 @@ def evaluate_demo(
     say("figures: tracing the answers' and the ground truths' plotting calls")
     with Sandbox(policy=SandboxPolicy(package_set="chartmimic"), pool={"exec": config.workers}) as sandbox:
         tracer = CachedTracer(sandbox, config.work / "eval" / "traces")
-        figures = [run_figures(label, run, data, tracer)[0] for label, run in runs]
+        held = {item_id("chart", config.seed + HELDOUT_SEED_OFFSET, index) for index in range(config.heldout)}
+        figures = [run_figures(label, run, data, tracer, held)[0] for label, run in runs]
     for line in (TABLE_HEAD, *(f.row() for f in figures)):
         say(line)
     return figures
@@ -259,7 +260,8 @@ def write_card(out: Path, card: dict[str, Any]) -> None:
         "",
         f"Training data: {card['charts']} synthetic charts (seed {card['seed']}) as {card['conversations']} "
         f"conversations (mix: {json.dumps(card['mix'])}); data digest (sha256 of records.jsonl and the "
-        f"images) `{card['data_digest']}`. Stage times (s): {json.dumps(card['seconds'])}.",
+        f"images) `{card['data_digest']}`. Stage times of this run (s; a stage finished by an earlier run "
+        f"only checks its output): {json.dumps(card['seconds'])}.",
         "",
         "## Figures",
         "",
