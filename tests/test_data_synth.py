@@ -9,6 +9,7 @@ the output, and (further down) the ui and algorithm kinds.
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import signal
@@ -135,6 +136,11 @@ def test_basic_charts_are_short_and_draw_their_type_with_one_call() -> None:
         assert len(program.code) < 320 and program.meta["level"] == "basic"
         assert program.id == item_id("chart", 2, program.index)
         compile(program.code, program.id, "exec")
+        # whatever a call takes comes from one literal: a guessed length can never mismatch another list
+        for node in ast.walk(ast.parse(program.code)):
+            if isinstance(node, ast.Call):
+                literals = [a for a in [*node.args, *(k.value for k in node.keywords)] if isinstance(a, ast.List)]
+                assert len(literals) <= 1, program.code
     assert [p.code for p in programs] == [basic_generate(2, i).code for i in range(len(programs))]
     assert [p.code for p in programs] != [basic_generate(3, i).code for i in range(len(programs))]
 

@@ -6,6 +6,7 @@ minutes on a CPU (the offline demo model, ``training/demo``) cannot learn to wri
 a small grammar whose structure is set by the picture (the chart type) and whose details (data, title,
 colour) it guesses. Each program here is one figure, one plotting call of the chart's type, a title and
 axis labels from a small vocabulary, single-digit data, one colour from one palette: about 250 characters.
+Whatever a call takes comes from one literal (see ``_draw``), so a guessed data length still runs.
 
 Same layout, ids and ``meta`` fields as the full level (``meta.level`` is ``"basic"``); the chart types are a
 subset of ``charts.CHART_TYPES`` (those with one obvious plotting call), dealt in shuffled blocks like the
@@ -51,27 +52,38 @@ def _digits(rng: random.Random, count: int) -> list[int]:
     return [rng.randint(1, 9) for _ in range(count)]
 
 
+def _pairs(keys: list[str], values: list[int]) -> str:
+    return "{" + ", ".join(f"{_q(k)}: {v}" for k, v in zip(keys, values, strict=True)) + "}"
+
+
 def _draw(kind: ChartType, rng: random.Random, color: str) -> list[str]:
-    """The plotting call (and, for a heatmap, its colour bar) of one chart of ``kind``."""
+    """The data and the plotting call (and, for a heatmap, its colour bar) of one chart of ``kind``.
+
+    Every list a call takes comes from one literal: x from the length of y, labels and values as the pairs
+    of one dict, points as (x, y) pairs. A small model cannot count, and two lists of different lengths
+    are a crash (the first demo model's answers half failed so), while a dict or a pair list cannot
+    disagree with itself."""
     count = rng.randint(3, 6)
-    xs = list(range(1, count + 1))
     if kind == "bar":
-        return [f"ax.bar({_lit(list(CATEGORIES[:count]))}, {_lit(_digits(rng, count))}, color={_q(color)})"]
+        data = _pairs(list(CATEGORIES[:count]), _digits(rng, count))
+        return [f"data = {data}", f"ax.bar(list(data), list(data.values()), color={_q(color)})"]
     if kind == "line":
-        return [f'ax.plot({_lit(xs)}, {_lit(_digits(rng, count))}, color={_q(color)}, marker="o")']
+        return [f'ax.plot({_lit(_digits(rng, count))}, color={_q(color)}, marker="o")']
     if kind == "scatter":
-        count = rng.randint(5, 8)
-        return [f"ax.scatter({_lit(_digits(rng, count))}, {_lit(_digits(rng, count))}, color={_q(color)})"]
+        points = ", ".join(f"({x}, {y})" for x, y in zip(_digits(rng, count + 2), _digits(rng, count + 2), strict=True))
+        return [f"points = [{points}]", f"ax.scatter(*zip(*points), color={_q(color)})"]
     if kind == "pie":
-        return [f"ax.pie({_lit(_digits(rng, count))}, labels={_lit(list(CATEGORIES[:count]))})"]
+        data = _pairs(list(CATEGORIES[:count]), _digits(rng, count))
+        return [f"data = {data}", "ax.pie(list(data.values()), labels=list(data))"]
     if kind == "histogram":
         return [f"ax.hist({_lit(sorted(_digits(rng, rng.randint(8, 12))))}, bins=5, color={_q(color)})"]
     if kind == "heatmap":
-        rows = [_digits(rng, count) for _ in range(rng.randint(3, 4))]
-        grid = "[" + ", ".join(_lit(row) for row in rows) + "]"
+        # Always 3 rows of 4: a shape the model never has to count.
+        grid = "[" + ", ".join(_lit(_digits(rng, 4)) for _ in range(3)) + "]"
         return [f"im = ax.imshow({grid}, cmap={_q(rng.choice(CMAPS))})", "fig.colorbar(im)"]
     if kind == "area":
-        return [f"ax.fill_between({_lit(xs)}, {_lit(_digits(rng, count))}, color={_q(color)}, alpha=0.5)"]
+        values = _lit(_digits(rng, count))
+        return [f"values = {values}", f"ax.fill_between(range(len(values)), values, color={_q(color)}, alpha=0.5)"]
     raise ValueError(f"no basic program for chart type {kind!r}")
 
 
