@@ -18,7 +18,7 @@ from __future__ import annotations
 import random
 
 from .base import Meta, Program, Synthesizer, item_rng
-from .charts import NAMES, PALETTES, ChartType, _lit, _q, render
+from .charts import NAMES, PALETTES, ChartType, _lit, _q, deal_type, render
 
 BASIC_TYPES: tuple[ChartType, ...] = ("bar", "line", "scatter", "pie", "histogram", "heatmap", "area")
 """The chart types of the basic level: each is one plotting call that ChartMimic's tracer tells apart."""
@@ -41,11 +41,7 @@ CMAPS: tuple[str, ...] = ("viridis", "Blues", "magma")
 
 
 def basic_type_for(seed: int, index: int) -> ChartType:
-    """Types dealt in shuffled blocks: items ``k*T .. k*T+T-1`` hold every one of the T types once."""
-    block = index // len(BASIC_TYPES)
-    order = list(BASIC_TYPES)
-    random.Random(f"viscodex-synth:basic-chart-types:{seed}:{block}").shuffle(order)
-    return order[index % len(BASIC_TYPES)]
+    return deal_type(BASIC_TYPES, "basic-chart-types", seed, index)
 
 
 def _digits(rng: random.Random, count: int) -> list[int]:

@@ -732,12 +732,17 @@ GRID_TITLES = ("Quarterly Dashboard", "Experiment Summary", "Key Metrics", "Annu
 assert set(BUILDERS) | {"subplots"} == set(CHART_TYPES), "every chart type needs a builder"
 
 
+def deal_type(types: Sequence[ChartType], deck: str, seed: int, index: int) -> ChartType:
+    """Types dealt in shuffled blocks: items ``k*T .. k*T+T-1`` hold every one of the T types once, in an
+    order set by ``deck`` (a name per level), the seed and the block."""
+    block = index // len(types)
+    order = list(types)
+    random.Random(f"viscodex-synth:{deck}:{seed}:{block}").shuffle(order)
+    return order[index % len(types)]
+
+
 def chart_type_for(seed: int, index: int) -> ChartType:
-    """Types dealt in shuffled blocks: items ``k*T .. k*T+T-1`` hold every one of the T types once."""
-    block = index // len(CHART_TYPES)
-    order = list(CHART_TYPES)
-    random.Random(f"viscodex-synth:chart-types:{seed}:{block}").shuffle(order)
-    return order[index % len(CHART_TYPES)]
+    return deal_type(CHART_TYPES, "chart-types", seed, index)
 
 
 def _look(rng: random.Random) -> Look:
