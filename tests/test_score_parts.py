@@ -3,13 +3,18 @@ palettes, SSIM, OCR plumbing, and the scores and critique on synthetic pictures.
 
 from __future__ import annotations
 
+import difflib
 import io
 import itertools
 import shutil
+from html.parser import HTMLParser
+from pathlib import Path
 
 import numpy as np
 import pytest
 from conftest import missing_service
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image, ImageDraw, ImageFont
 
 from viscodex.agent.score import (
@@ -32,7 +37,7 @@ from viscodex.agent.score.content import content_diff
 from viscodex.agent.score.ink import measure_ink
 from viscodex.agent.score.legend import swatch_color
 from viscodex.agent.score.lines import group_lines
-from viscodex.agent.score.matching import assign, match_blocks, text_similarity
+from viscodex.agent.score.matching import assign, match_blocks, normalize_text, similarity_matrix, text_similarity
 from viscodex.agent.score.palette import dominant_colors, palette_similarity
 from viscodex.agent.score.perceptual import perceptual_similarity, ssim
 from viscodex.agent.score.raster import ImageDecodeError, load_rgb
@@ -132,6 +137,67 @@ def test_match_blocks_by_text_then_nearest() -> None:
     candidate = [_block("Buy", 12, 205), _block("Buy", 12, 12), _block("New stuff", 300, 300)]
     m = match_blocks(target, candidate)
     assert m.pairs == ((0, 1), (1, 0)) and m.missing == (2,) and m.extra == (2,)
+
+
+def _pairwise_difflib(a: list[str], b: list[str], min_similarity: float) -> np.ndarray:
+    """What ``match_blocks`` computed before ``similarity_matrix``: a stdlib matcher per pair."""
+    sim = np.zeros((len(a), len(b)))
+    for r, x in enumerate(a):
+        for c, y in enumerate(b):
+            if x == y:
+                sim[r, c] = 1.0
+                continue
+            if not x or not y:
+                continue
+            m = difflib.SequenceMatcher(None, x, y, autojunk=False)
+            if m.real_quick_ratio() < min_similarity or m.quick_ratio() < min_similarity:
+                continue
+            sim[r, c] = m.ratio()
+    return sim
+
+
+def _page_lines(path: Path) -> list[str]:
+    class Text(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.lines: list[str] = []
+
+        def handle_data(self, data: str) -> None:
+            self.lines += [normalize_text(t).casefold() for t in data.splitlines()]
+
+    parser = Text()
+    parser.feed(path.read_text(encoding="utf-8"))
+    return parser.lines
+
+
+def test_similarity_matrix_is_pairwise_difflib_on_the_fixture_pages() -> None:
+    # The fixture pages' text lines against their perturbed versions (changed text, removed block...):
+    # the bounds and the compiled matcher give exactly the values a stdlib matcher per pair gives.
+    folder = Path(__file__).parent / "data" / "design2code"
+    pages = sorted(folder.glob("*.html"))
+    assert len(pages) >= 10
+    checked = 0
+    for page in pages:
+        original = folder / (page.name.split(".")[0] + ".html")
+        a, b = _page_lines(original), _page_lines(page)
+        for min_similarity in (0.0, 0.5, 0.9):
+            assert np.array_equal(similarity_matrix(a, b, min_similarity), _pairwise_difflib(a, b, min_similarity))
+            checked += len(a) * len(b)
+    assert checked > 1000
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.text(alphabet="abc lI1|O0αé中", max_size=40), max_size=8),
+    st.lists(st.text(alphabet="abc lI1|O0αé中", max_size=40), max_size=8),
+    st.sampled_from([0.0, 0.3, 0.5, 0.8, 1.0]),
+)
+def test_similarity_matrix_is_pairwise_difflib(a: list[str], b: list[str], min_similarity: float) -> None:
+    assert np.array_equal(similarity_matrix(a, b, min_similarity), _pairwise_difflib(a, b, min_similarity))
+    assert (
+        text_similarity("Start free trial", "Start trial")
+        == difflib.SequenceMatcher(None, "Start free trial", "Start trial", autojunk=False).ratio()
+    )
 
 
 # --- lines, ink, palettes, perceptual --------------------------------------------------------------

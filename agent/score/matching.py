@@ -11,12 +11,13 @@ made of it, as long as most of the text is readable and agrees.
 
 from __future__ import annotations
 
-import difflib
 import math
 import unicodedata
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import cydifflib
 import numpy as np
 import numpy.typing as npt
 
@@ -74,7 +75,7 @@ def text_similarity(a: str, b: str, *, case: bool = True) -> float:
         return 1.0
     if not na or not nb:
         return 0.0
-    return difflib.SequenceMatcher(None, na, nb, autojunk=False).ratio()
+    return float(cydifflib.SequenceMatcher(None, na, nb, autojunk=False).ratio())
 
 
 def assign(cost: npt.ArrayLike) -> list[tuple[int, int]]:
@@ -139,6 +140,50 @@ class Matching:
     """Candidate blocks without a target: text the target does not have."""
 
 
+def _char_counts(texts: Sequence[str], alphabet: dict[str, int]) -> npt.NDArray[np.int32]:
+    counts = np.zeros((len(texts), len(alphabet)), dtype=np.int32)
+    for row, text in enumerate(texts):
+        for char, count in Counter(text).items():
+            counts[row, alphabet[char]] = count
+    return counts
+
+
+def similarity_matrix(a: Sequence[str], b: Sequence[str], min_similarity: float) -> npt.NDArray[np.float64]:
+    """``difflib.SequenceMatcher(None, a[r], b[c], autojunk=False).ratio()`` for every pair that difflib's
+    own upper bounds (``real_quick_ratio``: the lengths; ``quick_ratio``: the characters in common, as a
+    multiset) put at ``min_similarity`` or above; 1.0 for equal texts, 0.0 for the rest.
+
+    The bounds are those difflib computes, with the same arithmetic (``2.0 * matches / length``), over
+    all pairs at once in numpy, and one matcher per ``b`` text (difflib indexes its second sequence), so
+    the values are the ones a matcher per pair gives, at a fraction of the cost: a page of a few hundred
+    lines has tens of thousands of pairs, nearly all of which fail the bounds."""
+    sim = np.zeros((len(a), len(b)))
+    if not a or not b:
+        return sim
+    len_a = np.array([len(t) for t in a], dtype=np.int64)[:, None]
+    len_b = np.array([len(t) for t in b], dtype=np.int64)[None, :]
+    total = len_a + len_b
+    equal = np.array([[x == y for y in b] for x in a], dtype=bool)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        possible = ~equal & (len_a > 0) & (len_b > 0) & (2.0 * np.minimum(len_a, len_b) / total >= min_similarity)
+    rows = np.flatnonzero(possible.any(axis=1))
+    if rows.size:
+        alphabet = {char: k for k, char in enumerate(sorted({char for t in (*a, *b) for char in t}))}
+        counts_a, counts_b = _char_counts(a, alphabet), _char_counts(b, alphabet)
+        step = max(1, 4_000_000 // max(1, len(b) * len(alphabet)))  # bounds the (rows, b, alphabet) block
+        for start in range(0, rows.size, step):
+            chunk = rows[start : start + step]
+            common = np.minimum(counts_a[chunk][:, None, :], counts_b[None, :, :]).sum(axis=2)
+            possible[chunk] &= 2.0 * common / total[chunk] >= min_similarity
+    sim[equal] = 1.0
+    for c in np.flatnonzero(possible.any(axis=0)):
+        matcher = cydifflib.SequenceMatcher(None, "", b[c], autojunk=False)
+        for r in np.flatnonzero(possible[:, c]):
+            matcher.set_seq1(a[r])
+            sim[r, c] = matcher.ratio()
+    return sim
+
+
 def _largest(blocks: Sequence[TextBlock], limit: int) -> list[int]:
     order = sorted(range(len(blocks)), key=lambda i: -blocks[i].area)
     return sorted(order[:limit])
@@ -153,20 +198,9 @@ def match_blocks(
     """Pair target and candidate blocks by text (case-insensitive), one to one, maximising similarity."""
     ti = _largest(target, max_blocks)
     ci = _largest(candidate, max_blocks)
-    sim = np.zeros((len(ti), len(ci)))
     norm_t = [normalize_text(target[i].text).casefold() for i in ti]
     norm_c = [normalize_text(candidate[j].text).casefold() for j in ci]
-    for r, a in enumerate(norm_t):
-        for c, b in enumerate(norm_c):
-            if a == b:
-                sim[r, c] = 1.0
-                continue
-            if not a or not b:
-                continue
-            matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
-            if matcher.real_quick_ratio() < min_similarity or matcher.quick_ratio() < min_similarity:
-                continue
-            sim[r, c] = matcher.ratio()
+    sim = similarity_matrix(norm_t, norm_c, min_similarity)
     pairs: list[tuple[int, int]] = []
     if sim.size:
         diag = max(
