@@ -32,6 +32,7 @@ from viscodex.agent.score import (
     type_agreement,
 )
 from viscodex.agent.score import ocr as ocr_module
+from viscodex.agent.score.align import content_box
 from viscodex.agent.score.colors import ciede2000, delta_e, parse_hex, rgb_to_lab, to_hex
 from viscodex.agent.score.content import content_diff
 from viscodex.agent.score.ink import measure_ink
@@ -39,7 +40,7 @@ from viscodex.agent.score.legend import swatch_color
 from viscodex.agent.score.lines import group_lines
 from viscodex.agent.score.matching import assign, match_blocks, normalize_text, similarity_matrix, text_similarity
 from viscodex.agent.score.palette import dominant_colors, palette_similarity
-from viscodex.agent.score.perceptual import perceptual_similarity, ssim
+from viscodex.agent.score.perceptual import background_color, perceptual_similarity, ssim
 from viscodex.agent.score.raster import ImageDecodeError, load_rgb
 
 # --- colours --------------------------------------------------------------------------------------
@@ -249,6 +250,32 @@ def test_dominant_colors_fold_antialiasing_and_ignore_greys() -> None:
     other = dominant_colors(np.asarray(Image.new("RGB", (50, 50), "#16a34a")))
     assert palette_similarity(palette, other, 50)[0] < 0.5
     assert palette_similarity((), (), 50)[0] == 1.0 and palette_similarity(palette, (), 50)[0] == 0.0
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.integers(1, 30),
+    st.integers(1, 30),
+    st.tuples(st.integers(0, 255), st.integers(0, 255), st.integers(0, 255)),
+    st.lists(st.tuples(st.integers(0, 899), st.sampled_from([0, 10, 128, 245, 255])), max_size=60),
+    st.sampled_from([0, 24, 100, 255]),
+)
+def test_background_and_content_box_as_measured_per_pixel(
+    h: int, w: int, bg: tuple[int, int, int], dots: list[tuple[int, int]], tolerance: int
+) -> None:
+    # The integer-key and uint8 forms give what the direct forms gave: np.unique over (r, g, b) rows
+    # (ties to the smallest colour), and the largest channel distance in int16.
+    rgb = np.empty((h, w, 3), dtype=np.uint8)
+    rgb[:] = bg
+    for k, (pos, value) in enumerate(dots):
+        rgb.reshape(-1)[(pos * 7 + k) % rgb.size] = value
+    border = np.concatenate([rgb[0], rgb[-1], rgb[:, 0], rgb[:, -1]])
+    colours, counts = np.unique(border, axis=0, return_counts=True)
+    assert background_color(rgb) == tuple(int(v) for v in colours[int(np.argmax(counts))])
+    mask = np.abs(rgb.astype(np.int16) - np.array(background_color(rgb), dtype=np.int16)).max(axis=2) > tolerance
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    expected = None if rows.size == 0 else (int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1)
+    assert content_box(rgb, tolerance) == expected
 
 
 def test_ssim_and_perceptual() -> None:

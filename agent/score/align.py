@@ -56,11 +56,16 @@ class Alignment:
 
 def content_box(rgb: RgbArray, tolerance: int = CONTENT_TOLERANCE) -> tuple[int, int, int, int] | None:
     """The smallest box (x0, y0, x1, y1) holding every pixel unlike the border's background colour."""
-    bg = np.array(background_color(rgb), dtype=np.int16)
-    dist = np.abs(rgb.astype(np.int16) - bg).max(axis=2)
-    mask = dist > tolerance
+    # |value - background| > tolerance in some channel, compared as uint8 rows of (r, g, b) values
+    # without a wider copy (a bound of 0 or 255 is one no uint8 value passes).
+    h, w = rgb.shape[:2]
+    bg = background_color(rgb)
+    low = np.tile(np.array([max(0, v - tolerance) for v in bg], dtype=np.uint8), w)
+    high = np.tile(np.array([min(255, v + tolerance) for v in bg], dtype=np.uint8), w)
+    values = np.ascontiguousarray(rgb).reshape(h, w * 3)
+    mask = (values < low) | (values > high)
     rows = np.flatnonzero(mask.any(axis=1))
-    cols = np.flatnonzero(mask.any(axis=0))
+    cols = np.flatnonzero(mask.any(axis=0).reshape(w, 3).any(axis=1))
     if rows.size == 0 or cols.size == 0:
         return None
     return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1

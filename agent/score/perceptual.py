@@ -38,10 +38,12 @@ class Perceptual:
 
 def background_color(rgb: RgbArray) -> tuple[int, int, int]:
     """The most frequent colour on the picture's border."""
-    border = np.concatenate([rgb[0], rgb[-1], rgb[:, 0], rgb[:, -1]])
-    colours, counts = np.unique(border, axis=0, return_counts=True)
-    c = colours[int(np.argmax(counts))]
-    return (int(c[0]), int(c[1]), int(c[2]))
+    border = np.concatenate([rgb[0], rgb[-1], rgb[:, 0], rgb[:, -1]]).astype(np.int64)
+    # One integer per colour, ordered as the (r, g, b) rows are: ties go to the same (smallest) colour
+    # as ``np.unique(axis=0)`` gives them, at a fraction of its cost.
+    keys, counts = np.unique((border[:, 0] << 16) | (border[:, 1] << 8) | border[:, 2], return_counts=True)
+    c = int(keys[int(np.argmax(counts))])
+    return (c >> 16, (c >> 8) & 255, c & 255)
 
 
 def pad_to(rgb: RgbArray, width: int, height: int) -> RgbArray:

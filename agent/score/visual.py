@@ -474,6 +474,31 @@ def _rgb(png: bytes | RgbArray) -> RgbArray:
 # --- UIs -----------------------------------------------------------------------------------------
 
 
+_TARGETS_LOCK = threading.Lock()
+_UI_TARGETS: OrderedDict[str, tuple[RgbArray, tuple[PaletteColor, ...]]] = OrderedDict()
+
+
+def _ui_target(png: bytes | RgbArray) -> tuple[RgbArray, tuple[PaletteColor, ...]]:
+    """The target page's pixels and palette: the same for every candidate of a run, so decoded and
+    measured once per picture (cached by content hash, a few entries; the pixels read-only)."""
+    if not isinstance(png, bytes):
+        return png, dominant_colors(png, chromatic_only=False, merge_delta_e=UI_MERGE_DELTA_E)
+    key = image_key(png)
+    with _TARGETS_LOCK:
+        hit = _UI_TARGETS.get(key)
+        if hit is not None:
+            _UI_TARGETS.move_to_end(key)
+            return hit
+    rgb = load_rgb(png)
+    rgb.flags.writeable = False
+    value = (rgb, dominant_colors(rgb, chromatic_only=False, merge_delta_e=UI_MERGE_DELTA_E))
+    with _TARGETS_LOCK:
+        _UI_TARGETS[key] = value
+        while len(_UI_TARGETS) > 8:
+            _UI_TARGETS.popitem(last=False)
+    return value
+
+
 def score_ui(
     target_png: bytes | RgbArray,
     target_blocks: Sequence[TextBlock],
@@ -492,7 +517,8 @@ def score_ui(
     """
     weights = weights or ScoreWeights()
     scales = scales or ScoreScales()
-    t_rgb, c_rgb = _rgb(target_png), _rgb(candidate_png)
+    t_rgb, t_palette = _ui_target(target_png)
+    c_rgb = _rgb(candidate_png)
     target = list(target_blocks)
     candidate = list(candidate_blocks)
     if candidate_ocr is not None:
@@ -533,7 +559,7 @@ def score_ui(
         position=position,
         color=colour,
         **_shared_fields(look, pairs, matching, target, candidate, t_rgb, c_rgb),
-        target_palette=dominant_colors(t_rgb, chromatic_only=False, merge_delta_e=UI_MERGE_DELTA_E),
+        target_palette=t_palette,
         candidate_palette=dominant_colors(c_rgb, chromatic_only=False, merge_delta_e=UI_MERGE_DELTA_E),
         weights=weights,
     )
@@ -543,7 +569,6 @@ def score_ui(
 
 
 _TARGETS: OrderedDict[str, tuple[RgbArray, tuple[PaletteColor, ...], tuple[int, int, int, int] | None]] = OrderedDict()
-_TARGETS_LOCK = threading.Lock()
 
 
 def _chart_target(
