@@ -6,6 +6,7 @@ from __future__ import annotations
 import difflib
 import io
 import itertools
+import math
 import shutil
 from html.parser import HTMLParser
 from pathlib import Path
@@ -35,6 +36,7 @@ from viscodex.agent.score import ocr as ocr_module
 from viscodex.agent.score.align import content_box
 from viscodex.agent.score.colors import ciede2000, delta_e, parse_hex, rgb_to_lab, to_hex
 from viscodex.agent.score.content import content_diff
+from viscodex.agent.score.critique import _nearest_pairs
 from viscodex.agent.score.ink import measure_ink
 from viscodex.agent.score.legend import swatch_color
 from viscodex.agent.score.lines import group_lines
@@ -42,6 +44,7 @@ from viscodex.agent.score.matching import assign, match_blocks, normalize_text, 
 from viscodex.agent.score.palette import dominant_colors, palette_similarity
 from viscodex.agent.score.perceptual import background_color, perceptual_similarity, ssim
 from viscodex.agent.score.raster import ImageDecodeError, load_rgb
+from viscodex.agent.score.visual import BlockPair
 
 # --- colours --------------------------------------------------------------------------------------
 
@@ -374,6 +377,30 @@ def test_ocr_blocks_reads_text_and_colour_and_caches(monkeypatch: pytest.MonkeyP
     calls: list[object] = []
     monkeypatch.setattr(ocr_module, "_run_pass", lambda *a: calls.append(a) or [])
     assert ocr_blocks(png) == (block,) and calls == []  # the same picture is read once
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 6), st.integers(0, 6), st.integers(1, 40)), min_size=1, max_size=40),
+    st.integers(0, 6),
+)
+def test_nearest_pairs_are_the_sorted_nearest(spots: list[tuple[int, int, int]], k: int) -> None:
+    # Many equal distances (a small grid, repeated places): ties stay in pair order, as sorted() keeps them.
+    def pair(x: float, y: float, w: int) -> BlockPair:
+        b = _block("x", x, y, w, 10)
+        return BlockPair(
+            target=b, candidate=b, text_similarity=1, dx=0, dy=0, position=1, delta_e=None, color=None, weight=1
+        )
+
+    pairs = [pair(x * 13.3, y * 7.1, w) for x, y, w in spots]
+    for n, p in enumerate(pairs):
+        others = sorted(
+            (i for i in range(len(pairs)) if i != n),
+            key=lambda i: math.hypot(
+                pairs[i].target.center[0] - p.target.center[0], pairs[i].target.center[1] - p.target.center[1]
+            ),
+        )[:k]
+        assert _nearest_pairs(pairs, n, k) == others
 
 
 # --- scores and critique on synthetic inputs ----------------------------------------------------------

@@ -14,6 +14,9 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+import numpy.typing as npt
+
 from .blocks import TextBlock
 from .colors import delta_e, parse_hex, to_hex
 from .palette import PaletteColor
@@ -223,11 +226,12 @@ def _position_findings(pairs: Sequence[BlockPair], weight: float, pair_total: fl
                     "(check margins, padding and sizes above it)",
                 )
             )
+    centers = np.array([p.target.center for p in pairs], dtype=np.float64).reshape(-1, 2)
     for n, p in enumerate(pairs):
         tolerance = max(POSITION_TOLERANCE_PX, (CHART_POSITION_TOLERANCE if chart else 1.0) * p.target.height)
         dx, dy = p.dx - base_dx, p.dy - base_dy
         if not chart:
-            dx, dy = _page_offset(pairs, n)
+            dx, dy = _page_offset(pairs, n, centers=centers)
         if math.hypot(dx, dy) < tolerance:
             continue
         relative = " relative to the rest" if (base_dx or base_dy) else ""
@@ -249,19 +253,41 @@ def _edge_dx(p: BlockPair) -> float:
     return min((c[0] - t[0], p.dx, c[2] - t[2]), key=abs)
 
 
-def _page_offset(pairs: Sequence[BlockPair], n: int, k: int = PAGE_NEIGHBOURS) -> tuple[float, float]:
+def _page_offset(
+    pairs: Sequence[BlockPair],
+    n: int,
+    k: int = PAGE_NEIGHBOURS,
+    centers: npt.NDArray[np.float64] | None = None,
+) -> tuple[float, float]:
     """Pair ``n``'s offset relative to its ``k`` nearest neighbours' (median): a page rendered with
     another font moves whole regions (every line below a re-wrapped paragraph), which is one
-    difference at most and not one per line."""
+    difference at most and not one per line. ``centers``: the pairs' target centres, if already known."""
     p = pairs[n]
-    others = sorted(
-        (q for i, q in enumerate(pairs) if i != n),
-        key=lambda q: math.hypot(q.target.center[0] - p.target.center[0], q.target.center[1] - p.target.center[1]),
-    )[:k]
+    others = [pairs[i] for i in _nearest_pairs(pairs, n, k, centers)]
     dx, dy = _edge_dx(p), p.dy
     if len(others) < 2:
         return dx, dy
     return dx - statistics.median(_edge_dx(q) for q in others), dy - statistics.median(q.dy for q in others)
+
+
+def _nearest_pairs(
+    pairs: Sequence[BlockPair], n: int, k: int, centers: npt.NDArray[np.float64] | None = None
+) -> list[int]:
+    """The ``k`` pairs other than ``n`` whose target centres are nearest pair ``n``'s, nearest first and
+    ties in pair order: ``sorted(others, key=math.hypot distance)[:k]``. numpy's distances (a few ulp
+    off ``math.hypot``'s) only narrow the field: every pair within a hair of the ``k``-th nearest is
+    kept, and those few are sorted by ``math.hypot``, so a page of hundreds of lines costs milliseconds."""
+    if centers is None:
+        centers = np.array([q.target.center for q in pairs], dtype=np.float64).reshape(-1, 2)
+    x, y = pairs[n].target.center
+    rough = np.hypot(centers[:, 0] - x, centers[:, 1] - y)
+    rough[n] = np.inf
+    field = [i for i in range(len(pairs)) if i != n]
+    if 0 <= k < len(field):
+        kth = float(np.partition(rough, k - 1)[k - 1]) if k else 0.0
+        field = [int(i) for i in np.flatnonzero(rough <= kth * (1 + 1e-9))]
+    exact = {i: math.hypot(pairs[i].target.center[0] - x, pairs[i].target.center[1] - y) for i in field}
+    return sorted(field, key=lambda i: (exact[i], i))[:k]
 
 
 def _look_findings(score: VisualScore | ChartScore, weight: float) -> list[Finding]:
