@@ -26,7 +26,8 @@ from viscodex.training.demo.mix import (
     write_mix,
 )
 from viscodex.training.demo.model import SMALL_SPEC, write_initial_model
-from viscodex.training.demo.pipeline import RECIPE, export_bf16
+from viscodex.training.demo.pipeline import RECIPE, VISION_MIX, VISION_RECIPE, export_bf16
+from viscodex.training.sft.recipe import SFTRecipe
 
 TRAIN = str(BIN / "viscodex-train")
 SHIPPED = PRESETS[DEMO_PRESET].shipped_dir()
@@ -214,6 +215,19 @@ def test_repair_turns_pair_a_wrong_attempt_with_its_measured_feedback() -> None:
     assert [m["role"] for m in first] == ["system", "user", "assistant", "user", "assistant"]
     assert f"# {pairs[0].wrong.id}" in first[2]["content"] and first[4]["content"] == pairs[0].chart.answer
     assert "- Chart type: candidate draws" in first[3]["content"]
+
+
+def test_the_vision_stage_asks_only_the_chart_type_and_trains_the_vision_tower() -> None:
+    """The first stage's data is one chart-type question per chart whose type has a word, answered with
+    that word; its recipe trains the vision tower and projector (they start random)."""
+    charts = [_chart(f"c{i}", ("bar", "histogram", "box")[i % 3]) for i in range(9)]
+    rows = list(conversations(charts, VISION_MIX))
+    assert len(rows) == 6  # "box" has no word in the agent's chart-type question
+    assert sorted(r["messages"][1]["content"] for r in rows) == ["bar"] * 3 + ["hist"] * 3
+    assert all(len(r["messages"]) == 2 and "What type of chart" in r["messages"][0]["content"] for r in rows)
+    recipe = SFTRecipe.load(VISION_RECIPE)
+    assert not recipe.freeze_vision and not recipe.freeze_projector
+    assert SFTRecipe.load(RECIPE).name != recipe.name
 
 
 # --- solve with the shipped demo ----------------------------------------------------------------------

@@ -26,6 +26,12 @@ from .mix import MixRecipe, conversations, corpus, read_synth, repair_pairs, wri
 from .model import DEMO_NAME, DemoSpec
 
 RECIPE = Path(__file__).with_name("recipe.yaml")
+VISION_RECIPE = Path(__file__).with_name("recipe-vision.yaml")
+VISION_MIX = MixRecipe(first=0, first_mimic=0, mimic=0, type=1, repair=0)
+"""The first fine-tuning stage's data: the chart-type question alone, one per chart. Short conversations
+(the picture, the question, one word), so a step costs a fraction of a script's, and all of its loss
+is the picture's: what teaches a vision tower that starts random to see (LLaVA's alignment stage, for
+the same reason). The second stage, the whole mix, starts from its weights."""
 HELDOUT_SEED_OFFSET = 1000
 """The held-out charts use seed + this: programs the training set never had."""
 CARD_JSON = "viscodex_demo.json"
@@ -54,6 +60,7 @@ class DemoConfig:
     max_steps: int | None = None
     spec: DemoSpec = field(default_factory=DemoSpec)
     mix: MixRecipe = field(default_factory=MixRecipe)
+    vision_mix: MixRecipe = VISION_MIX
     agent_iters: tuple[int, ...] = (1, 4)
     evaluate: bool = True
     workers: int = 2
@@ -165,11 +172,17 @@ def run_demo(config: DemoConfig, say: Say) -> dict[str, Any]:
     init = work / "init"
     if not (init / "config.json").is_file():
         write_initial_model(init, corpus(charts), config.spec, seed)
+    steps = [] if config.max_steps is None else ["--max-steps", str(config.max_steps)]
+    vision_file = work / "mix" / "vision.jsonl"
+    vision_rows = write_mix(conversations(charts, config.vision_mix.model_copy(update={"seed": seed})), vision_file)
+    say(f"vision mix: {vision_rows} chart-type questions -> {vision_file}")
+    vision = work / "vision"
+    vision_args = ["sft", "--model", str(init), "--data", str(vision_file), "--layout", "swift"]
+    vision_args += ["--out", str(vision), "--config", str(VISION_RECIPE), "--seed", str(seed), *steps]
+    stage("sft vision", vision_args, done=(vision / "model.safetensors").is_file())
     sft_out = work / "sft"
-    sft_args = ["sft", "--model", str(init), "--data", str(mix_file), "--layout", "swift", "--out", str(sft_out)]
-    sft_args += ["--config", str(RECIPE), "--seed", str(seed)]
-    if config.max_steps is not None:
-        sft_args += ["--max-steps", str(config.max_steps)]
+    sft_args = ["sft", "--model", str(vision), "--data", str(mix_file), "--layout", "swift", "--out", str(sft_out)]
+    sft_args += ["--config", str(RECIPE), "--seed", str(seed), *steps]
     stage("sft", sft_args, done=(sft_out / "model.safetensors").is_file())
 
     size = export_bf16(sft_out, config.out)
@@ -192,6 +205,8 @@ def run_demo(config: DemoConfig, say: Say) -> dict[str, Any]:
         "bytes": size,
         "spec": config.spec.model_dump(),
         "mix": config.mix.model_dump(),
+        "vision_mix": config.vision_mix.model_dump(),
+        "vision_recipe": VISION_RECIPE.read_text(encoding="utf-8"),
         "sft_recipe": RECIPE.read_text(encoding="utf-8"),
         "commands": commands,
         "seconds": timings,
