@@ -37,6 +37,30 @@ from .versions import LABEL_VERSIONS, PROBE, ImageVersions
 
 Progress = Callable[[str], None]
 
+WEB_FONT_PACKAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    # (Debian package, the Google Fonts families it installs that Design2Code's pages name)
+    ("fonts-open-sans", ("Open Sans",)),
+    ("fonts-roboto-unhinted", ("Roboto", "Roboto Condensed")),
+    ("fonts-roboto-slab", ("Roboto Slab",)),
+    ("fonts-lato", ("Lato",)),
+    ("fonts-ebgaramond", ("EB Garamond",)),
+    ("fonts-lobster", ("Lobster",)),
+    ("fonts-lobstertwo", ("Lobster Two",)),
+    ("fonts-paratype", ("PT Sans", "PT Serif")),
+    ("fonts-linuxlibertine", ("Linux Libertine",)),
+    ("fonts-cabin", ("Cabin",)),
+    ("fonts-cabinsketch", ("Cabin Sketch",)),
+    ("fonts-dancingscript", ("Dancing Script",)),
+    ("fonts-kaushanscript", ("Kaushan Script",)),
+    ("fonts-inconsolata", ("Inconsolata",)),
+    ("fonts-averia-sans-gwf", ("Averia Sans Libre",)),
+    ("fonts-inter", ("Inter",)),
+    ("fonts-dosis", ("Dosis",)),
+)
+"""Web fonts (Google Fonts families) that Debian packages, chosen by how many of Design2Code's 484 pages
+name them (``bench/fonts.py`` counts them). Real pages load these from the web, which a sandbox with the
+network off cannot; installed, a page asking for ``'Open Sans'`` is drawn in Open Sans."""
+
 DEFAULT_PACKAGES = (
     "python3",
     "python3-pip",
@@ -48,6 +72,8 @@ DEFAULT_PACKAGES = (
     "fonts-liberation",
     "fonts-noto-core",
     "fonts-noto-color-emoji",
+    "fonts-dejavu-extra",  # DejaVu's ExtraLight and Condensed faces (a bare Linux machine's font-weight: 300)
+    *(package for package, _families in WEB_FONT_PACKAGES),
 )
 """Debian packages of the base. Python libraries come from the package set's wheels, not Debian:
 bookworm's matplotlib 3.6 / numpy 1.24 / pandas 1.5 fail on the code models write today."""
