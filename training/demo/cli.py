@@ -24,7 +24,7 @@ def demo(
         Path | None, typer.Option("--work", help="Data, checkpoints and eval runs (default: OUT.work).")
     ] = None,
     charts: Annotated[
-        int | None, typer.Option("--charts", min=8, help="Synthetic training charts (default 1400).")
+        int | None, typer.Option("--charts", min=8, help="Synthetic training charts (default 2100).")
     ] = None,
     heldout: Annotated[
         int | None, typer.Option("--heldout", min=1, help="Held-out charts for the figures (default 30).")

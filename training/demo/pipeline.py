@@ -48,7 +48,7 @@ class DemoConfig:
     work: Path
     """Synthetic data, the mix, the initial model, the fine-tune and the eval runs."""
     seed: int = 0
-    charts: int = 1400
+    charts: int = 2100
     heldout: int = 30
     level: str = "basic"
     """`data synth --level`: basic charts (one plotting call each) are what a model this small can learn."""

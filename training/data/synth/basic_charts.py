@@ -61,9 +61,10 @@ def _draw(kind: ChartType, rng: random.Random, color: str) -> list[str]:
     disagree with itself.
 
     Each type also looks like itself at the demo model's 64 vision tokens (a picture of about 250x200 px):
-    thick lines without markers, big scatter dots, bars with wide gaps, histograms of adjacent bins. With
-    matplotlib's defaults (thin lines with dots, narrow gaps) a small vision tower trained for minutes told
-    lines from scatter plots and bars from histograms no better than chance.
+    thick lines without markers, clouds of big scatter dots (three times as many points as a line has),
+    bars with wide gaps, histograms of adjacent bins. With matplotlib's defaults (thin lines with dots,
+    narrow gaps) and a few points a small vision tower trained for minutes did not tell lines from scatter
+    plots or bars from histograms.
     """
     count = rng.randint(3, 6)
     if kind == "bar":
@@ -72,7 +73,7 @@ def _draw(kind: ChartType, rng: random.Random, color: str) -> list[str]:
     if kind == "line":
         return [f"ax.plot({_lit(_digits(rng, count))}, color={_q(color)}, linewidth=4)"]
     if kind == "scatter":
-        points = ", ".join(f"({x}, {y})" for x, y in zip(_digits(rng, count + 2), _digits(rng, count + 2), strict=True))
+        points = ", ".join(f"({x}, {y})" for x, y in zip(_digits(rng, 3 * count), _digits(rng, 3 * count), strict=True))
         return [f"points = [{points}]", f"ax.scatter(*zip(*points), s=200, color={_q(color)})"]
     if kind == "pie":
         data = _pairs(list(CATEGORIES[:count]), _digits(rng, count))
