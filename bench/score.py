@@ -5,7 +5,9 @@
 For a chart and a page, in one run: the median time of a warm sandbox render (``run_chart(...,
 trace=True)`` / ``render_html_blocks``, pool already warm) and the median time of everything the task's
 verification does after it (DOM or trace blocks, the score, the critique), the target's OCR being done
-once per run before (as ``prepare`` does). Prints both and their ratio. Without ``--data`` the
+once per run before (as ``prepare`` does; the target picture's decoding and palette are cached by the
+scorer on the first candidate of a run, which the median leaves out). Each scoring gets its candidate's
+PNG as new bytes, so it is decoded as a new candidate's would be. Prints both and their ratio. Without ``--data`` the
 candidates are the project's own small chart and page; with ``--data`` (``verifier_data.py``'s folder)
 also the first ``--items`` held-out ChartMimic scripts and Design2Code pages.
 """
@@ -68,7 +70,8 @@ def bench_chart(sandbox: Sandbox, code: str, target: Target, runs: int) -> tuple
     render = median_s(lambda: sandbox.run_chart(code, trace=True, scale_to=scale_to), runs)
 
     def score() -> None:
-        critique(score_chart(target.png, target.blocks, result.png or b"", result.trace))
+        png = bytes(bytearray(result.png or b""))  # a new candidate's bytes each time: decoded once per run
+        critique(score_chart(target.png, target.blocks, png, result.trace))
 
     return render, median_s(score, runs)
 
@@ -87,7 +90,8 @@ def bench_page(
     render = median_s(lambda: sandbox.render_html_blocks(html, viewport, fonts=fonts), runs)
 
     def score() -> None:
-        critique(score_ui(target.png, target.blocks, page.png, dom_blocks(page)))
+        fresh = page.model_copy(update={"png": bytes(bytearray(page.png))})  # decoded once per run, as a new one
+        critique(score_ui(target.png, target.blocks, fresh.png, dom_blocks(fresh)))
 
     return render, median_s(score, runs)
 

@@ -308,6 +308,24 @@ def test_load_rgb_rejects_garbage_and_flattens_alpha() -> None:
     assert load_rgb(out.getvalue())[0, 0].tolist() == [255, 255, 255]
 
 
+def test_load_rgb_of_an_opaque_picture_is_its_composite_on_white_and_reused() -> None:
+    # Every value of each channel at full opacity: dropping the alpha gives what compositing gave.
+    v = np.arange(256, dtype=np.uint8)
+    rgba = np.zeros((256, 256, 4), dtype=np.uint8)
+    rgba[..., 0], rgba[..., 1] = np.meshgrid(v, v, indexing="ij")
+    rgba[..., 2], rgba[..., 3] = 255 - rgba[..., 0], 255
+    image = Image.fromarray(rgba, "RGBA")
+    canvas = Image.new("RGBA", image.size, (255, 255, 255, 255))
+    canvas.alpha_composite(image)
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    data = out.getvalue()
+    rgb = load_rgb(data)
+    assert np.array_equal(rgb, np.asarray(canvas.convert("RGB")))
+    assert load_rgb(data) is rgb and not rgb.flags.writeable  # the same bytes object: decoded once
+    assert load_rgb(bytes(bytearray(data))) is not rgb
+
+
 def test_swatch_color_left_of_a_legend_label() -> None:
     image = Image.new("RGB", (200, 40), "white")
     ImageDraw.Draw(image).rectangle((10, 12, 40, 24), fill="#dd6b20")

@@ -39,9 +39,12 @@ class Ink:
 
 def _background(region: npt.NDArray[np.int16]) -> npt.NDArray[np.int16]:
     """The most frequent colour on the region's border: the local background."""
-    border = np.concatenate([region[0], region[-1], region[:, 0], region[:, -1]])
-    colours, counts = np.unique(border, axis=0, return_counts=True)
-    return np.asarray(colours[int(np.argmax(counts))], dtype=np.int16)
+    border = np.concatenate([region[0], region[-1], region[:, 0], region[:, -1]]).astype(np.int64)
+    # One integer per colour (0..255 channels), ordered as the (r, g, b) rows: the same colour as
+    # ``np.unique(axis=0)`` picks, ties included, at a fraction of its cost.
+    keys, counts = np.unique((border[:, 0] << 16) | (border[:, 1] << 8) | border[:, 2], return_counts=True)
+    c = int(keys[int(np.argmax(counts))])
+    return np.array([c >> 16, (c >> 8) & 255, c & 255], dtype=np.int16)
 
 
 def _main_run(mask: npt.NDArray[np.bool_], weights: npt.NDArray[np.int64], gap: int) -> tuple[int, int]:

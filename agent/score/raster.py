@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import threading
 import warnings
 
 import numpy as np
@@ -20,8 +21,29 @@ class ImageDecodeError(ValueError):
     """The bytes are not a picture we can measure (not an image, or absurdly large)."""
 
 
+_RECENT: list[tuple[bytes, RgbArray]] = []
+"""The last pictures decoded, by the bytes object itself: a page's render is decoded for its DOM words
+(``dom_blocks``) and again by ``score_ui``, the same ``render.png`` both times."""
+_RECENT_LOCK = threading.Lock()
+
+
 def load_rgb(data: bytes) -> RgbArray:
-    """An ``(height, width, 3)`` uint8 array of a PNG/JPEG/WebP, transparency composited on white."""
+    """An ``(height, width, 3)`` uint8 array of a PNG/JPEG/WebP, transparency composited on white.
+    Read-only (as numpy's view of a Pillow image always was); the same array for the same bytes object
+    while it is among the last two decoded."""
+    with _RECENT_LOCK:
+        for seen, rgb in _RECENT:
+            if seen is data:
+                return rgb
+    rgb = _decode(data)
+    rgb.flags.writeable = False
+    with _RECENT_LOCK:
+        _RECENT.insert(0, (data, rgb))
+        del _RECENT[2:]
+    return rgb
+
+
+def _decode(data: bytes) -> RgbArray:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -35,9 +57,12 @@ def load_rgb(data: bytes) -> RgbArray:
         raise ImageDecodeError(f"not a picture: {exc}") from exc
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
-        canvas = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        canvas.alpha_composite(rgba)
-        image = canvas
+        if rgba.getchannel("A").getextrema() == (255, 255):
+            image = rgba  # opaque everywhere (a chart's figure): white underneath changes no pixel
+        else:
+            canvas = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+            canvas.alpha_composite(rgba)
+            image = canvas
     return np.asarray(image.convert("RGB"), dtype=np.uint8)
 
 
