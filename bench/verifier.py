@@ -3,7 +3,7 @@ and does the critique name the real difference?
 
     .venv/bin/python bench/verifier_data.py --out DIR                      # once: data and perturbations
     .venv/bin/python bench/verifier.py --set chartmimic|design2code --data DIR [--split heldout|calibration]
-                                       [--limit N] [--results FILE]
+                                       [--limit N] [--results FILE] [--right-only]
 
 Runs the agent's own verifier (``ChartTask.verify`` / ``UiTask.verify``: the real sandbox, the same
 scoring and critique the loop sends to the model) on each ground truth and each perturbed answer, with
@@ -140,7 +140,7 @@ def _summary(v: Verification) -> dict[str, Any]:
     }
 
 
-def run_item(item: dict[str, Any], root: Path, kind: str, sandbox: Sandbox) -> dict[str, Any]:
+def run_item(item: dict[str, Any], root: Path, kind: str, sandbox: Sandbox, right_only: bool = False) -> dict[str, Any]:
     started = time.monotonic()
     target = load_target(root / item["target"], "chart" if kind == "chartmimic" else "ui")
     task: ChartTask | UiTask = (
@@ -151,7 +151,7 @@ def run_item(item: dict[str, Any], root: Path, kind: str, sandbox: Sandbox) -> d
     )
     gt = task.verify((root / item["answer"]).read_text(encoding="utf-8"), sandbox)
     out: dict[str, Any] = {"id": item["id"], "gt": _summary(gt), "perturbed": []}
-    for p in item["perturbed"]:
+    for p in [] if right_only else item["perturbed"]:
         v = task.verify((root / p["answer"]).read_text(encoding="utf-8"), sandbox)
         if kind == "chartmimic":
             change = chart_record(v.run.stdout if v.run is not None else "") or {"applied": False, "why": "no record"}
@@ -217,6 +217,11 @@ def main() -> int:
     parser.add_argument("--results", type=Path, default=None)
     parser.add_argument("--fresh", action="store_true", help="ignore results already in --results")
     parser.add_argument("--report-only", action="store_true", help="summarise --results without running")
+    parser.add_argument(
+        "--right-only",
+        action="store_true",
+        help="score the ground truths alone (no perturbed answers): the right-answer figures in a fifth of the time",
+    )
     args = parser.parse_args()
     root = args.data / args.set
     manifest = json.loads((root / "manifest.json").read_text(encoding="utf-8"))
@@ -240,7 +245,7 @@ def main() -> int:
         with Sandbox(policy=policy, pool={role: 1}) as sandbox, results.open("a", encoding="utf-8") as fh:
             for n, item in enumerate(todo, 1):
                 try:
-                    row = run_item(item, root, args.set, sandbox)
+                    row = run_item(item, root, args.set, sandbox, args.right_only)
                 except Exception as exc:  # one broken item must not end a long run
                     print(f"{item['id']}: {type(exc).__name__}: {exc}", file=sys.stderr)
                     continue

@@ -59,7 +59,8 @@ WEB_FONT_PACKAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 """Web fonts (Google Fonts families) that Debian packages, chosen by how many of Design2Code's 484 pages
 name them (``bench/fonts.py`` counts them). Real pages load these from the web, which a sandbox with the
-network off cannot; installed, a page asking for ``'Open Sans'`` is drawn in Open Sans."""
+network off cannot; installed, a page asking for ``'Open Sans'`` is drawn in Open Sans, and a page's
+``@font-face`` that loads one from Google Fonts gets the image's file (``PageFonts``)."""
 
 DEFAULT_PACKAGES = (
     "python3",

@@ -302,9 +302,9 @@ FAMILIES = """<body style="margin:0;background:#fff;font-size:20px">
 </body>"""
 
 
-def _line_widths(render: HtmlRender) -> list[float]:
+def _line_widths(render: HtmlRender, lines: int = 4) -> list[float]:
     rows = sorted((b.box[1], b.box[2] - b.box[0]) for b in render.blocks if b.text == "Quick brown foxes jump")
-    assert len(rows) == 4, render.blocks
+    assert len(rows) == lines, render.blocks
     return [width for _, width in rows]
 
 
@@ -320,6 +320,58 @@ def test_dejavu_fonts_draw_every_family_in_dejavu_sans(sandbox: Sandbox) -> None
     assert max(dejavu) - min(dejavu) < 1.0, dejavu
     assert again == dejavu
     assert own[1] < own[0] - 10 and own[2] < own[0] - 10, own
+
+
+WEB_FONTS = """<head><style>
+@font-face { font-family: 'Open Sans'; font-weight: 400;
+  src: url(https://fonts.gstatic.com/s/opensans/v36/x.woff2) format('woff2'); }
+@font-face { font-family: 'Lato'; src: url(//fonts.gstatic.com/s/lato/v24/y.woff2) format('woff2'); }
+@font-face { font-family: 'Raleway'; src: url(https://fonts.gstatic.com/s/raleway/v29/z.woff2) format('woff2'); }
+</style></head><body style="margin:0;background:#fff;font-size:20px">
+<div style="position:absolute;left:10px;top:10px;font-family:'DejaVu Sans'">Quick brown foxes jump</div>
+<div style="position:absolute;left:10px;top:50px;font-family:'Open Sans',sans-serif">Quick brown foxes jump</div>
+<div style="position:absolute;left:10px;top:90px;font-family:Lato,sans-serif">Quick brown foxes jump</div>
+<div style="position:absolute;left:10px;top:130px;font-family:'Lobster Two',cursive">Quick brown foxes jump</div>
+<div style="position:absolute;left:10px;top:170px;font-family:Raleway,sans-serif">Quick brown foxes jump</div>
+</body>"""
+BY_NAME = WEB_FONTS.split("</head>")[1]
+
+
+LIGHT = """<body style="margin:0;background:#fff;font:40px 'DejaVu Sans';color:#000">
+<div style="position:absolute;left:10px;top:0;width:600px;height:60px">Quick brown foxes jump</div>
+<div style="position:absolute;left:10px;top:60px;width:600px;height:60px;font-weight:300">Quick brown foxes jump</div>
+</body>"""
+
+
+def test_web_fonts_are_drawn_as_the_page_loads_them(sandbox: Sandbox) -> None:
+    """The image's web fonts (``sandbox.image.WEB_FONT_PACKAGES``). With the image's fonts a page naming
+    Open Sans, Lato or Lobster Two gets each (its own width, not DejaVu Sans'). In ``dejavu`` mode (how
+    Design2Code's pictures were drawn) a family named alone is DejaVu Sans, while an ``@font-face`` that
+    loads it from an absolute address (Google Fonts) gets the image's file, network off: Open Sans there
+    is as wide as the image's Open Sans; a protocol-relative address (which does not load from a page
+    opened from a file) and a family the image lacks (Raleway) stay DejaVu Sans."""
+    viewport = Viewport(width=480, height=220)
+    own = _line_widths(sandbox.render_html_blocks(BY_NAME, viewport, full_page=False, fonts="system"), 5)
+    named = _line_widths(sandbox.render_html_blocks(BY_NAME, viewport, full_page=False, fonts="dejavu"), 5)
+    loaded = _line_widths(sandbox.render_html_blocks(WEB_FONTS, viewport, full_page=False, fonts="dejavu"), 5)
+    base, open_sans, lato, lobster, _ = own
+    for width in (open_sans, lato, lobster):
+        assert abs(width - base) > 10, own
+    assert len({round(w) for w in (open_sans, lato, lobster)}) == 3, own
+    assert max(named) - min(named) < 1.0, named
+    # the same face, laid out as a web font (its own metrics, not fontconfig's hinting): within 1%
+    assert loaded[1] == pytest.approx(open_sans, rel=0.01) and abs(loaded[1] - base) > 10, (loaded, own)
+    for width in (loaded[2], loaded[3], loaded[4]):
+        assert width == pytest.approx(loaded[0], abs=1.0), loaded
+
+
+def test_dejavu_light_weight_is_drawn_extra_light(sandbox: Sandbox) -> None:
+    """``font-weight: 300`` in DejaVu Sans is DejaVu's ExtraLight face (``fonts-dejavu-extra``), thinner
+    than the book face, as on the machine that drew Design2Code's pictures."""
+    png = sandbox.render_html(LIGHT, Viewport(width=620, height=120), full_page=False, fonts="dejavu")
+    grey = np.asarray(Image.open(io.BytesIO(png)).convert("L"), dtype=float)
+    book, light = (float((255 - grey[rows]).sum()) for rows in (slice(0, 60), slice(60, 120)))
+    assert light < 0.7 * book, (book, light)
 
 
 BUTTONS = """<body style="margin:0;background:#3b82f6">

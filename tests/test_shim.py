@@ -64,3 +64,18 @@ def test_timeout_kills_the_group() -> None:
 def test_signal_death_is_negative() -> None:
     result = _run([sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"])
     assert result["exit_code"] == -9
+
+
+def test_web_font_faces_are_the_absolute_addresses() -> None:
+    """The faces a page loads from the web, as Google Fonts' CSS declares them; a protocol-relative or
+    relative address (which does not load from a page opened from a file) is not one."""
+    html = """<style>
+    @font-face{font-family:'Open Sans';font-style:normal;font-weight:700;src:url(https://fonts.gstatic.com/a.woff2)format('woff2');unicode-range:U+0000-00FF}
+    @font-face { font-family: "Lato"; font-style: italic; src: url('http://fonts.gstatic.com/b.woff') format('woff'); }
+    @font-face{font-family:'EB Garamond';font-weight:400;src:url(//fonts.gstatic.com/c.woff2)format('woff2')}
+    @font-face{font-family:'open_sansbold';src:url('opensans-bold-webfont.woff2') format('woff2')}
+    </style>"""
+    assert shim.web_font_faces(html) == {
+        "https://fonts.gstatic.com/a.woff2": ("Open Sans", 700, False),
+        "http://fonts.gstatic.com/b.woff": ("Lato", 400, True),
+    }

@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import select
 import signal
 import subprocess
@@ -390,7 +391,90 @@ FONTS_DEJAVU = f"""<?xml version="1.0"?>
 </fontconfig>
 """
 """The system's font configuration (its rules, hinting, aliases) with one font directory: DejaVu's. A
-family the page names that is not there, and the browser's defaults, fall back to DejaVu Sans."""
+family the page names that is not there, and the browser's defaults, fall back to DejaVu Sans (a web
+font the page loads itself is served by ``_serve_web_fonts``, in this mode too)."""
+
+FONT_FACE = re.compile(r"@font-face\s*\{([^}]*)\}", re.I)
+FACE_URL = re.compile(r"url\(\s*['\"]?(https?://[^'\")\s]+)", re.I)
+FC_WEIGHTS = ((100, 0), (200, 40), (300, 50), (400, 80), (500, 100), (600, 180), (700, 200), (800, 205), (900, 210))
+"""CSS font weights and fontconfig's numbers for them."""
+
+
+def _face_property(body: str, name: str) -> str:
+    m = re.search(rf"(?<![-\w]){name}\s*:\s*([^;]+)", body, re.I)
+    return m.group(1).strip() if m else ""
+
+
+def web_font_faces(html: str) -> dict[str, tuple[str, int, bool]]:
+    """The page's ``@font-face`` rules that load a font from an absolute http(s) address (Google Fonts'
+    ``https://fonts.gstatic.com/...``): address -> (family, CSS weight, italic). A protocol-relative or
+    relative address does not load from a page opened from a file, and is left out."""
+    faces: dict[str, tuple[str, int, bool]] = {}
+    for m in FONT_FACE.finditer(html):
+        body = m.group(1)
+        family = _face_property(body, "font-family").strip("'\" ")
+        words = _face_property(body, "font-weight").lower().split()
+        first = words[0] if words else "normal"
+        weight = {"normal": 400, "bold": 700}.get(first) or (int(first) if first.isdigit() else 400)
+        italic = _face_property(body, "font-style").lower().startswith(("italic", "oblique"))
+        for url in FACE_URL.findall(body):
+            if family:
+                faces[url] = (family, weight, italic)
+    return faces
+
+
+_LOCAL_FONTS: dict[tuple[str, int, bool], str | None] = {}
+
+
+def local_font(family: str, weight: int, italic: bool) -> str | None:
+    """The image's file of ``family`` nearest that weight and style (all of the image's fonts, whatever the
+    page's ``PageFonts``), or None when the image does not have the family."""
+    key = (family, weight, italic)
+    if key not in _LOCAL_FONTS:
+        fc_weight = min(FC_WEIGHTS, key=lambda w: abs(w[0] - weight))[1]
+        pattern = f"{family.replace('-', chr(92) + '-')}:weight={fc_weight}:slant={100 if italic else 0}"
+        env = {k: v for k, v in os.environ.items() if k != "FONTCONFIG_FILE"}
+        try:
+            out = subprocess.run(
+                ["fc-match", "-f", "%{family}\n%{file}", pattern],
+                capture_output=True,
+                text=True,
+                timeout=10,
+                env=env,
+                check=False,
+            ).stdout
+        except (OSError, subprocess.SubprocessError):
+            out = ""
+        families, _, path = out.partition("\n")
+        found = {f.strip().lower() for f in families.split(",")}
+        _LOCAL_FONTS[key] = path if family.lower() in found and os.path.isfile(path) else None
+    return _LOCAL_FONTS[key]
+
+
+def _serve_web_fonts(page: Any, html: str) -> Callable[[str], bool] | None:
+    """Answer the page's web-font requests (``web_font_faces``) with the image's own file of each face,
+    so that a page drawn with Open Sans from Google Fonts is drawn with it here, network off, in each
+    ``PageFonts`` mode; a face whose family the image lacks fails as it would offline. Returns the
+    route's matcher (for ``unroute``), or None when the page loads no web font."""
+    faces = web_font_faces(html)
+    if not faces:
+        return None
+
+    def serve(route: Any) -> None:
+        face = faces.get(route.request.url)
+        path = local_font(*face) if face else None
+        if path is None:
+            route.abort()
+            return
+        with open(path, "rb") as fh:
+            body = fh.read()
+        route.fulfill(status=200, body=body, headers={"Content-Type": "font/ttf", "Access-Control-Allow-Origin": "*"})
+
+    def matches(url: str) -> bool:
+        return url in faces
+
+    page.route(matches, serve)
+    return matches
 
 
 def _font_env(fonts: str) -> dict[str, str | float | bool] | None:
@@ -440,7 +524,11 @@ def _preload_html(fonts: str = "system") -> Callable[[dict[str, Any]], dict[str,
         try:
             page.set_viewport_size({"width": int(job["width"]), "height": int(job["height"])})
             stack = str(job.get("stack", "html"))
+            fonts_route = _serve_web_fonts(page, job["html"])
             page.set_content(_with_runtimes(job["html"], stack), wait_until="load", timeout=timeout_ms)
+            if fonts_route is not None:  # the faces a page's text needs load after its layout: wait for them
+                page.evaluate("() => document.fonts.ready.then(() => true)")
+                page.unroute(fonts_route)
             if stack != "html":  # React renders, Tailwind generates its CSS, after load: let a frame pass
                 page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
             full_page = bool(job.get("full_page", True))
