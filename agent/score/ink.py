@@ -82,7 +82,10 @@ def measure_ink(box: Box, rgb: RgbArray, margin: int = 2) -> Ink | None:
     region = rgb[y0:y1, x0:x1].astype(np.int16)
     bg = _background(region)
     inner = region[by0 - y0 : by1 - y0, bx0 - x0 : bx1 - x0]
-    dist = np.sqrt(((inner - bg).astype(np.float64) ** 2).sum(axis=2))
+    # Squared distances summed as integers (exact, as the float64 sum of these integers was), one root.
+    d = (inner - bg).astype(np.int32)
+    squares = d * d
+    dist = np.sqrt((squares[..., 0] + squares[..., 1] + squares[..., 2]).astype(np.float64))
     top = float(dist.max())
     if top < MIN_CONTRAST:
         return None
