@@ -54,7 +54,7 @@ class MixRecipe(BaseModel):
         0.5, ge=0, description="Agent first turn with the ChartMimic instruction (eval --agent)."
     )
     mimic: float = Field(1.0, ge=0, description="ChartMimic single shot (eval).")
-    type: float = Field(1.0, ge=0, description="The agent's chart-type question (what most trains the vision tower).")
+    type: float = Field(1.0, ge=0, description="The agent's chart-type question (the vision stage's only question).")
     repair: float = Field(0.3, ge=0, le=1, description="A wrong first attempt, the feedback, the right script.")
     seed: int = 0
 
