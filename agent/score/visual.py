@@ -38,7 +38,7 @@ import statistics
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
 
@@ -57,6 +57,8 @@ from .raster import RgbArray, image_key, load_rgb
 from .second_reading import confirmed
 from .trace import ChartTrace, TraceSeries, trace_words
 from .words import blocks_from_words
+
+T = TypeVar("T")
 
 PALETTE_DELTA_E = 8.0
 """ΔE00 from which the critique names a colour difference (``critique.PALETTE_TOLERANCE``)."""
@@ -471,32 +473,43 @@ def _rgb(png: bytes | RgbArray) -> RgbArray:
     return load_rgb(png) if isinstance(png, bytes) else png
 
 
+class _TargetCache(Generic[T]):
+    """What a target picture's scoring needs of it, by the picture's content hash (a few entries, least
+    recently used first out): the target is the same for every candidate of a run, so it is decoded and
+    measured once. Thread-safe; the pixels are made read-only, as every candidate shares them."""
+
+    def __init__(self, measure: Callable[[RgbArray], T], size: int = 8) -> None:
+        self._measure = measure
+        self._size = size
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[str, T] = OrderedDict()
+
+    def __call__(self, png: bytes | RgbArray) -> T:
+        if not isinstance(png, bytes):
+            return self._measure(png)
+        key = image_key(png)
+        with self._lock:
+            hit = self._entries.get(key)
+            if hit is not None:
+                self._entries.move_to_end(key)
+                return hit
+        rgb = load_rgb(png)
+        rgb.flags.writeable = False
+        value = self._measure(rgb)
+        with self._lock:
+            self._entries[key] = value
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+        return value
+
+
 # --- UIs -----------------------------------------------------------------------------------------
 
 
-_TARGETS_LOCK = threading.Lock()
-_UI_TARGETS: OrderedDict[str, tuple[RgbArray, tuple[PaletteColor, ...]]] = OrderedDict()
-
-
-def _ui_target(png: bytes | RgbArray) -> tuple[RgbArray, tuple[PaletteColor, ...]]:
-    """The target page's pixels and palette: the same for every candidate of a run, so decoded and
-    measured once per picture (cached by content hash, a few entries; the pixels read-only)."""
-    if not isinstance(png, bytes):
-        return png, dominant_colors(png, chromatic_only=False, merge_delta_e=UI_MERGE_DELTA_E)
-    key = image_key(png)
-    with _TARGETS_LOCK:
-        hit = _UI_TARGETS.get(key)
-        if hit is not None:
-            _UI_TARGETS.move_to_end(key)
-            return hit
-    rgb = load_rgb(png)
-    rgb.flags.writeable = False
-    value = (rgb, dominant_colors(rgb, chromatic_only=False, merge_delta_e=UI_MERGE_DELTA_E))
-    with _TARGETS_LOCK:
-        _UI_TARGETS[key] = value
-        while len(_UI_TARGETS) > 8:
-            _UI_TARGETS.popitem(last=False)
-    return value
+_ui_target: _TargetCache[tuple[RgbArray, tuple[PaletteColor, ...]]] = _TargetCache(
+    lambda rgb: (rgb, dominant_colors(rgb, chromatic_only=False, merge_delta_e=UI_MERGE_DELTA_E))
+)
+"""The target page's pixels and palette."""
 
 
 def score_ui(
@@ -568,29 +581,10 @@ def score_ui(
 # --- charts --------------------------------------------------------------------------------------
 
 
-_TARGETS: OrderedDict[str, tuple[RgbArray, tuple[PaletteColor, ...], tuple[int, int, int, int] | None]] = OrderedDict()
-
-
-def _chart_target(
-    png: bytes | RgbArray,
-) -> tuple[RgbArray, tuple[PaletteColor, ...], tuple[int, int, int, int] | None]:
-    """The target's pixels, chromatic palette and content box: the same for every candidate of a run,
-    so computed once per picture (cached by content hash, a few entries)."""
-    if not isinstance(png, bytes):
-        return png, dominant_colors(png, chromatic_only=True), content_box(png)
-    key = image_key(png)
-    with _TARGETS_LOCK:
-        hit = _TARGETS.get(key)
-        if hit is not None:
-            _TARGETS.move_to_end(key)
-            return hit
-    rgb = load_rgb(png)
-    value = (rgb, dominant_colors(rgb, chromatic_only=True), content_box(rgb))
-    with _TARGETS_LOCK:
-        _TARGETS[key] = value
-        while len(_TARGETS) > 8:
-            _TARGETS.popitem(last=False)
-    return value
+_chart_target: _TargetCache[tuple[RgbArray, tuple[PaletteColor, ...], tuple[int, int, int, int] | None]] = _TargetCache(
+    lambda rgb: (rgb, dominant_colors(rgb, chromatic_only=True), content_box(rgb))
+)
+"""The target chart's pixels, chromatic palette and content box."""
 
 
 def score_chart(
