@@ -87,7 +87,8 @@ def busy_containers(client: Any, pids: Iterable[int]) -> list[str]:
     busy = []
     for pid in pids:
         filters = {"label": [LABEL, f"{LABEL_PID}={pid}"], "status": "running"}
-        for container in client.containers.list(filters=filters):
+        # ignore_removed: the SDK inspects each listed container; one that ended in between is not busy
+        for container in client.containers.list(filters=filters, ignore_removed=True):
             try:
                 if len(container.top().get("Processes") or []) > 1:
                     busy.append(container.id)
