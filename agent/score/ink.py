@@ -16,6 +16,7 @@ import numpy.typing as npt
 
 from .blocks import RGB, Box, TextBlock
 from .colors import rgb_tuple
+from .perceptual import background_color
 from .raster import RgbArray
 
 MIN_CONTRAST = 32.0
@@ -35,16 +36,6 @@ class Ink:
     background: RGB
     fill: float
     """Share of the ink box covered by ink: about 0.8 for a solid dot (a bullet), 0.3-0.6 for letters."""
-
-
-def _background(region: npt.NDArray[np.int16]) -> npt.NDArray[np.int16]:
-    """The most frequent colour on the region's border: the local background."""
-    border = np.concatenate([region[0], region[-1], region[:, 0], region[:, -1]]).astype(np.int64)
-    # One integer per colour (0..255 channels), ordered as the (r, g, b) rows: the same colour as
-    # ``np.unique(axis=0)`` picks, ties included, at a fraction of its cost.
-    keys, counts = np.unique((border[:, 0] << 16) | (border[:, 1] << 8) | border[:, 2], return_counts=True)
-    c = int(keys[int(np.argmax(counts))])
-    return np.array([c >> 16, (c >> 8) & 255, c & 255], dtype=np.int16)
 
 
 def _main_run(mask: npt.NDArray[np.bool_], weights: npt.NDArray[np.int64], gap: int) -> tuple[int, int]:
@@ -80,7 +71,7 @@ def measure_ink(box: Box, rgb: RgbArray, margin: int = 2) -> Ink | None:
     x0, y0 = max(0, bx0 - margin), max(0, by0 - margin)
     x1, y1 = min(w, bx1 + margin), min(h, by1 + margin)
     region = rgb[y0:y1, x0:x1].astype(np.int16)
-    bg = _background(region)
+    bg = np.array(background_color(rgb[y0:y1, x0:x1]), dtype=np.int16)  # the local background
     inner = region[by0 - y0 : by1 - y0, bx0 - x0 : bx1 - x0]
     # Squared distances summed as integers (exact, as the float64 sum of these integers was), one root.
     d = (inner - bg).astype(np.int32)

@@ -476,7 +476,7 @@ def _rgb(png: bytes | RgbArray) -> RgbArray:
 class _TargetCache(Generic[T]):
     """What a target picture's scoring needs of it, by the picture's content hash (a few entries, least
     recently used first out): the target is the same for every candidate of a run, so it is decoded and
-    measured once. Thread-safe; the pixels are made read-only, as every candidate shares them."""
+    measured once. Thread-safe."""
 
     def __init__(self, measure: Callable[[RgbArray], T], size: int = 8) -> None:
         self._measure = measure
@@ -493,9 +493,7 @@ class _TargetCache(Generic[T]):
             if hit is not None:
                 self._entries.move_to_end(key)
                 return hit
-        rgb = load_rgb(png)
-        rgb.flags.writeable = False
-        value = self._measure(rgb)
+        value = self._measure(load_rgb(png))  # read-only pixels (load_rgb's), shared by every candidate
         with self._lock:
             self._entries[key] = value
             while len(self._entries) > self._size:
