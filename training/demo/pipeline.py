@@ -172,18 +172,20 @@ def run_demo(config: DemoConfig, say: Say) -> dict[str, Any]:
     init = work / "init"
     if not (init / "config.json").is_file():
         write_initial_model(init, corpus(charts), config.spec, seed)
-    steps = [] if config.max_steps is None else ["--max-steps", str(config.max_steps)]
+
+    def sft(name: str, model: Path, data: Path, out: Path, recipe: Path) -> None:
+        args = ["sft", "--model", str(model), "--data", str(data), "--layout", "swift", "--out", str(out)]
+        args += ["--config", str(recipe), "--seed", str(seed)]
+        if config.max_steps is not None:
+            args += ["--max-steps", str(config.max_steps)]
+        stage(name, args, done=(out / "model.safetensors").is_file())
+
     vision_file = work / "mix" / "vision.jsonl"
     vision_rows = write_mix(conversations(charts, config.vision_mix.model_copy(update={"seed": seed})), vision_file)
     say(f"vision mix: {vision_rows} chart-type questions -> {vision_file}")
-    vision = work / "vision"
-    vision_args = ["sft", "--model", str(init), "--data", str(vision_file), "--layout", "swift"]
-    vision_args += ["--out", str(vision), "--config", str(VISION_RECIPE), "--seed", str(seed), *steps]
-    stage("sft vision", vision_args, done=(vision / "model.safetensors").is_file())
-    sft_out = work / "sft"
-    sft_args = ["sft", "--model", str(vision), "--data", str(mix_file), "--layout", "swift", "--out", str(sft_out)]
-    sft_args += ["--config", str(RECIPE), "--seed", str(seed), *steps]
-    stage("sft", sft_args, done=(sft_out / "model.safetensors").is_file())
+    vision, sft_out = work / "vision", work / "sft"
+    sft("sft vision", init, vision_file, vision, VISION_RECIPE)
+    sft("sft", vision, mix_file, sft_out, RECIPE)
 
     size = export_bf16(sft_out, config.out)
     from transformers import AutoConfig, Qwen2_5_VLForConditionalGeneration
