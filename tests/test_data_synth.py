@@ -125,6 +125,15 @@ def test_basic_charts_are_short_and_draw_their_type_with_one_call() -> None:
         "heatmap": "ax.imshow(",
         "area": "ax.fill_between(",
     }
+    names = {
+        "bar": "bar chart",
+        "line": "line chart",
+        "scatter": "scatter plot",
+        "pie": "pie chart",
+        "histogram": "histogram",
+        "heatmap": "heatmap",
+        "area": "area chart",
+    }
     assert set(BASIC_TYPES) == set(calls) and set(BASIC_TYPES) <= set(CHART_TYPES)
     programs = [basic_generate(2, i) for i in range(3 * len(BASIC_TYPES))]
     for block in range(3):
@@ -133,6 +142,8 @@ def test_basic_charts_are_short_and_draw_their_type_with_one_call() -> None:
     for program in programs:
         drawn = [name for name, call in calls.items() if call in program.code]
         assert drawn == [program.meta["chart_type"]], program.code
+        # the first line names the type, so the plotting call follows a word the model has written
+        assert program.code.splitlines()[0] == "# " + names[program.meta["chart_type"]]
         assert len(program.code) < 400 and program.meta["level"] == "basic"
         assert program.id == item_id("chart", 2, program.index)
         compile(program.code, program.id, "exec")

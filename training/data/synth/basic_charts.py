@@ -7,6 +7,10 @@ a small grammar whose structure is set by the picture (the chart type) and whose
 colour) it guesses. Each program here is one figure, one plotting call of the chart's type, a title and
 axis labels from a small vocabulary, single-digit data, one colour from one palette: about 250 characters.
 Whatever a call takes comes from one literal (see ``_draw``), so a guessed data length still runs.
+The first line is a comment naming the chart type (``# bar chart``): the one choice the picture decides
+is then a word the model writes before any code, the same choice as the agent's chart-type question
+(which the demo's first training stage teaches), and the plotting call follows that word rather than
+the picture.
 
 Same layout, ids and ``meta`` fields as the full level (``meta.level`` is ``"basic"``); the chart types are a
 subset of ``charts.CHART_TYPES`` (those with one obvious plotting call), dealt in shuffled blocks like the
@@ -98,6 +102,7 @@ def basic_program(seed: int, index: int) -> tuple[str, Meta]:
     title, xlabel, ylabel = rng.choice(TOPICS)
     color = rng.choice(COLORS)
     lines = [
+        f"# {NAMES[kind]}",
         "import matplotlib.pyplot as plt",
         "",
         f"fig, ax = plt.subplots(figsize=({width}, {height}))",
