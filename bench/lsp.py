@@ -1,6 +1,6 @@
 """The language server's responsiveness, as ratios measured in one run (issue 11's targets):
 
-    .venv/bin/python bench/lsp.py [--idle 300] [--generations 4] [--first 15] [--starts 10] [--json out.json]
+    .venv/bin/python bench/lsp.py [--idle 300] [--generations 4] [--first 15] [--starts 10] [--default-slice] [--json out.json]
 
 - code-action latency while 4 generations run, p95, over the idle server's p95 (target <= 2x); the idle
   figure pools code actions timed before and after the runs, so a drift in the machine's load from
@@ -10,7 +10,8 @@
 
 For reference it also times the idle server's code actions while cpu_count + 1 processes that are not
 the server's burn the CPU: on a small machine the runs' renders and OCR load the CPU alike, and that
-ratio is what the machine's load alone does to a round trip.
+ratio is what the machine's load alone does to a round trip. ``--default-slice`` runs the server without
+its short time slice (``lsp_server/scheduling.py``): the A/B of that choice.
 
 A real client (pygls' own, over stdio) drives `viscodex-lsp`. The model is the scripted OpenAI-compatible
 server of the agent tests (a TEST DOUBLE that streams its answer after ``--model-delay`` seconds, as a model
@@ -192,6 +193,25 @@ def workspace_with_note(root: Path, png: bytes) -> tuple[Path, str]:
     return note, note.as_uri()
 
 
+DEFAULT_SLICE = (
+    "import viscodex.lsp_server.scheduling as s; s.request_short_slice = lambda *a, **k: False; "
+    "from viscodex.lsp_server.cli import main; main()"
+)
+"""The server as it was before it asked for a short slice: the A/B's other side (--default-slice)."""
+
+
+def server_command(default_slice: bool) -> list[str]:
+    return [sys.executable, "-c", DEFAULT_SLICE] if default_slice else [str(BIN / "viscodex-lsp")]
+
+
+def slice_ns(pid: int) -> float:
+    """The kernel's time slice of a process's main thread (se.slice in /proc/PID/sched); 0 if not shown."""
+    for line in Path(f"/proc/{pid}/sched").read_text().splitlines():
+        if line.split(":")[0].strip() == "se.slice":
+            return float(line.split(":")[1])
+    return 0.0
+
+
 async def startup(starts: int, workspace: Path) -> dict[str, float]:
     """initialize from process start, ours and a bare pygls server's, alternated; our idle RSS."""
     ours, bare, rss = [], [], []
@@ -227,7 +247,8 @@ async def responsiveness(args: argparse.Namespace, workspace: Path, png: bytes) 
         }
         if args.sandbox_jobs is not None:
             options["sandbox_jobs"] = args.sandbox_jobs
-        await client.start([str(BIN / "viscodex-lsp")], workspace, options)
+        await client.start(server_command(args.default_slice), workspace, options)
+        server_slice = slice_ns(client.lsp._server.pid)  # type: ignore[union-attr]
         client.lsp.text_document_did_open(
             types.DidOpenTextDocumentParams(
                 text_document=types.TextDocumentItem(uri=uri, language_id="markdown", version=1, text=note.read_text())
@@ -317,6 +338,7 @@ async def responsiveness(args: argparse.Namespace, workspace: Path, png: bytes) 
         "first_progress_client_token_ms": 1000 * statistics.median(first["client token"]),
         "first_progress_client_token_ratio": statistics.median(first["client token"]) / idle_round_trip,
         "model_calls": model.calls,
+        "server_slice_ms": server_slice / 1e6,
     }
 
 
@@ -330,6 +352,11 @@ async def main() -> None:
     parser.add_argument("--starts", type=int, default=10, help="server starts timed (each side)")
     parser.add_argument(
         "--sandbox-jobs", type=int, default=None, help="the server's sandbox_jobs setting (default: its own)"
+    )
+    parser.add_argument(
+        "--default-slice",
+        action="store_true",
+        help="run the server with the kernel's default time slice (the A/B of lsp_server/scheduling.py)",
     )
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()

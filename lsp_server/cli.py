@@ -9,6 +9,7 @@ import typer
 from viscodex.agent.cli_errors import console_main, fail, version_option
 from viscodex.agent.exit_codes import ExitCode
 
+from .scheduling import request_short_slice
 from .server import build_server
 
 PROG = "viscodex-lsp"
@@ -24,6 +25,7 @@ def serve(
     version: Annotated[bool, version_option(PROG)] = False,
 ) -> None:
     """Run the VisCodex language server."""
+    request_short_slice()  # before any thread starts: they all inherit it
     server = build_server()
     if tcp:
         try:

@@ -214,6 +214,9 @@ async def serve(inp: Any, wire: Wire) -> None:
 
 
 def main() -> None:
+    from .scheduling import restore_default_slice
+
+    restore_default_slice()  # the server's short slice is for its quick requests, not for runs
     with contextlib.suppress(OSError):
         os.nice(NICENESS)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in the editor's terminal is the server's to handle
