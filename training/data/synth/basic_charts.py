@@ -5,7 +5,7 @@ characters of titles, palettes, legends and number series. A model of a few mill
 minutes on a CPU (the offline demo model, ``training/demo``) cannot learn to write those whole; it can learn
 a small grammar whose structure is set by the picture (the chart type) and whose details (data, title,
 colour) it guesses. Each program here is one figure, one plotting call of the chart's type, a title and
-axis labels from a small vocabulary, single-digit data, one colour from one palette: about 250 characters.
+axis labels from a small vocabulary, single-digit data, one named colour: about 250 characters.
 Whatever a call takes comes from one literal (see ``_draw``), so a guessed data length still runs.
 The first line is a comment naming the chart type (``# bar chart``): the one choice the picture decides
 is then a word the model writes before any code, the same choice as the agent's chart-type question
@@ -22,12 +22,26 @@ from __future__ import annotations
 import random
 
 from .base import Meta, Program, Synthesizer, item_rng
-from .charts import NAMES, PALETTES, ChartType, _lit, _q, deal_type, render
+from .charts import NAMES, ChartType, _lit, _q, deal_type, render
 
 BASIC_TYPES: tuple[ChartType, ...] = ("bar", "line", "scatter", "pie", "histogram", "heatmap", "area")
 """The chart types of the basic level: each is one plotting call that ChartMimic's tracer tells apart."""
 
-COLORS: tuple[str, ...] = PALETTES["tableau"]
+COLORS: tuple[str, ...] = (
+    "steelblue",
+    "darkorange",
+    "seagreen",
+    "crimson",
+    "mediumpurple",
+    "sienna",
+    "orchid",
+    "gray",
+    "olive",
+    "teal",
+)
+"""Named colours (matplotlib's CSS names), not hex codes: a model that guesses a colour writes a name it
+has seen whole. With hex codes the demo model wrote strings such as '#edc9da7' (pieces of two codes),
+which matplotlib rejects: most of its scripts that did not run failed so."""
 SIZES: tuple[tuple[int, int], ...] = ((6, 4), (5, 4), (6, 5), (7, 4), (5, 5))
 CATEGORIES: tuple[str, ...] = ("A", "B", "C", "D", "E", "F", "G")
 TOPICS: tuple[tuple[str, str, str], ...] = (
@@ -112,7 +126,7 @@ def basic_program(seed: int, index: int) -> tuple[str, Meta]:
     if kind != "pie":
         lines += [f"ax.set_xlabel({_q(xlabel)})", f"ax.set_ylabel({_q(ylabel)})"]
     lines += ["plt.tight_layout()", "plt.show()", ""]
-    meta: Meta = {"chart_type": kind, "figsize": f"{width}x{height}", "dpi": 100, "palette": "tableau"}
+    meta: Meta = {"chart_type": kind, "figsize": f"{width}x{height}", "dpi": 100, "palette": "named"}
     return "\n".join(lines), {**meta, "style": "default", "level": "basic"}
 
 
