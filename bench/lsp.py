@@ -1,6 +1,7 @@
 """The language server's responsiveness, as ratios measured in one run (issue 11's targets):
 
-    .venv/bin/python bench/lsp.py [--idle 300] [--generations 4] [--first 15] [--starts 10] [--default-slice] [--json out.json]
+    .venv/bin/python bench/lsp.py [--idle 300] [--generations 4] [--first 15] [--starts 10] [--default-slice]
+                                  [--json out.json]
 
 - code-action latency while 4 generations run, p95, over the idle server's p95 (target <= 2x); the idle
   figure pools code actions timed before and after the runs, so a drift in the machine's load from
