@@ -67,8 +67,6 @@ def test_chart_wrong_type_is_named_and_fixed(targets: dict[str, Path], tmp_path:
     assert scores[0].components["chart_type"] < scores[1].components["chart_type"] == 1.0
     feedback = "\n".join(model.user_texts(2)).lower()
     assert "line" in feedback and "bar" in feedback, feedback
-    # the model's answer to the type question ends its first turn, as its own reading of the picture
-    assert model.user_texts(1)[-1].rstrip().endswith("You read its chart type as: bar."), model.user_texts(1)
     render = Image.open(run_dir / "iter-2" / "cand-1" / "render.png")
     assert render.size == Image.open(targets["chart"]).size
 

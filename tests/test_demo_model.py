@@ -215,25 +215,6 @@ def test_repair_turns_pair_a_wrong_attempt_with_its_measured_feedback() -> None:
     assert [m["role"] for m in first] == ["system", "user", "assistant", "user", "assistant"]
     assert f"# {pairs[0].wrong.id}" in first[2]["content"] and first[4]["content"] == pairs[0].chart.answer
     assert "- Chart type: candidate draws" in first[3]["content"]
-    # the first turn ends as the agent ends it: with the reading of the target's type
-    word = {"bar": "bar", "line": "line", "pie": "pie"}[pairs[0].chart.chart_type]
-    assert first[1]["content"].endswith(f"You read its chart type as: {word}.")
-
-
-def test_first_turns_end_with_the_right_reading_of_the_chart_type() -> None:
-    """Agent first turns (solve's and eval --agent's) end with the type reading the agent would add, in
-    the type question's words (a histogram is 'hist'); the ChartMimic single shot has none."""
-    charts = [_chart(f"c{i}", ("bar", "histogram", "pie")[i % 3]) for i in range(6)]
-    rows = list(conversations(charts, MixRecipe(first=1, first_mimic=1, mimic=1, type=0, repair=0)))
-    words = {"bar": "bar", "histogram": "hist", "pie": "pie"}
-    kinds = {c.id: c.chart_type for c in charts}
-    firsts = [r for r in rows if r["id"].endswith(("-first", "-first-mimic"))]
-    assert len(firsts) == 12
-    for row in firsts:
-        chart = row["id"].split("-first")[0]
-        assert row["messages"][1]["content"].endswith(f"You read its chart type as: {words[kinds[chart]]}.")
-    mimic = [r for r in rows if r["id"].endswith("-mimic") and not r["id"].endswith("-first-mimic")]
-    assert len(mimic) == 6 and not any("You read" in r["messages"][0]["content"] for r in mimic)
 
 
 def test_the_vision_stage_asks_only_the_chart_type_and_trains_the_vision_tower() -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from viscodex.model.chat import ChatBackend, ChatMessage, ChatRequest, complete
@@ -17,14 +16,6 @@ from ..score.charttype import normalize_types
 from ..score.visual import score_chart
 from .base import Kind, SolveRequest, Verification, model_images
 from .visual_common import Target, first_text, load_target, scored, visual_feedback
-
-
-def type_reading(types: Sequence[str]) -> str:
-    """The line that ends the first turn when the model named the chart's type: its own reading, right
-    before it writes. Looking first and writing after costs nothing (``prepare`` asks anyway, for the
-    score), and a small model's script follows a word next to its answer far more surely than the
-    picture before a long prompt (the demo model's figures: bench/RESULTS.md, "Demo model")."""
-    return prompts.render("chart", "reading", types=", ".join(types))
 
 
 @dataclass
@@ -53,8 +44,6 @@ class ChartTask:
         images, note = model_images(request)
         assert self.target is not None
         text = first_text("chart", request, self.target)
-        if self.chart_types:
-            text += "\n" + type_reading(self.chart_types)
         return [ChatMessage("system", prompts.render("chart", "system")), ChatMessage("user", text + note, images)]
 
     def feedback(self, request: SolveRequest, verification: Verification) -> ChatMessage:

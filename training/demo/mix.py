@@ -5,8 +5,7 @@ conversations in the exact words the product sends (the agent's prompts from `ag
 ChartMimic instruction of `viscodex-train eval`):
 
 - `first`: the agent's first turn (its system prompt; the instruction empty, as `solve` sends it, or the
-  ChartMimic instruction, as `eval --agent` sends it; ending with the reading of the chart's type that
-  the agent takes from the model's answer to the type question), answered with the synthetic script;
+  ChartMimic instruction, as `eval --agent` sends it), answered with the synthetic script;
 - `mimic`: the ChartMimic instruction alone (eval's single shot), answered with the script;
 - `type`: the agent's "what type of chart is this?" question, answered with the chart type's word;
 - `repair`: a first attempt (another chart's script, mostly of another chart type), the agent's feedback
@@ -145,17 +144,6 @@ def _type_line(pair: RepairPair) -> str:
     return f"- Chart type: candidate draws {drawn}, target looks like {target}"
 
 
-def first_turn(chart: SynthChart, instruction: str) -> str:
-    """The agent's first turn for this chart (``ChartTask.first_messages``), ending with the reading of its
-    type that the agent takes from the type question: here the right word, as the model learns to give it."""
-    from viscodex.agent import prompts
-    from viscodex.agent.tasks.chart import type_reading
-
-    text = prompts.render("chart", "first", instruction=instruction, width=chart.width, height=chart.height, context="")
-    word = AGENT_TYPE_WORDS.get(chart.chart_type)
-    return text + "\n" + type_reading([word]) if word is not None else text
-
-
 def _user(text: str, images: int = 1) -> dict[str, str]:
     return {"role": "user", "content": "<image>" * images + text}
 
@@ -184,7 +172,9 @@ def conversations(
         assistant = {"role": "assistant", "content": chart.answer}
 
         def first(instruction: str, chart: SynthChart = chart) -> str:
-            return first_turn(chart, instruction)
+            return prompts.render(
+                "chart", "first", instruction=instruction, width=chart.width, height=chart.height, context=""
+            )
 
         for _ in range(take(recipe.first)):
             rows.append(
@@ -207,9 +197,12 @@ def conversations(
         turn = (feedback or {}).get(pair.key) or prompts.render(
             "chart", "feedback", score=score, critique=_type_line(pair)
         )
+        first_turn = prompts.render(
+            "chart", "first", instruction="", width=pair.chart.width, height=pair.chart.height, context=""
+        )
         messages = [
             system,
-            _user(first_turn(pair.chart, "")),
+            _user(first_turn),
             {"role": "assistant", "content": f"```python\n{script_of(pair.wrong.answer)}\n```"},
             _user(turn),
             {"role": "assistant", "content": pair.chart.answer},
@@ -234,7 +227,6 @@ def write_mix(rows: Iterable[dict[str, Any]], out: Path) -> int:
 def corpus(charts: Sequence[SynthChart]) -> list[str]:
     """The tokenizer's training text: every script and every prompt the model will be asked."""
     from viscodex.agent import prompts
-    from viscodex.agent.tasks.chart import type_reading
 
     from ..eval.chartmimic import PROMPT
 
@@ -243,7 +235,6 @@ def corpus(charts: Sequence[SynthChart]) -> list[str]:
         prompts.render("chart", "system"),
         prompts.render("chart", "first", instruction="", width=640, height=480, context=""),
         prompts.render("chart", "type"),
-        *(type_reading([word]) for word in sorted(set(AGENT_TYPE_WORDS.values()))),
         prompts.render("chart", "feedback", score="0.5", critique="- Chart type: candidate draws bar"),
         PROMPT,
         *AGENT_TYPE_WORDS.values(),

@@ -8,9 +8,9 @@ colour) it guesses. Each program here is one figure, one plotting call of the ch
 axis labels from a small vocabulary, single-digit data, one named colour: about 250 characters.
 Whatever a call takes comes from one literal (see ``_draw``), so a guessed data length still runs.
 The first line is a comment naming the chart type (``# bar chart``): the one choice the picture decides
-is then a word the model writes before any code, the same choice as the agent's chart-type question
-(which the demo's first training stage teaches), and the plotting call follows that word rather than
-the picture.
+is then a word written before any code, as a person would note what they are drawing. (It was meant to
+let the demo model's plotting call follow a word; at the demo's training budget it did not yet: see
+bench/RESULTS.md, "Demo model".)
 
 Same layout, ids and ``meta`` fields as the full level (``meta.level`` is ``"basic"``); the chart types are a
 subset of ``charts.CHART_TYPES`` (those with one obvious plotting call), dealt in shuffled blocks like the
