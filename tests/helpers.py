@@ -132,3 +132,19 @@ function Card({ title }) { return <h1 style={{color: "#16a34a"}}>{title}</h1>; }
 ReactDOM.createRoot(document.getElementById("root")).render(<Card title="Hello from React" />);
 </script></body></html>"""
 """A React 18 + JSX page (the `react` UI stack)."""
+
+
+def kernel_takes_slices() -> bool:
+    """Linux 6.12 or later: ordinary threads have a slice of their own (``sched_attr.sched_runtime``)."""
+    major, minor = (int(part) for part in os.uname().release.split(".")[:2])
+    return sys.platform.startswith("linux") and (major, minor) >= (6, 12)
+
+
+def slice_ns(sched: str) -> int | None:
+    """The time slice in a ``/proc/PID/sched`` (or ``/proc/PID/task/TID/sched``) text: ``se.slice``, in
+    nanoseconds, as the kernel writes it; None where it is not shown."""
+    for line in sched.splitlines():
+        name, _, value = line.partition(":")
+        if name.strip() == "se.slice":
+            return int(value)
+    return None

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import docker
 import pytest
-from helpers import busy_containers
+from helpers import busy_containers, kernel_takes_slices, slice_ns
 from lsp_client import b64, lsp_client, open_document, png_bytes
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
@@ -333,14 +333,9 @@ async def test_a_crashed_run_worker_fails_its_run_not_the_server(
 
 
 def _slice_ns(pid: int) -> int | None:
-    """The time slice the kernel gives a process's main thread (``se.slice``); None before Linux 6.12,
-    which has no per-thread slice."""
-    if tuple(int(p) for p in os.uname().release.split(".")[:2]) < (6, 12):
-        return None
-    for line in Path(f"/proc/{pid}/sched").read_text().splitlines():
-        if line.split(":")[0].strip() == "se.slice":
-            return int(line.split(":")[1])
-    return None
+    """The time slice the kernel gives a process's main thread; None before Linux 6.12, which has no
+    per-thread slice."""
+    return slice_ns(Path(f"/proc/{pid}/sched").read_text()) if kernel_takes_slices() else None
 
 
 def _containers_of(client: docker.DockerClient, pid: int) -> list[object]:

@@ -5,20 +5,15 @@ code under test."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+from helpers import kernel_takes_slices, slice_ns
 
 SHORT_NS = 100_000  # the kernel's lower bound for a slice: 0.1 ms
-
-
-def _kernel_takes_slices() -> bool:
-    major, minor = (int(p) for p in os.uname().release.split(".")[:2])
-    return sys.platform.startswith("linux") and (major, minor) >= (6, 12) and "se.slice" in _sched("self")
 
 
 def _sched(pid: str | int) -> str:
@@ -29,11 +24,14 @@ def _sched(pid: str | int) -> str:
 
 
 def _slice(text: str) -> int:
-    (line,) = [line for line in text.splitlines() if line.split(":")[0].strip() == "se.slice"]
-    return int(line.split(":")[1])
+    found = slice_ns(text)
+    assert found is not None, text
+    return found
 
 
-needs_slices = pytest.mark.skipif(not _kernel_takes_slices(), reason="Linux >= 6.12 sets SCHED_OTHER slices")
+needs_slices = pytest.mark.skipif(
+    not (kernel_takes_slices() and "se.slice" in _sched("self")), reason="Linux >= 6.12 sets SCHED_OTHER slices"
+)
 
 PROBE = """
 import json, os, sys, threading
@@ -79,8 +77,7 @@ def test_the_language_server_runs_with_a_short_slice() -> None:
         deadline = time.monotonic() + 30
         seen = 0
         while time.monotonic() < deadline and proc.poll() is None:
-            text = _sched(proc.pid)
-            seen = _slice(text) if "se.slice" in text else 0
+            seen = slice_ns(_sched(proc.pid)) or 0
             if seen == SHORT_NS:
                 break
             time.sleep(0.1)
