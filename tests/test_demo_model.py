@@ -217,14 +217,36 @@ def test_repair_turns_pair_a_wrong_attempt_with_its_measured_feedback() -> None:
     assert "- Chart type: candidate draws" in first[3]["content"]
 
 
-def test_the_vision_stage_asks_only_the_chart_type_and_trains_the_vision_tower() -> None:
-    """The first stage's data is one chart-type question per chart whose type has a word, answered with
-    that word; its recipe trains the vision tower and projector (they start random)."""
-    charts = [_chart(f"c{i}", ("bar", "histogram", "box")[i % 3]) for i in range(9)]
+def test_the_vision_stage_asks_the_chart_type_and_trains_the_vision_tower() -> None:
+    """The first stage's data: one chart-type question per chart whose type has a word, answered with that
+    word, and the script's prompts answered with the script's first line only (no plotting call); its
+    recipe trains the vision tower and projector (they start random)."""
+    charts = [
+        SynthChart(
+            f"c{i}",
+            Path(f"/data/c{i}.png"),
+            f"```python\n# {('bar chart', 'histogram', 'box plot')[i % 3]}\nimport matplotlib.pyplot as plt\n```",
+            ("bar", "histogram", "box")[i % 3],
+            600,
+            400,
+        )
+        for i in range(90)
+    ]
     rows = list(conversations(charts, VISION_MIX))
-    assert len(rows) == 6  # "box" has no word in the agent's chart-type question
-    assert sorted(r["messages"][1]["content"] for r in rows) == ["bar"] * 3 + ["hist"] * 3
-    assert all(len(r["messages"]) == 2 and "What type of chart" in r["messages"][0]["content"] for r in rows)
+    types = [r for r in rows if r["id"].endswith("-type")]
+    assert len(types) == 60  # "box" has no word in the agent's chart-type question
+    assert sorted(r["messages"][1]["content"] for r in types) == ["bar"] * 30 + ["hist"] * 30
+    assert all(len(r["messages"]) == 2 and "What type of chart" in r["messages"][0]["content"] for r in types)
+    heads = [r for r in rows if "-head-" in r["id"]]
+    assert 60 <= len(heads) <= 120  # about half the charts in each of the two prompts
+    assert {r["messages"][-1]["content"] for r in heads} == {
+        "```python\n# bar chart",
+        "```python\n# histogram",
+        "```python\n# box plot",
+    }
+    mimic = [r for r in heads if r["id"].endswith("-head-mimic")]
+    assert mimic and all("matplotlib code that reproduces" in r["messages"][0]["content"] for r in mimic)
+    assert len(rows) == len(types) + len(heads)
     recipe = SFTRecipe.load(VISION_RECIPE)
     assert not recipe.freeze_vision and not recipe.freeze_projector
     assert SFTRecipe.load(RECIPE).name != recipe.name

@@ -8,6 +8,10 @@ ChartMimic instruction of `viscodex-train eval`):
   ChartMimic instruction, as `eval --agent` sends it), answered with the synthetic script;
 - `mimic`: the ChartMimic instruction alone (eval's single shot), answered with the script;
 - `type`: the agent's "what type of chart is this?" question, answered with the chart type's word;
+- `head`: the script's prompts (the agent's first turn, eval's ChartMimic instruction) answered with the
+  script's opening alone, up to its first line (`# bar chart`): the one picture-dependent choice of a basic
+  script, learned in the vision stage in the very context where the script later has to make it (a model
+  this small learned the type question's word but did not carry it over to the scripts' first line);
 - `repair`: a first attempt (another chart's script, mostly of another chart type), the agent's feedback
   turn on it (its render, which is the other chart's synthetic picture, and the feedback text the agent's
   verifier gave that script against this chart, measured by `repairs.measure_feedback`; without a
@@ -56,6 +60,8 @@ class MixRecipe(BaseModel):
     mimic: float = Field(1.0, ge=0, description="ChartMimic single shot (eval).")
     type: float = Field(1.0, ge=0, description="The agent's chart-type question (the vision stage's only question).")
     repair: float = Field(0.3, ge=0, le=1, description="A wrong first attempt, the feedback, the right script.")
+    head_first: float = Field(0.0, ge=0, description="Agent first turn answered with the script's first line.")
+    head_mimic: float = Field(0.0, ge=0, description="ChartMimic instruction answered with the script's first line.")
     seed: int = 0
 
 
@@ -137,6 +143,17 @@ def repair_pairs(charts: Sequence[SynthChart], share: float, seed: int) -> list[
     return pairs
 
 
+def script_head(answer: str) -> str:
+    """An answer up to the end of its script's first line (```` ```python ```` and `# bar chart`): the part
+    of a basic script that names what the picture shows."""
+    fence = "```python\n"
+    start = answer.find(fence)
+    if start < 0:
+        return answer.split("\n", 1)[0]
+    end = answer.find("\n", start + len(fence))
+    return answer if end < 0 else answer[:end]
+
+
 def _type_line(pair: RepairPair) -> str:
     """The chart-type line of the critique, in its words: the feedback when none was measured."""
     drawn = AGENT_TYPE_WORDS.get(pair.wrong.chart_type, pair.wrong.chart_type.replace("_", " "))
@@ -185,6 +202,12 @@ def conversations(
             rows.append({"id": f"{chart.id}-first-mimic", "messages": messages, "images": [image]})
         for _ in range(take(recipe.mimic)):
             rows.append({"id": f"{chart.id}-mimic", "messages": [_user(mimic_prompt), assistant], "images": [image]})
+        head = {"role": "assistant", "content": script_head(chart.answer)}
+        for _ in range(take(recipe.head_first)):
+            messages = [system, _user(first("")), head]
+            rows.append({"id": f"{chart.id}-head-first", "messages": messages, "images": [image]})
+        for _ in range(take(recipe.head_mimic)):
+            rows.append({"id": f"{chart.id}-head-mimic", "messages": [_user(mimic_prompt), head], "images": [image]})
         word = AGENT_TYPE_WORDS.get(chart.chart_type)
         if word is not None:
             for _ in range(take(recipe.type)):

@@ -27,11 +27,12 @@ from .model import DEMO_NAME, DemoSpec
 
 RECIPE = Path(__file__).with_name("recipe.yaml")
 VISION_RECIPE = Path(__file__).with_name("recipe-vision.yaml")
-VISION_MIX = MixRecipe(first=0, first_mimic=0, mimic=0, type=1, repair=0)
-"""The first fine-tuning stage's data: the chart-type question alone, one per chart. Short conversations
-(the picture, the question, one word), so a step costs a fraction of a script's, and all of its loss
-is the picture's: what teaches a vision tower that starts random to see (LLaVA's alignment stage, for
-the same reason). The second stage, the whole mix, starts from its weights."""
+VISION_MIX = MixRecipe(first=0, first_mimic=0, mimic=0, type=1, repair=0, head_first=0.5, head_mimic=0.5)
+"""The first fine-tuning stage's data: the chart-type question, one per chart, and the script's prompts
+answered with the script's first line alone (`# bar chart`; half the charts each). Short answers, so a step
+costs a fraction of a script's, and all of their loss is the picture's: what teaches a vision tower that
+starts random to see (LLaVA's alignment stage, for the same reason), and the language model to say what it
+sees where the script starts. The second stage, the whole mix, starts from its weights."""
 HELDOUT_SEED_OFFSET = 1000
 """The held-out charts use seed + this: programs the training set never had."""
 CARD_JSON = "viscodex_demo.json"
