@@ -1,7 +1,7 @@
 """The language server's responsiveness, as ratios measured in one run (issue 11's targets):
 
     .venv/bin/python bench/lsp.py [--idle 300] [--generations 4] [--first 15] [--starts 10] [--default-slice]
-                                  [--json out.json]
+                                  [--client-slice] [--json out.json]
 
 - code-action latency while 4 generations run, p95, over the idle server's p95 (target <= 2x); the idle
   figure pools code actions timed before and after the runs, so a drift in the machine's load from
@@ -12,7 +12,10 @@
 For reference it also times the idle server's code actions while cpu_count + 1 processes that are not
 the server's burn the CPU: on a small machine the runs' renders and OCR load the CPU alike, and that
 ratio is what the machine's load alone does to a round trip. ``--default-slice`` runs the server without
-its short time slice (``lsp_server/scheduling.py``): the A/B of that choice.
+its short time slice (``lsp_server/scheduling.py``): the A/B of that choice. ``--client-slice`` gives the
+bench's own client the same short slice (its burners and the scripted model keep the default): a round trip
+also waits for the client to wake up and read the answer, which no server can speed up; with it, what is
+left of the ratio is the server's. An editor is a process of its own that the server does not schedule.
 
 A real client (pygls' own, over stdio) drives `viscodex-lsp`. The model is the scripted OpenAI-compatible
 server of the agent tests (a TEST DOUBLE that streams its answer after ``--model-delay`` seconds, as a model
@@ -44,6 +47,8 @@ from pygls.lsp.client import LanguageClient
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from scripted_model import ScriptedModel, serve
+
+from viscodex.lsp_server.scheduling import request_short_slice
 
 BIN = Path(sys.executable).parent
 BARE = "from pygls.lsp.server import LanguageServer\nLanguageServer('bare', '1').start_io()\n"
@@ -195,10 +200,13 @@ def workspace_with_note(root: Path, png: bytes) -> tuple[Path, str]:
 
 
 DEFAULT_SLICE = (
-    "import viscodex.lsp_server.scheduling as s; s.request_short_slice = lambda *a, **k: False; "
-    "from viscodex.lsp_server.cli import main; main()"
+    "import viscodex.lsp_server.scheduling as s; s.restore_default_slice(); "
+    "s.request_short_slice = lambda *a, **k: False; from viscodex.lsp_server.cli import main; main()"
 )
-"""The server as it was before it asked for a short slice: the A/B's other side (--default-slice)."""
+"""The server as it was before it asked for a short slice: the A/B's other side (--default-slice). It
+gives back a slice inherited from a --client-slice bench."""
+BURNER = "import viscodex.lsp_server.scheduling as s\ns.restore_default_slice()\nwhile True: pass"
+"""A process that burns a core with the kernel's default slice, whatever the bench's own is."""
 
 
 def server_command(default_slice: bool) -> list[str]:
@@ -238,6 +246,9 @@ async def responsiveness(args: argparse.Namespace, workspace: Path, png: bytes) 
     data = base64.b64encode(png).decode()
     answers = [PAGE] * (args.generations * args.iters + 64)
     with ModelProcess(answers, args.model_delay) as model:
+        if args.client_slice and not request_short_slice():
+            raise SystemExit("--client-slice: this kernel does not take a per-thread slice (Linux >= 6.12)")
+        client_slice = slice_ns(os.getpid())
         client = Client()
         options = {
             "model_url": model.url,
@@ -260,9 +271,7 @@ async def responsiveness(args: argparse.Namespace, workspace: Path, png: bytes) 
         idle = [await client.code_action(uri) for _ in range(args.idle)]
         # For reference: the same code actions while cpu_count + 1 processes (none of ours) burn the CPU,
         # as a run's renders and OCR do: what a loaded machine alone does to the round trip.
-        burners = [
-            subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range((os.cpu_count() or 1) + 1)
-        ]
+        burners = [subprocess.Popen([sys.executable, "-c", BURNER]) for _ in range((os.cpu_count() or 1) + 1)]
         try:
             await asyncio.sleep(0.5)
             burnt = []
@@ -340,6 +349,7 @@ async def responsiveness(args: argparse.Namespace, workspace: Path, png: bytes) 
         "first_progress_client_token_ratio": statistics.median(first["client token"]) / idle_round_trip,
         "model_calls": model.calls,
         "server_slice_ms": server_slice / 1e6,
+        "client_slice_ms": client_slice / 1e6,
     }
 
 
@@ -358,6 +368,11 @@ async def main() -> None:
         "--default-slice",
         action="store_true",
         help="run the server with the kernel's default time slice (the A/B of lsp_server/scheduling.py)",
+    )
+    parser.add_argument(
+        "--client-slice",
+        action="store_true",
+        help="give the bench's client a short time slice too (what is left is the server's latency)",
     )
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
