@@ -184,7 +184,7 @@ def run_demo(config: DemoConfig, say: Say) -> dict[str, Any]:
 
     vision_file = work / "mix" / "vision.jsonl"
     vision_rows = write_mix(conversations(charts, config.vision_mix.model_copy(update={"seed": seed})), vision_file)
-    say(f"vision mix: {vision_rows} chart-type questions -> {vision_file}")
+    say(f"vision mix: {vision_rows} chart-type questions and script openings -> {vision_file}")
     vision, sft_out = work / "vision", work / "sft"
     sft("sft vision", init, vision_file, vision, VISION_RECIPE)
     sft("sft", vision, mix_file, sft_out, RECIPE)
