@@ -17,6 +17,7 @@ from conftest import SUPPORTED_SETS, own_containers, set_image
 from PIL import Image
 
 from viscodex.agent.score.dom import dom_blocks
+from viscodex.agent.score.trace import ChartTrace, trace_words
 from viscodex.sandbox import HtmlRender, Sandbox, Viewport
 
 pytestmark = pytest.mark.docker
@@ -152,6 +153,31 @@ def test_chart_trace_describes_the_figure(sandbox: Sandbox) -> None:
     assert roles["Quarter"]["box"][3] > 350
     # The trace is not part of the `sandbox run --json` contract.
     assert "trace" not in json.loads(result.contract_json())
+
+
+MATH_LABELS = r"""import matplotlib.pyplot as plt
+fig, ax = plt.subplots(figsize=(6, 4))
+ax.plot([1, 2, 3], [1, 4, 9])
+ax.set_title(r"Growth $6\times10^{5}$")
+ax.set_xlabel(r"Speed ($\mu$m/s)")
+ax.set_ylabel(r"Cost \$5")
+ax.text(2, 5, r"$\alpha\,=\,0.5$")
+plt.savefig("out.png")
+"""
+
+
+def test_chart_trace_gives_the_glyphs_mathtext_draws(sandbox: Sandbox) -> None:
+    """OCR of a picture reads the glyphs, so the trace says what a mathtext label draws beside its source:
+    a TeX command as its symbol, markup and thin spaces left out, an escaped dollar as a dollar."""
+    result = sandbox.run_chart(MATH_LABELS, trace=True)
+    assert result.ok and result.trace is not None, result.stderr
+    drawn = {t["text"]: t.get("drawn") for t in result.trace["texts"]}
+    assert drawn["Growth $6\\times10^{5}$"] == "Growth 6\u00d7105"
+    assert drawn["Speed ($\\mu$m/s)"] == "Speed (\u03bcm/s)"
+    assert drawn["$\\alpha\\,=\\,0.5$"] == "\u03b1=0.5"
+    assert drawn["Cost \\$5"] == "Cost $5"
+    words = {w.text for w in trace_words(ChartTrace.parse(result.trace), max_rotation=90)}
+    assert {"Growth 6\u00d7105", "Speed (\u03bcm/s)", "\u03b1=0.5"} <= words  # what is compared with OCR
 
 
 KINDS = """

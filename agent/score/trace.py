@@ -25,6 +25,9 @@ class TraceText(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     text: str
+    drawn: str | None = None
+    """The characters it draws, where they differ from ``text``: mathtext's markup turned into its glyphs
+    (``$\\mu$`` draws "μ"). What OCR of a picture of it reads, so what it is compared with."""
     role: str = "text"
     """title, suptitle, xlabel, ylabel, xtick, ytick, legend, legend_title or text (annotations)."""
     axes: int | None = None
@@ -121,7 +124,7 @@ def trace_words(trace: ChartTrace, max_rotation: float = MAX_ROTATION) -> list[T
                 color = parse_hex(t.color)
             except ValueError:
                 color = None
-        text = " ".join(t.text.split())  # a multi-line text is measured as one unit
+        text = " ".join((t.drawn if t.drawn is not None else t.text).split())  # multi-line: one unit
         if text:
             words.append(TextBlock(text=text, box=t.box, color=color, role=t.role))
     return words

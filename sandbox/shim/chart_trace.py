@@ -22,6 +22,42 @@ def png_size(path: str) -> tuple[int, int]:
     return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
 
 
+_MATH_SPACING = {",": "", ";": " ", ":": " ", "!": "", " ": " ", "quad": " ", "qquad": " "}
+"""Mathtext's spacing commands: a thin space draws nothing OCR would read as one."""
+
+
+def drawn_text(artist: Any) -> str:
+    """The characters a text artist draws: its string, with mathtext's markup turned into the glyphs it
+    stands for (``$\\mu = 1$`` draws a Greek mu, an equals sign and a one), by matplotlib's own table of
+    TeX commands. The target's texts are OCR of glyphs, so the source's ``$``, braces and command names
+    would otherwise read as text the target lacks. TeX rendered by ``usetex`` as it is."""
+    import re
+
+    text = artist.get_text()
+    try:
+        shown, math = artist._preprocess_math(text)
+        if math is not True:
+            return text if math else shown  # plain text draws an escaped "\\$" as "$"
+        from matplotlib._mathtext_data import tex2uni
+    except (AttributeError, ImportError, TypeError, ValueError):  # private API that may move: keep the source
+        return text
+
+    def command(match: Any) -> str:
+        name = match.group(1)
+        if name in _MATH_SPACING:
+            return _MATH_SPACING[name]
+        return chr(tex2uni[name]) if name in tex2uni else ""  # \mathrm, \frac, ...: no glyph of their own
+
+    parts = re.split(r"(?<!\\)\$", text)
+    out = []
+    for index, part in enumerate(parts):
+        if index % 2 == 0:
+            out.append(part.replace("\\$", "$"))
+        else:
+            out.append(re.sub(r"[{}^_]", "", re.sub(r"\\([A-Za-z]+|[,;:! ])", command, part)))
+    return "".join(out)
+
+
 def tight_box(figure: Any, save_kwargs: dict[str, Any]) -> Any:
     """The part of the figure the script's own ``savefig(..., bbox_inches="tight")`` would have saved,
     in inches, or None when it saved the whole canvas.
@@ -110,9 +146,11 @@ def trace_figure(figure: Any, png_size: tuple[int, int], crop: Any = None) -> di
     def add_text(t: Any, role: str, axes: int | None) -> None:
         if t is None or not t.get_visible() or not t.get_text().strip():
             return
+        drawn = drawn_text(t)
         texts.append(
             {
                 "text": t.get_text(),
+                **({"drawn": drawn} if drawn != t.get_text() else {}),
                 "role": role,
                 "axes": axes,
                 "box": box(t),
