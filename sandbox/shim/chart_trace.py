@@ -33,11 +33,11 @@ def drawn_text(artist: Any) -> str:
     would otherwise read as text the target lacks. TeX rendered by ``usetex`` as it is."""
     import re
 
-    text = artist.get_text()
+    text = str(artist.get_text())
     try:
         shown, math = artist._preprocess_math(text)
         if math is not True:
-            return text if math else shown  # plain text draws an escaped "\\$" as "$"
+            return text if math else str(shown)  # plain text draws an escaped "\\$" as "$"
         from matplotlib._mathtext_data import tex2uni
     except (AttributeError, ImportError, TypeError, ValueError):  # private API that may move: keep the source
         return text
