@@ -74,6 +74,10 @@ async def pick_kind(request: SolveRequest, model: ChatBackend) -> Kind:
         return request.kind
     if request.repo is not None:
         return "fix"
+    trained: tuple[str, ...] = getattr(model, "kinds", ())  # EmbeddedBackend.kinds; others: every task
+    known = [k for k in KINDS if k in trained]
+    if len(known) == 1:  # a model trained for one task (the demo: charts) cannot tell the others apart
+        return known[0]
     for path in request.context_files:
         spec = language_spec_for_path(path)
         if spec is not None and spec.name in UI_LANGUAGES:

@@ -48,8 +48,11 @@ class EmbeddedBackend:
 
     name = "embedded"
 
-    def __init__(self, settings: ModelSettings, path: Path | None = None) -> None:
+    def __init__(self, settings: ModelSettings, path: Path | None = None, kinds: tuple[str, ...] = ()) -> None:
         self.settings = settings
+        self.kinds = kinds
+        """The tasks the checkpoint was trained for (its preset's; empty: every task). ``auto`` takes the
+        one task of a model that knows only one, instead of asking it what it sees."""
         self.path = path or settings.resolved_model_path()
         if not (self.path / "config.json").is_file():
             raise ModelUnavailable(f"no model checkpoint at {self.path} (config.json missing)")

@@ -51,7 +51,7 @@ async def open_backend(settings: ModelSettings) -> ChatBackend:
         raise ModelUnavailable(_missing_model_message(settings, server_problem))
     if local.demo:
         log.warning("%s", local.notice())
-    embedded = EmbeddedBackend(settings, path)
+    embedded = EmbeddedBackend(settings, path, kinds=local.preset.kinds if local.preset is not None else ())
     detail = await embedded.check()
     log.info("model backend: embedded (%s)", detail)
     return embedded

@@ -261,7 +261,8 @@ def test_the_vision_stage_asks_the_chart_type_and_trains_the_vision_tower() -> N
 def test_solve_with_the_demo_model_ends_with_a_rendered_figure(
     sandbox_image: str, tmp_path: Path, empty_home: dict[str, str]
 ) -> None:
-    """Nothing configured: `solve` takes the shipped demo, says so once, and renders what it wrote."""
+    """Nothing configured: `solve` takes the shipped demo, says so once, treats the picture as a chart (the
+    demo's one task), and renders what it wrote."""
     held = tmp_path / "held"
     proc = subprocess.run(
         [
@@ -288,7 +289,8 @@ def test_solve_with_the_demo_model_ends_with_a_rendered_figure(
     run = tmp_path / "run"
     env = {**os.environ, **empty_home}
     proc = subprocess.run(
-        [AGENT, "solve", str(picture), "--kind", "chart", "--max-iters", "2", "--run-dir", str(run)],
+        # No --kind: `auto` takes the demo's one task (model/presets.py) instead of asking a chart model.
+        [AGENT, "solve", str(picture), "--max-iters", "2", "--run-dir", str(run)],
         capture_output=True,
         text=True,
         timeout=800,
