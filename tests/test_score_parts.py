@@ -34,6 +34,7 @@ from viscodex.agent.score import (
 )
 from viscodex.agent.score import ocr as ocr_module
 from viscodex.agent.score.align import content_box
+from viscodex.agent.score.charttype import mark_shape, shapes_agree
 from viscodex.agent.score.colors import ciede2000, delta_e, parse_hex, rgb_to_lab, to_hex
 from viscodex.agent.score.content import content_diff
 from viscodex.agent.score.critique import _nearest_pairs
@@ -559,3 +560,31 @@ def test_a_removed_heading_is_missing_though_its_words_are_on_the_next_line() ->
     assert diff.missing == (0,) and diff.extra == ()
     kept = content_diff(target, list(target), same_lines=[(0, 0), (1, 1), (2, 2)])
     assert kept.missing == () and kept.extra == ()
+
+
+def _marks(draw: str) -> np.ndarray:
+    """A 600x400 white picture with marks in one purple, drawn as ``draw`` says."""
+    image = Image.new("RGB", (600, 400), "white")
+    pen = ImageDraw.Draw(image)
+    purple = (147, 112, 219)
+    if draw == "dots":  # big scatter dots, two of them overlapping
+        for x, y in [(80, 300), (80, 280), (150, 120), (260, 200), (380, 320), (450, 90), (540, 220)]:
+            pen.ellipse((x - 8, y - 8, x + 8, y + 8), fill=purple)
+    elif draw == "line":  # a 4 pt line through six points
+        pen.line([(60, 300), (160, 120), (260, 250), (360, 90), (460, 200), (560, 150)], fill=purple, width=6)
+    else:  # bars
+        for i, h in enumerate([120, 200, 90, 260]):
+            pen.rectangle((80 + 120 * i, 360 - h, 140 + 120 * i, 360), fill=purple)
+    return np.asarray(image)
+
+
+def test_mark_shape_tells_dots_from_a_thick_line_and_leaves_bars_alone() -> None:
+    """Big dots and a thick stroke both survive an erosion (solidity cannot tell them apart); how their
+    pixels hang together does: separate compact blobs are markers, one long stroke is a line."""
+    purple = (147, 112, 219)
+    assert mark_shape(_marks("dots"), purple) == "markers"
+    assert mark_shape(_marks("line"), purple) == "line"
+    assert mark_shape(_marks("bars"), purple) is None
+    assert mark_shape(_marks("dots"), (255, 140, 0)) is None  # nothing in that colour
+    assert shapes_agree("scatter", "markers", "markers") and not shapes_agree("line", "markers", "markers")
+    assert not shapes_agree("scatter", "markers", "line") and not shapes_agree("bar", None, None)

@@ -299,3 +299,35 @@ def test_chart_series_count(charts: dict[str, RunResult], chart_target: Target) 
     # the candidate lacks is named.
     lines = critique(one)
     assert lines and "which the candidate lacks" in lines[0], lines
+
+
+SCATTER = """import matplotlib.pyplot as plt
+fig, ax = plt.subplots(figsize=(6, 4))
+ax.{call}
+ax.set_title("Visitors")
+fig.tight_layout()
+"""
+DOTS = 'scatter([1, 1, 2, 4, 6, 7, 9], [4, 5, 1, 4, 1, 6, 3], s=200, color="{colour}")'
+
+
+def test_dots_in_another_colour_overrule_a_wrong_type_hint(sandbox: Sandbox) -> None:
+    """A scatter plot whose target type was named wrongly ("line", as a small model reads big dots): a
+    candidate drawing the same dots in another colour is not told to draw a line, since its marks and the
+    target's have the same shape; a line in another colour still gets the hint's verdict."""
+    runs = {
+        name: sandbox.run_chart(SCATTER.format(call=call), trace=True)
+        for name, call in {
+            "target": DOTS.format(colour="mediumpurple"),
+            "dots": DOTS.format(colour="darkorange"),
+            "line": 'plot([1, 2, 4, 6, 9], [4, 1, 4, 1, 3], linewidth=4, color="darkorange")',
+        }.items()
+    }
+    for name, run in runs.items():
+        assert run.ok and run.png is not None, (name, run.stderr)
+    target = runs["target"].png
+    assert target is not None
+    blocks = ocr_blocks(target)
+    dots = score_chart(target, blocks, runs["dots"].png or b"", runs["dots"].trace, target_hint="line")
+    assert dots.chart_type == 1.0 and not [line for line in critique(dots) if line.startswith("Chart type")]
+    line = score_chart(target, blocks, runs["line"].png or b"", runs["line"].trace, target_hint="scatter")
+    assert line.chart_type == 0.0 and critique(line)[0].startswith("Chart type: candidate draws line")

@@ -8,8 +8,12 @@ The picture does say how each series is drawn, though: in the series' colour, a 
 filled shape and a line is a thin stroke. ``type_evidence`` compares that, per candidate series, on the
 target and on the candidate (on the target's canvas); where it can be measured it decides the
 component, and the hint is not needed (a model that names the type wrongly no longer costs a right
-script its chart-type score). Types are compared exactly and by family
-(a histogram is closer to bars than to lines): the score is the mean of the two Jaccard indices.
+script its chart-type score). Where the candidate drew its one series in a colour the target lacks,
+nothing can be compared that way; then the shape of its marks on its own render against the shape of the
+target's main colour's (``mark_shape``: dots or a line) can still clear a hint that says otherwise (a small
+model reads big scatter dots as a line, and the loop must not be told to draw one). Types are compared
+exactly and by family (a histogram is closer to bars than to lines): the score is the mean of the two
+Jaccard indices.
 """
 
 from __future__ import annotations
@@ -152,6 +156,59 @@ def type_evidence(
             continue
         out.append(TypeEvidence(kind, color, s_c, s_t, n_t))
     return out
+
+
+MIN_BLOB_PIXELS = 12
+"""Smaller pieces of a colour (antialiasing, a legend swatch's edge) are left out of ``mark_shape``."""
+COMPACT_SHARE = 0.6
+"""Share of a colour's pixels in compact blobs above which its marks are markers (a few dots overlap)."""
+STROKE_RATIO = 8.0
+"""A piece is a stroke when its bounding box's diagonal, squared, exceeds this many times its pixels:
+a line much longer than it is thick (a dot of any size has about 2.5, a bar rarely over 4)."""
+
+
+def mark_shape(rgb: npt.NDArray[np.uint8], color: tuple[int, int, int]) -> str | None:
+    """How the marks drawn in ``color`` are shaped: "markers" (three or more separate, compact blobs: a
+    scatter plot's dots), "line" (most of the pixels in one stroke far longer than it is thick), or None
+    (anything else: bars, areas, wedges, too few pixels). ``mark_solidity`` cannot tell big dots from a
+    thick line (both keep most of their pixels through an erosion); how the pixels hang together can."""
+    from scipy import ndimage  # type: ignore[import-untyped]
+
+    mask = colour_mask(rgb, color, MARK_COLOR_DISTANCE)
+    if int(mask.sum()) < MIN_MARK_PIXELS:
+        return None
+    labels, count = ndimage.label(mask, structure=np.ones((3, 3), dtype=bool))
+    sizes = np.bincount(labels.ravel(), minlength=count + 1)[1:]
+    pieces = []
+    for index, where in enumerate(ndimage.find_objects(labels)):
+        if where is None or sizes[index] < MIN_BLOB_PIXELS:
+            continue
+        height, width = where[0].stop - where[0].start, where[1].stop - where[1].start
+        pieces.append((int(sizes[index]), height, width))
+    total = sum(size for size, _, _ in pieces)
+    if not total:
+        return None
+    compact = sum(size for size, h, w in pieces if 0.5 <= w / h <= 2.0 and size >= 0.5 * h * w)
+    if len(pieces) >= 3 and compact >= COMPACT_SHARE * total:
+        return "markers"
+    size, height, width = max(pieces)
+    if size >= 0.6 * total and height * height + width * width >= STROKE_RATIO * size:
+        return "line"
+    return None
+
+
+SHAPE_TYPES = {"markers": ("scatter",), "line": ("line",)}
+"""The chart types whose marks take each ``mark_shape``."""
+
+
+def shapes_agree(candidate_type: str, candidate_shape: str | None, target_shape: str | None) -> bool:
+    """Whether a candidate series of ``candidate_type`` drawn as ``candidate_shape`` is drawn the way the
+    target's marks are: both shapes measured, equal, and the shape one the type draws."""
+    return (
+        candidate_shape is not None
+        and candidate_shape == target_shape
+        and candidate_type in SHAPE_TYPES.get(candidate_shape, ())
+    )
 
 
 def evidence_agreement(evidence: Sequence[TypeEvidence]) -> float | None:

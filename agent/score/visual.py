@@ -44,7 +44,15 @@ from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validat
 
 from .align import align, content_box
 from .blocks import TextBlock, intersection_area
-from .charttype import TypeEvidence, evidence_agreement, normalize_types, type_agreement, type_evidence
+from .charttype import (
+    TypeEvidence,
+    evidence_agreement,
+    mark_shape,
+    normalize_types,
+    shapes_agree,
+    type_agreement,
+    type_evidence,
+)
 from .colors import delta_e, parse_hex, similarity_from_delta_e
 from .content import content_diff
 from .evidence import colour_covered, colour_present, same_drawing
@@ -660,6 +668,13 @@ def score_chart(
     ]
     evidence = tuple(type_evidence(t_rgb, c_rgb, marks)) if trace.error is None else ()
     from_picture = evidence_agreement(evidence)
+    if from_picture is None and len(marks) == 1 and t_palette:
+        # One series, in a colour the target does not draw, so nothing above was measured: its marks'
+        # shape on its own render against the target's main colour's. Dots against dots (or a line
+        # against a line) clear a type hint that says otherwise; anything else leaves the hint to decide.
+        kind, drawn_in = marks[0]
+        if shapes_agree(kind, mark_shape(raw_c, drawn_in), mark_shape(t_rgb, t_palette[0].rgb)):
+            from_picture = 1.0
     chart_type = from_picture if from_picture is not None else type_agreement(trace.types, target_types)
     look = perceptual_similarity(t_rgb, c_rgb)
     return ChartScore(
