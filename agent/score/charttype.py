@@ -162,6 +162,8 @@ MIN_BLOB_PIXELS = 12
 """Smaller pieces of a colour (antialiasing, a legend swatch's edge) are left out of ``mark_shape``."""
 COMPACT_SHARE = 0.6
 """Share of a colour's pixels in compact blobs above which its marks are markers (a few dots overlap)."""
+STROKE_SHARE = 0.6
+"""Share of a colour's pixels the largest piece must hold for its marks to be one line."""
 STROKE_RATIO = 8.0
 """A piece is a stroke when its bounding box's diagonal, squared, exceeds this many times its pixels:
 a line much longer than it is thick (a dot of any size has about 2.5, a bar rarely over 4)."""
@@ -192,7 +194,7 @@ def mark_shape(rgb: npt.NDArray[np.uint8], color: tuple[int, int, int]) -> str |
     if len(pieces) >= 3 and compact >= COMPACT_SHARE * total:
         return "markers"
     size, height, width = max(pieces)
-    if size >= 0.6 * total and height * height + width * width >= STROKE_RATIO * size:
+    if size >= STROKE_SHARE * total and height * height + width * width >= STROKE_RATIO * size:
         return "line"
     return None
 
