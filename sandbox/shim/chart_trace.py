@@ -96,11 +96,13 @@ def scaled_dpi(figure: Any, crop: Any, scale_to: list[int]) -> float | None:
     return round(dpi, 3) if 20.0 <= dpi <= 600.0 else None
 
 
-def trace_figure(figure: Any, png_size: tuple[int, int], crop: Any = None) -> dict[str, Any]:
+def trace_figure(figure: Any, png_size: tuple[int, int], crop: Any = None, renderer: Any = None) -> dict[str, Any]:
     """What a drawn matplotlib figure is made of, as plain JSON: per axes its chart types and series,
     and every visible text with its role, box in pixels of the saved PNG (y down) and colour.
 
     ``crop`` is the box in inches the PNG was saved with (``tight_box``), None for the whole canvas.
+    ``renderer``: the one drawing now (a ``draw_event``'s), whose display pixels are the PNG's; else the
+    canvas's own.
 
     Read from the artists (containers, lines, collections, patches) rather than from the calls, so it
     describes what was drawn whichever API drew it (pyplot, object-oriented, pandas, seaborn).
@@ -110,7 +112,7 @@ def trace_figure(figure: Any, png_size: tuple[int, int], crop: Any = None) -> di
     from matplotlib.container import BarContainer
     from matplotlib.patches import Rectangle, Wedge
 
-    renderer = figure.canvas.get_renderer()
+    renderer = renderer if renderer is not None else figure.canvas.get_renderer()
     fig_w, fig_h = figure.canvas.get_width_height()
     left, top, right, bottom = 0.0, float(fig_h), float(fig_w), 0.0  # the saved part, display pixels
     if crop is not None:

@@ -35,7 +35,7 @@ from collections.abc import Callable
 from typing import Any
 
 try:  # on the host (tests, type checks) the parts are modules; in the container they precede this file
-    from .chart_trace import CHART_PATH, png_size, scaled_dpi, tight_box, trace_figure
+    from .chart_trace import CHART_PATH, scaled_dpi, tight_box, trace_figure
     from .dom_text import collect_text_blocks
 except ImportError:
     pass
@@ -324,18 +324,23 @@ def _preload_chart() -> Callable[[dict[str, Any]], dict[str, Any]]:
                 dpi = scaled_dpi(figure, crop, job["scale_to"])
                 if dpi is not None:
                     save["dpi"] = dpi
+            drawn: list[dict[str, Any]] = []
+            if job.get("trace"):
+                # Traced inside the draw that makes the PNG (its dpi, its crop, its layout), not in a draw
+                # of the figure's own: axis labels are placed from the tick labels' extents at draw
+                # time, which do not scale exactly with dpi, so another draw put an x-axis label a few
+                # pixels off the one in the picture. The last draw is the PNG's.
+                def on_draw(event: Any) -> None:
+                    try:
+                        drawn.append(trace_figure(figure, figure.canvas.get_width_height(), None, event.renderer))
+                    except Exception as exc:  # noqa: BLE001 - a trace failure must not fail the chart
+                        drawn.append({"error": f"{type(exc).__name__}: {exc}"})
+
+                listener = figure.canvas.mpl_connect("draw_event", on_draw)
             original_savefig(figure, CHART_PATH, format="png", **save)
             if job.get("trace"):
-                # After saving: layout engines (tight/constrained) only run at draw time, so the
-                # positions are final only now, and they are those of the PNG we return. A cropped save
-                # or one at another dpi drew in other display coordinates, and axis labels keep the
-                # positions of that draw: one more draw at the figure's own state puts them back.
-                try:
-                    if save:
-                        figure.canvas.draw()
-                    trace = trace_figure(figure, png_size(CHART_PATH), crop)
-                except Exception as exc:  # noqa: BLE001 - a trace failure must not fail the chart
-                    trace = {"error": f"{type(exc).__name__}: {exc}"}
+                figure.canvas.mpl_disconnect(listener)
+                trace = drawn[-1] if drawn else {"error": "the figure was not drawn"}
                 with open(TRACE_PATH, "w", encoding="utf-8") as fh:
                     json.dump(trace, fh)
             return 0
