@@ -46,6 +46,7 @@ from viscodex.agent.score.palette import dominant_colors, palette_similarity
 from viscodex.agent.score.perceptual import background_color, perceptual_similarity, ssim
 from viscodex.agent.score.raster import ImageDecodeError, load_rgb
 from viscodex.agent.score.visual import BlockPair
+from viscodex.agent.score.words import blocks_from_words
 
 # --- colours --------------------------------------------------------------------------------------
 
@@ -218,6 +219,27 @@ def test_group_lines_joins_words_on_a_line_and_splits_columns() -> None:
     lines = group_lines(words)
     assert [b.text for b in lines] == ["Pro plan", "Home", "next"]
     assert lines[0].box == (10, 10, 81, 28)
+
+
+def test_a_shape_read_as_a_giant_letter_joins_no_lines() -> None:
+    """OCR read a chart's curves as one "a" 318 px tall (ChartMimic line_11): it is not text, and kept it
+    joined a tick label and a legend title far below into one line that then "moved" 267 px."""
+    image = Image.new("RGB", (700, 620), (255, 255, 255))
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.load_default(size=16)
+    draw.text((35, 450), "0.60", fill=(0, 0, 0), font=font)
+    draw.text((570, 488), "Dictionary", fill=(0, 0, 0), font=font)
+    draw.text((35, 300), "0.80", fill=(0, 0, 0), font=font)
+    draw.arc((139, 277, 517, 595), 0, 300, fill=(31, 119, 180), width=4)
+    rgb = np.asarray(image)
+    words = [
+        _block("0.60", 35, 450, 36, 16),
+        _block("0.80", 35, 300, 36, 16),
+        _block("Dictionary", 570, 488, 85, 18),
+        _block("a", 139, 277, 378, 318),
+    ]
+    lines = blocks_from_words(words, rgb)
+    assert sorted(b.text for b in lines) == ["0.60", "0.80", "Dictionary"]
 
 
 def _text_png(text: str, color: tuple[int, int, int], bg=(255, 255, 255), size=(420, 120)) -> bytes:

@@ -3,8 +3,8 @@
 This is the one pipeline OCR words, DOM words and chart-trace texts all go through (the "same
 instrument" for both sides of a comparison). Noise dropped on every source alike: words with no visible
 ink, lone symbols (bullets, separators; OCR reads a bullet as "e" or "+", so solid dot-shaped single
-characters go too), rotated text (taller than wide: OCR reads it unreliably) and specks far smaller
-than the picture's typical text.
+characters go too), rotated text (taller than wide: OCR reads it unreliably), specks far smaller
+than the picture's typical text and giants far taller (a shape read as a letter).
 """
 
 from __future__ import annotations
@@ -21,6 +21,10 @@ BLOB_FILL = 0.65
 """A single character whose ink fills this much of its roughly square box is a dot, not a letter."""
 SPECK_FACTOR = 0.3
 """Words whose ink is less tall than this share of the median word height are specks (tick marks...)."""
+GIANT_FACTOR = 8.0
+"""Words whose ink is taller than this many median word heights are shapes OCR read as letters (a chart's
+curves as one 318 px "a"), not text: no chart or page sets a word that much above its typical size, and
+one such word joins every line it spans into one."""
 
 
 def measure_words(words: Sequence[TextBlock], rgb: RgbArray) -> list[TextBlock]:
@@ -44,7 +48,7 @@ def measure_words(words: Sequence[TextBlock], rgb: RgbArray) -> list[TextBlock]:
         kept.append(measured)
     if len(kept) >= 3:
         typical = statistics.median(w.height for w in kept)
-        kept = [w for w in kept if w.height >= SPECK_FACTOR * typical]
+        kept = [w for w in kept if SPECK_FACTOR * typical <= w.height <= GIANT_FACTOR * typical]
     return kept
 
 
