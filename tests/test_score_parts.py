@@ -261,6 +261,19 @@ def test_measure_ink_reads_box_and_colour() -> None:
     assert measure_ink((0, 0, 50, 20), np.full((120, 420, 3), 255, dtype=np.uint8)) is None
 
 
+def test_measure_ink_leaves_out_a_tick_mark_above_the_label() -> None:
+    """OCR's box of an x tick label can hold the tick mark above it (ChartMimic CB_26: 6 px of tick, about 5
+    blank rows, 12 px of letters): the letters are the text, or the label reads twice as tall as drawn."""
+    image = Image.new("RGB", (120, 60), (255, 255, 255))
+    draw = ImageDraw.Draw(image)
+    draw.text((30, 22), "SEAC", fill=(0, 0, 0), font=ImageFont.load_default(size=20), anchor="lt")
+    letters = np.flatnonzero((np.asarray(image)[:, :, 0] < 128).any(axis=1))
+    top = int(letters[0])
+    draw.rectangle((50, top - 11, 51, top - 6), fill=(0, 0, 0))  # the tick, 5 blank rows above the letters
+    ink = measure_ink((29, top - 11, 90, float(letters[-1] + 1)), np.asarray(image))
+    assert ink is not None and ink.box[1] == top and ink.box[3] == letters[-1] + 1, (ink, letters)
+
+
 def test_dominant_colors_fold_antialiasing_and_ignore_greys() -> None:
     image = Image.new("RGB", (300, 200), "white")
     draw = ImageDraw.Draw(image)

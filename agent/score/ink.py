@@ -23,6 +23,10 @@ MIN_CONTRAST = 32.0
 """RGB distance below which a box is considered to hold no visible ink (faint text, empty box)."""
 INK_FRACTION = 0.35
 """A pixel is ink when its distance from the background is at least this share of the largest one."""
+ROW_GAP = 0.15
+"""Blank rows (a share of the box's height) that end a text's ink: more, and what lies beyond is a neighbour
+(the next line's ascenders, an axis tick mark 6 px above its label in a 24 px OCR box), fewer bridge the
+gaps inside a line (the dot of an "i", an accent)."""
 CORE_FRACTION = 0.9
 """Glyph-core pixels, whose median is the text colour: at least this share of the largest distance."""
 
@@ -82,7 +86,7 @@ def measure_ink(box: Box, rgb: RgbArray, margin: int = 2) -> Ink | None:
         return None
     ink = dist >= INK_FRACTION * top
     row_counts = ink.sum(axis=1)
-    gap = max(2, round(0.2 * (box[3] - box[1])))
+    gap = max(2, round(ROW_GAP * (box[3] - box[1])))
     r0, r1 = _main_run(row_counts > 0, row_counts, gap)
     ink[:r0] = False
     ink[r1:] = False
