@@ -369,6 +369,17 @@ def test_swatch_color_left_of_a_legend_label() -> None:
     assert swatch_color(np.asarray(image), label) == (221, 107, 32)
 
 
+def test_swatch_color_of_a_thin_line_is_its_core_not_its_blended_edges() -> None:
+    """A 2 px dashed line swatch whose anti-aliased edges (a pale blend with the background) outnumber its
+    core (ChartMimic line_60): the series colour is the core's."""
+    rgb = np.full((40, 200, 3), 255, dtype=np.uint8)
+    rgb[14:16, 10:40] = (240, 188, 188)  # the edge above
+    rgb[16:18, 10:40] = (214, 39, 40)  # the line
+    rgb[18:20, 10:40] = (240, 188, 188)  # the edge below
+    label = TextBlock(text="Efficiency", box=(55, 10, 95, 26))
+    assert swatch_color(rgb, label) == (214, 39, 40)
+
+
 # --- chart types ------------------------------------------------------------------------------------
 
 

@@ -23,6 +23,10 @@ from .trace import TraceSeries
 MIN_LABEL_SIMILARITY = 0.8
 SWATCH_WIDTH = 4.0
 """How far left of the label (in label heights) the swatch is looked for."""
+CORE_CHROMA = 0.6
+"""Swatch pixels at least this share of the strip's strongest chroma are its colour; the rest are blends
+with the background at a thin line's edges, which can outnumber its core (a dashed line with an x marker
+read as #f0bcbc where it is drawn #d62728)."""
 
 
 class SeriesColor(BaseModel):
@@ -37,7 +41,8 @@ class SeriesColor(BaseModel):
 
 
 def swatch_color(rgb: RgbArray, label: TextBlock) -> RGB | None:
-    """The dominant chromatic colour just left of a legend label, or None if there is none."""
+    """The dominant colour of the strongest-coloured pixels just left of a legend label, or None if there is
+    no colour there."""
     x0, y0, _, y1 = (round(v) for v in label.box)
     height = max(1, y1 - y0)
     left = max(0, round(x0 - SWATCH_WIDTH * height))
@@ -45,9 +50,10 @@ def swatch_color(rgb: RgbArray, label: TextBlock) -> RGB | None:
     if strip.size == 0:
         return None
     lab = rgb_to_lab(strip)
-    coloured = strip[np.hypot(lab[:, 1], lab[:, 2]) >= MIN_CHROMA]
-    if len(coloured) < 3:
+    chroma = np.hypot(lab[:, 1], lab[:, 2])
+    if int((chroma >= MIN_CHROMA).sum()) < 3:
         return None
+    coloured = strip[chroma >= max(MIN_CHROMA, CORE_CHROMA * float(chroma.max()))]
     q = (coloured // 8).astype(np.int64)
     keys = (q[:, 0] << 10) | (q[:, 1] << 5) | q[:, 2]
     values, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
