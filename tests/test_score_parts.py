@@ -34,7 +34,7 @@ from viscodex.agent.score import (
 )
 from viscodex.agent.score import ocr as ocr_module
 from viscodex.agent.score.align import content_box
-from viscodex.agent.score.charttype import mark_shape, shapes_agree
+from viscodex.agent.score.charttype import mark_shape, shapes_agree, type_evidence
 from viscodex.agent.score.colors import ciede2000, delta_e, parse_hex, rgb_to_lab, to_hex
 from viscodex.agent.score.content import content_diff
 from viscodex.agent.score.critique import _nearest_pairs
@@ -634,3 +634,23 @@ def test_mark_shape_tells_dots_from_a_thick_line_and_leaves_bars_alone() -> None
     assert mark_shape(_marks("dots"), (255, 140, 0)) is None  # nothing in that colour
     assert shapes_agree("scatter", "markers", "markers") and not shapes_agree("line", "markers", "markers")
     assert not shapes_agree("scatter", "markers", "line") and not shapes_agree("bar", None, None)
+
+
+def _red_line(width: int) -> np.ndarray:
+    image = Image.new("RGB", (600, 400), "white")
+    ImageDraw.Draw(image).line([(60, 300), (560, 300)], fill=(255, 0, 0), width=width)
+    return np.asarray(image)
+
+
+def test_type_evidence_takes_a_wider_stroke_of_the_same_line_for_the_same_type() -> None:
+    """The benchmark's PDF rasterizer draws a line a pixel wider than Agg (ChartMimic line_29: 3 px against
+    2): an erosion keeps a third of one and none of the other, but both are one long stroke, so the
+    picture does not say the type differs. Dots against that line still do."""
+    red = (255, 0, 0)
+    (same,) = type_evidence(_red_line(3), _red_line(2), [("line", red)])
+    assert abs(same.candidate_solidity - same.target_solidity) >= 0.3 and not same.differs
+    dots = Image.new("RGB", (600, 400), "white")
+    for x in range(80, 560, 60):
+        ImageDraw.Draw(dots).ellipse((x - 5, 295, x + 5, 305), fill=red)
+    (other,) = type_evidence(_red_line(2), np.asarray(dots), [("scatter", red)])
+    assert other.differs
