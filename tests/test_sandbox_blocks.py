@@ -334,6 +334,16 @@ def test_chart_trace_boxes_sit_on_the_ink_at_another_scale(sandbox: Sandbox) -> 
     assert abs(top - xlabel[1]) <= 1.5 and abs(bottom - xlabel[3]) <= 3, (top, bottom, xlabel)
 
 
+def test_chart_trace_holds_the_minor_tick_labels_a_short_log_axis_draws(sandbox: Sandbox) -> None:
+    """A log axis spanning less than a decade labels its minor ticks (2x10^0 ... 6x10^0): they are drawn,
+    so the trace has them, or the picture's OCR of them is "missing text" (ChartMimic line_9)."""
+    code = "import matplotlib.pyplot as plt\nplt.plot([2, 7], [1, 2])\nplt.xscale('log')"
+    result = sandbox.run_chart(code, trace=True)
+    assert result.ok and result.trace is not None, result.stderr
+    drawn = {t["drawn"] for t in result.trace["texts"] if t["role"] == "xtick"}
+    assert {"2×100", "3×100", "4×100", "6×100"} <= drawn, drawn
+
+
 def test_chart_scale_to_renders_at_the_pictures_scale(sandbox: Sandbox) -> None:
     """``scale_to`` keeps the figure's inches and layout and changes only the dpi: twice the pixels,
     glyphs twice as tall, the trace in the new picture's pixels."""

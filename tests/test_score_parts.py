@@ -132,6 +132,8 @@ def test_text_similarity_folds_ocr_confusions() -> None:
     assert text_similarity("“Hi” — there", '"Hi" - there') == 1.0
     assert text_similarity("Pro plan", "PRO PLAN") < 0.5 < text_similarity("Pro plan", "PRO PLAN", case=False)
     assert 0.5 < text_similarity("Start free trial", "Start trial") < 1.0
+    # a log axis's 4 times 10 to the 0 as OCR reads it (ChartMimic line_9)
+    assert text_similarity("4x10°", "4×10⁰") == 1.0 and text_similarity("6 x 10°", "6 x 10⁰") == 1.0
 
 
 def _block(text: str, x: float, y: float, w: float = 60, h: float = 14, color=(0, 0, 0)) -> TextBlock:

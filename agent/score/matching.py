@@ -3,8 +3,9 @@
 As in Design2Code, blocks are paired by what they say, not where they are (position is what we then
 measure), with the Hungarian algorithm maximising the total similarity; pairs less similar than a
 threshold are not pairs. Among equally similar candidates (repeated texts) the nearest one wins.
-Text is compared after folding the characters OCR confuses (l/I/| and 1, O and 0), so a target read as
-"Ql" still pairs with and equals "Q1"; a real difference between those characters goes unnoticed.
+Text is compared after folding the characters OCR confuses (l/I/| and 1; O and ° and 0; the
+multiplication sign and x), so a target read as "Ql" still pairs with and equals "Q1"; a real difference
+between those characters goes unnoticed.
 A character OCR's English alphabet cannot read (a Greek letter in a legend, say) matches whatever OCR
 made of it, as long as most of the text is readable and agrees.
 """
@@ -41,7 +42,9 @@ _TRANSLATE = str.maketrans(
         "\u00a0": " ",
     }
 )
-_CONFUSABLE = str.maketrans({"l": "1", "I": "1", "|": "1", "O": "0"})
+_CONFUSABLE = str.maketrans({"l": "1", "I": "1", "|": "1", "O": "0", "\u00b0": "0", "\u00d7": "x"})
+"""Also a superscript 0 (NFKC makes it "0") that OCR reads as a degree sign, and the multiplication sign
+OCR reads as an "x" (a log axis's 4 times 10 to the 0, read "4x10°")."""
 
 
 def normalize_text(text: str) -> str:

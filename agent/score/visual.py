@@ -58,7 +58,7 @@ from .content import content_diff
 from .evidence import colour_covered, colour_present, same_drawing
 from .ink import measure_ink
 from .legend import SeriesColor, legend_colors
-from .matching import MIN_SIMILARITY, Matching, match_blocks, text_similarity
+from .matching import MIN_SIMILARITY, Matching, match_blocks, normalize_text, text_similarity
 from .palette import PaletteColor, dominant_colors, palette_similarity
 from .perceptual import Perceptual, perceptual_similarity
 from .raster import RgbArray, image_key, load_rgb
@@ -368,12 +368,16 @@ def confirm_pair(pair: BlockPair, t_rgb: RgbArray, c_rgb: RgbArray) -> BlockPair
 def reread_pairs(pairs: Sequence[BlockPair], t_rgb: RgbArray, c_rgb: RgbArray) -> list[BlockPair]:
     """Chart texts that still read differently get the second reading (``second_reading.py``): the
     difference stands only if the target's text reads again at its place on the target and not on the
-    candidate. Texts equal but for spaces ("s=50", "s = 50": OCR's spacing) do not differ."""
+    candidate. Texts equal but for spaces ("s=50", "s = 50": OCR's spacing) and the characters OCR
+    confuses (``normalize_text``: "6 x 10°" read for 6 times 10 to the 0) do not differ."""
     out = list(pairs)
     disputed = [k for k, p in enumerate(out) if p.text_similarity < 1.0 and not p.same_pixels]
     for k in list(disputed):
         p = out[k]
-        if "".join(p.target.text.split()).casefold() == "".join(p.candidate.text.split()).casefold():
+        if (
+            "".join(normalize_text(p.target.text).split()).casefold()
+            == "".join(normalize_text(p.candidate.text).split()).casefold()
+        ):
             out[k] = p.model_copy(update={"text_similarity": 1.0})
             disputed.remove(k)
     if disputed:

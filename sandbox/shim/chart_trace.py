@@ -250,7 +250,8 @@ def trace_figure(figure: Any, png_size: tuple[int, int], crop: Any = None, rende
         for role, axis, out in (("xtick", ax.xaxis, xticks), ("ytick", ax.yaxis, yticks)):
             lo, hi = sorted(axis.get_view_interval())
             eps = (hi - lo) * 1e-6
-            for tick in axis.get_major_ticks():
+            # Minor ticks too: a log axis spanning less than a decade labels them ("4x10^0").
+            for tick in [*axis.get_major_ticks(), *axis.get_minor_ticks()]:
                 if not lo - eps <= tick.get_loc() <= hi + eps:
                     continue  # a tick outside the view limits is not drawn
                 for t in (tick.label1, tick.label2):
