@@ -5,7 +5,8 @@
     what differs -> again, until verified, no better for `patience` rounds, or out of iterations/time.
 
 Every step reports a typed event through ``emit``; the loop never prints. Each round the model sees the
-original request plus only its latest attempt and the feedback on it, so the context stays bounded.
+original request plus only its latest attempt and the feedback on it, so the context stays bounded; when
+that attempt came out worse than the best so far, the best one and its feedback instead.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ UI_LANGUAGES: frozenset[LanguageName] = frozenset({"html", "css", "jsx", "tsx", 
 """A context file in one of these (read off its suffix) makes ``auto`` a UI task."""
 MAX_PREVIOUS_CHARS = 24_000
 """The previous attempt goes back to the model as its extracted code, cut to this size."""
+SAMPLING_TEMPERATURE = 0.7
+"""For several candidates a round, and for a repair asked again from the same attempt."""
 
 
 @dataclass
@@ -136,10 +139,11 @@ class Loop:
         reason = "iteration budget"
         iteration = 0
         self._base = base
+        retry = False
         for iteration in range(1, request.max_iters + 1):
             started = time.monotonic()
             try:
-                attempts, model_s, sandbox_s = await self._round(task, iteration, messages)
+                attempts, model_s, sandbox_s = await self._round(task, iteration, messages, retry)
             except ModelError as exc:
                 if best is None:
                     raise
@@ -162,8 +166,13 @@ class Loop:
             if time.monotonic() - self._start > request.time_budget_s:
                 reason = "time budget"
                 break
-            previous = f"```{task.language}\n{round_best.code[:MAX_PREVIOUS_CHARS]}\n```"
-            messages = [*base, ChatMessage("assistant", previous), task.feedback(request, round_best.verification)]
+            # A round that came out worse than the best so far is not built on (its errors would
+            # compound: a repair that broke the syntax, repaired again, rarely finds its way back): the
+            # next round repairs the best attempt again, sampled so that the model does not repeat itself.
+            retry = round_best.verification.score < best.verification.score
+            basis = best if retry else round_best
+            previous = f"```{task.language}\n{basis.code[:MAX_PREVIOUS_CHARS]}\n```"
+            messages = [*base, ChatMessage("assistant", previous), task.feedback(request, basis.verification)]
         verified = bool(best and best.verification.passed)
         self._write_report(kind, best, iteration, reason, timings)
         self._emit(
@@ -180,13 +189,18 @@ class Loop:
         return SolveResult(kind, verified, best, iteration, reason, self.run_dir, timings)
 
     async def _round(
-        self, task: Task, iteration: int, messages: list[ChatMessage]
+        self, task: Task, iteration: int, messages: list[ChatMessage], retry: bool = False
     ) -> tuple[list[Attempt], float, float]:
+        """One round's candidates. Greedy when there is one, unless the round asks again what an earlier
+        round asked (``retry``): then sampled, with seeds no earlier round used."""
         n = self.request.candidates
-        temperature = 0.0 if n == 1 else 0.7
+        temperature = 0.0 if n == 1 and not retry else SAMPLING_TEMPERATURE
+        first_seed = iteration * n if retry else 0
         started = time.monotonic()
         answers: list[Completion] = list(
-            await asyncio.gather(*(self._ask(messages, temperature, seed, task.language) for seed in range(n)))
+            await asyncio.gather(
+                *(self._ask(messages, temperature, seed, task.language) for seed in range(first_seed, first_seed + n))
+            )
         )
         model_s = time.monotonic() - started
         results = await asyncio.gather(*(self._attempt(task, iteration, i, a.text) for i, a in enumerate(answers, 1)))

@@ -74,6 +74,26 @@ def test_best_candidate_is_kept_and_patience_stops(problem: Path, tmp_path: Path
     assert len(model.requests) == 4  # the RIGHT answer was never asked for
 
 
+def _assistant_texts(model: ScriptedModel, request_index: int) -> list[str]:
+    return [m["content"] for m in model.requests[request_index]["messages"] if m["role"] == "assistant"]
+
+
+def test_a_worse_repair_is_not_built_on(problem: Path, tmp_path: Path) -> None:
+    """HALF passes one test, then a repair breaks the syntax: the third round repairs HALF again (its code
+    and its failing test in the prompt, not the syntax error), sampled, since greedy decoding of the same
+    conversation would repeat the broken answer; a round no worse than the best is built on as before."""
+    with serve(ScriptedModel([TESTS_JSON, HALF, SYNTAX_ERROR, RIGHT])) as model:
+        code, events, _ = solve(model, problem, tmp_path, "--kind", "algorithm", "--max-iters", "4")
+    assert code == 0 and events[-1].verified and events[-1].iterations == 3, events
+    # request 1: first attempt; 2: repair of HALF; 3: HALF's repair asked again
+    assert _assistant_texts(model, 2) == _assistant_texts(model, 3)
+    assert "print(5)" in _assistant_texts(model, 3)[-1] and "def main(:" not in _assistant_texts(model, 3)[-1]
+    third = "\n".join(model.user_texts(3))
+    assert "Sample 2 failed" in third and "does not parse" not in third
+    assert model.requests[2].get("temperature", 0) == 0 and model.requests[3]["temperature"] > 0
+    assert model.requests[3].get("seed") not in (None, model.requests[2].get("seed"))
+
+
 def test_iteration_budget_stops_the_loop(problem: Path, tmp_path: Path) -> None:
     with serve(ScriptedModel([TESTS_JSON, WRONG, RIGHT])) as model:
         code, events, _ = solve(model, problem, tmp_path, "--kind", "algorithm", "--max-iters", "1")
