@@ -59,7 +59,7 @@ class MixRecipe(BaseModel):
     )
     mimic: float = Field(1.0, ge=0, description="ChartMimic single shot (eval).")
     type: float = Field(1.0, ge=0, description="The agent's chart-type question (the vision stage's only question).")
-    repair: float = Field(0.3, ge=0, le=1, description="A wrong first attempt, the feedback, the right script.")
+    repair: float = Field(1.0, ge=0, le=1, description="A wrong first attempt, the feedback, the right script.")
     head_first: float = Field(0.0, ge=0, description="Agent first turn answered with the script's first line.")
     head_mimic: float = Field(0.0, ge=0, description="ChartMimic instruction answered with the script's first line.")
     seed: int = 0

@@ -55,10 +55,11 @@ class DemoConfig:
     """`data synth --level`: basic charts (one plotting call each) are what a model this small can learn."""
     measure_repairs: bool = True
     """Give the repair turns the feedback the agent's verifier really gives (``repairs``)."""
-    repairs: int = 640
+    repairs: int = 2100
     """At most this many repair turns (the first pairs in chart order): each is a sandbox run and a
-    scoring, about a CPU-second. 640 takes every pair of the default 2100 charts (share 0.3): with 240 (3.5%
-    of the mix) the model's later turns came out degenerate and the loop gained nothing."""
+    scoring, about a CPU-second. 2100 takes a pair for every default chart (share 1.0). With 240 (3.5% of the
+    mix) the model's later turns came out degenerate; with 640 (share 0.3) the shipped model answered its own
+    training repair turns with the right chart type 8 times in 20 and broke the syntax in 5 (`bench/RESULTS.md`)."""
     max_steps: int | None = None
     spec: DemoSpec = field(default_factory=DemoSpec)
     mix: MixRecipe = field(default_factory=MixRecipe)
