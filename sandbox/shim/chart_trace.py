@@ -13,15 +13,6 @@ from typing import Any
 CHART_PATH = "/tmp/.viscodex-chart.png"
 
 
-def png_size(path: str) -> tuple[int, int]:
-    """Width and height from a PNG's IHDR chunk: the standard library has no image reader."""
-    with open(path, "rb") as fh:
-        head = fh.read(24)
-    if head[:8] != b"\x89PNG\r\n\x1a\n" or head[12:16] != b"IHDR":
-        raise ValueError("not a PNG")
-    return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
-
-
 _MATH_SPACING = {",": "", ";": " ", ":": " ", "!": "", " ": " ", "quad": " ", "qquad": " "}
 """Mathtext's spacing commands: a thin space draws nothing OCR would read as one."""
 
@@ -96,13 +87,12 @@ def scaled_dpi(figure: Any, crop: Any, scale_to: list[int]) -> float | None:
     return round(dpi, 3) if 20.0 <= dpi <= 600.0 else None
 
 
-def trace_figure(figure: Any, png_size: tuple[int, int], crop: Any = None, renderer: Any = None) -> dict[str, Any]:
+def trace_figure(figure: Any, renderer: Any) -> dict[str, Any]:
     """What a drawn matplotlib figure is made of, as plain JSON: per axes its chart types and series,
     and every visible text with its role, box in pixels of the saved PNG (y down) and colour.
 
-    ``crop`` is the box in inches the PNG was saved with (``tight_box``), None for the whole canvas.
-    ``renderer``: the one drawing now (a ``draw_event``'s), whose display pixels are the PNG's; else the
-    canvas's own.
+    Called from the ``draw_event`` of the draw that makes the PNG, with its ``renderer``: the figure then
+    has the PNG's dpi and crop, so its display pixels are the PNG's.
 
     Read from the artists (containers, lines, collections, patches) rather than from the calls, so it
     describes what was drawn whichever API drew it (pyplot, object-oriented, pandas, seaborn).
@@ -112,23 +102,11 @@ def trace_figure(figure: Any, png_size: tuple[int, int], crop: Any = None, rende
     from matplotlib.container import BarContainer
     from matplotlib.patches import Rectangle, Wedge
 
-    renderer = renderer if renderer is not None else figure.canvas.get_renderer()
-    fig_w, fig_h = figure.canvas.get_width_height()
-    left, top, right, bottom = 0.0, float(fig_h), float(fig_w), 0.0  # the saved part, display pixels
-    if crop is not None:
-        dpi = figure.dpi
-        left, bottom, right, top = crop.x0 * dpi, crop.y0 * dpi, crop.x1 * dpi, crop.y1 * dpi
-    png_w, png_h = png_size
-    kx, ky = png_w / max(right - left, 1.0), png_h / max(top - bottom, 1.0)
+    canvas_w, canvas_h = figure.canvas.get_width_height()  # the PNG's size, in this draw
 
     def box(artist: Any) -> list[float]:
         bb = artist.get_window_extent(renderer)
-        return [
-            round((bb.x0 - left) * kx, 1),
-            round((top - bb.y1) * ky, 1),
-            round((bb.x1 - left) * kx, 1),
-            round((top - bb.y0) * ky, 1),
-        ]
+        return [round(bb.x0, 1), round(canvas_h - bb.y1, 1), round(bb.x1, 1), round(canvas_h - bb.y0, 1)]
 
     def hexes(colors: Any, limit: int = 12) -> list[str]:
         out: list[str] = []
@@ -158,7 +136,7 @@ def trace_figure(figure: Any, png_size: tuple[int, int], crop: Any = None, rende
                 "box": box(t),
                 "color": to_hex(t.get_color()),
                 "rotation": round(float(t.get_rotation()), 1),
-                "font_size": round(float(t.get_fontsize()) * figure.dpi / 72 * ky, 1),
+                "font_size": round(float(t.get_fontsize()) * figure.dpi / 72, 1),
             }
         )
 
@@ -287,4 +265,4 @@ def trace_figure(figure: Any, png_size: tuple[int, int], crop: Any = None, rende
     for legend in figure.legends:
         for t in legend.get_texts():
             add_text(t, "legend", None)
-    return {"width": png_w, "height": png_h, "axes": axes_out, "texts": texts}
+    return {"width": canvas_w, "height": canvas_h, "axes": axes_out, "texts": texts}

@@ -332,7 +332,7 @@ def _preload_chart() -> Callable[[dict[str, Any]], dict[str, Any]]:
                 # pixels off the one in the picture. The last draw is the PNG's.
                 def on_draw(event: Any) -> None:
                     try:
-                        drawn.append(trace_figure(figure, figure.canvas.get_width_height(), None, event.renderer))
+                        drawn.append(trace_figure(figure, event.renderer))
                     except Exception as exc:  # noqa: BLE001 - a trace failure must not fail the chart
                         drawn.append({"error": f"{type(exc).__name__}: {exc}"})
 
