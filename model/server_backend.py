@@ -98,7 +98,8 @@ class ServerBackend:
             max_tokens=request.max_tokens or s.max_tokens,
             stop=list(request.stop) or None,
             seed=request.seed,
-            timeout=httpx.Timeout(s.idle_timeout_s, connect=s.connect_timeout_s),
+            # openai's own Timeout: it talks through httpx2, which refuses httpx's (openai 3.63).
+            timeout=openai.Timeout(s.idle_timeout_s, connect=s.connect_timeout_s),
             max_retries=s.max_retries,
             streaming=True,
             stream_usage=True,
