@@ -112,7 +112,7 @@ def test_render_html_is_unchanged(sandbox: Sandbox) -> None:
     with_blocks = sandbox.render_html_blocks(PAGE, viewport, full_page=False)
     with Image.open(io.BytesIO(plain)) as a, Image.open(io.BytesIO(with_blocks.png)) as b:
         assert a.size == b.size == (480, 320)
-        assert list(a.convert("RGB").getdata()) == list(b.convert("RGB").getdata())
+        assert a.convert("RGB").tobytes() == b.convert("RGB").tobytes()
 
 
 BAR_CHART = """
