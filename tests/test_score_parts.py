@@ -34,7 +34,7 @@ from viscodex.agent.score import (
 )
 from viscodex.agent.score import ocr as ocr_module
 from viscodex.agent.score.align import content_box
-from viscodex.agent.score.charttype import mark_shape, shapes_agree, type_evidence
+from viscodex.agent.score.charttype import mark_shape, shape_verdict, type_evidence
 from viscodex.agent.score.colors import ciede2000, delta_e, parse_hex, rgb_to_lab, to_hex
 from viscodex.agent.score.content import content_diff
 from viscodex.agent.score.critique import _nearest_pairs
@@ -610,32 +610,82 @@ def test_a_removed_heading_is_missing_though_its_words_are_on_the_next_line() ->
     assert kept.missing == () and kept.extra == ()
 
 
-def _marks(draw: str) -> np.ndarray:
-    """A 600x400 white picture with marks in one purple, drawn as ``draw`` says."""
+def _marks(draw: str, grid: bool = False) -> np.ndarray:
+    """A 600x400 white picture with marks in one purple, drawn as ``draw`` says (and a light grey grid
+    over them, as matplotlib draws one, with ``grid``)."""
     image = Image.new("RGB", (600, 400), "white")
     pen = ImageDraw.Draw(image)
     purple = (147, 112, 219)
+    heights = [120, 200, 90, 260, 150]
     if draw == "dots":  # big scatter dots, two of them overlapping
         for x, y in [(80, 300), (80, 280), (150, 120), (260, 200), (380, 320), (450, 90), (540, 220)]:
             pen.ellipse((x - 8, y - 8, x + 8, y + 8), fill=purple)
     elif draw == "line":  # a 4 pt line through six points
         pen.line([(60, 300), (160, 120), (260, 250), (360, 90), (460, 200), (560, 150)], fill=purple, width=6)
-    else:  # bars
-        for i, h in enumerate([120, 200, 90, 260]):
-            pen.rectangle((80 + 120 * i, 360 - h, 140 + 120 * i, 360), fill=purple)
+    elif draw == "bars":  # separate columns on one baseline, one of them below it
+        for i, h in enumerate(heights):
+            top, bottom = (360 - h, 360) if i != 2 else (360, 360 + 30)
+            pen.rectangle((60 + 100 * i, top, 120 + 100 * i, bottom), fill=purple)
+    elif draw == "hbars":
+        for i, w in enumerate(heights):
+            pen.rectangle((40, 40 + 70 * i, 40 + w * 2, 80 + 70 * i), fill=purple)
+    elif draw == "hist":  # touching columns, an empty bin, each bar edged in white
+        for i, h in enumerate([120, 200, 0, 90, 260, 150]):
+            if h:
+                pen.rectangle((60 + 80 * i, 360 - h, 140 + 80 * i, 360), fill=purple, outline="white")
+    else:  # an area under a curve
+        pen.polygon([(60, 360), (60, 250), (200, 150), (360, 280), (560, 120), (560, 360)], fill=purple)
+    if grid:
+        for y in range(40, 400, 60):
+            pen.line([(0, y), (600, y)], fill=(176, 176, 176), width=1)
+        for x in range(30, 600, 100):
+            pen.line([(x, 0), (x, 400)], fill=(176, 176, 176), width=1)
     return np.asarray(image)
 
 
-def test_mark_shape_tells_dots_from_a_thick_line_and_leaves_bars_alone() -> None:
-    """Big dots and a thick stroke both survive an erosion (solidity cannot tell them apart); how their
-    pixels hang together does: separate compact blobs are markers, one long stroke is a line."""
+@pytest.mark.parametrize("grid", [False, True])
+def test_mark_shape_tells_dots_lines_bars_and_histograms_apart(grid: bool) -> None:
+    """Big dots, a thick stroke and bars all survive an erosion (solidity cannot tell them apart); how
+    their pixels hang together does: separate compact blobs are markers, one long stroke is a line,
+    flat-ended columns on one baseline with gaps are bars and touching ones a histogram. A grid drawn
+    over the marks does not change what they are."""
     purple = (147, 112, 219)
-    assert mark_shape(_marks("dots"), purple) == "markers"
-    assert mark_shape(_marks("line"), purple) == "line"
-    assert mark_shape(_marks("bars"), purple) is None
+    assert mark_shape(_marks("dots", grid), purple) == "markers"
+    assert mark_shape(_marks("line", grid), purple) == "line"
+    assert mark_shape(_marks("bars", grid), purple) == "bars"
+    assert mark_shape(_marks("hbars", grid), purple) == "hbars"
+    assert mark_shape(_marks("hist", grid), purple) == "steps"
+    assert mark_shape(_marks("area", grid), purple) is None
     assert mark_shape(_marks("dots"), (255, 140, 0)) is None  # nothing in that colour
-    assert shapes_agree("scatter", "markers", "markers") and not shapes_agree("line", "markers", "markers")
-    assert not shapes_agree("scatter", "markers", "line") and not shapes_agree("bar", None, None)
+
+
+def test_shape_verdict_decides_only_where_both_shapes_are_known() -> None:
+    assert shape_verdict("scatter", "markers", "markers") == (1.0, ("scatter",))
+    assert shape_verdict("line", "line", "markers") == (0.0, ("scatter",))
+    assert shape_verdict("hist", "steps", "bars") == (0.5, ("bar",))  # same family, other type
+    assert shape_verdict("line", "markers", "markers") is None  # its reading is not what it drew
+    assert shape_verdict("bar", "bars", None) is None and shape_verdict("pie", None, "bars") is None
+
+
+def test_type_evidence_tells_a_histogram_from_bars_of_the_same_colour() -> None:
+    """Both are filled (solidity agrees), so only their shape says the histogram is not the bar chart."""
+    purple = (147, 112, 219)
+    (same,) = type_evidence(_marks("bars"), _marks("bars"), [("bar", purple)])
+    assert not same.differs
+    (other,) = type_evidence(_marks("bars"), _marks("hist"), [("hist", purple)])
+    assert abs(other.candidate_solidity - other.target_solidity) < 0.3
+    assert other.differs and other.target_looks == "separate bars"
+
+
+def test_type_evidence_leaves_a_grey_series_against_grey_text_alone() -> None:
+    """A grey histogram against a picture whose only grey is a few labels: those pixels are not a
+    series drawn another way."""
+    grey = (128, 128, 128)
+    labels = Image.new("RGB", (600, 400), "white")
+    ImageDraw.Draw(labels).text((250, 370), "Year 2020 2021 2022", fill=grey, font_size=18)
+    hist = np.asarray(_marks("hist"))
+    hist_grey = np.where((hist == (147, 112, 219)).all(axis=-1)[..., None], np.uint8(128), hist)
+    assert type_evidence(np.asarray(labels), hist_grey, [("hist", grey)]) == []
 
 
 def _red_line(width: int) -> np.ndarray:

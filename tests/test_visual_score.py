@@ -310,24 +310,46 @@ fig.tight_layout()
 DOTS = 'scatter([1, 1, 2, 4, 6, 7, 9], [4, 5, 1, 4, 1, 6, 3], s=200, color="{colour}")'
 
 
-def test_dots_in_another_colour_overrule_a_wrong_type_hint(sandbox: Sandbox) -> None:
-    """A scatter plot whose target type was named wrongly ("line", as a small model reads big dots): a
-    candidate drawing the same dots in another colour is not told to draw a line, since its marks and the
-    target's have the same shape; a line in another colour still gets the hint's verdict."""
-    runs = {
-        name: sandbox.run_chart(SCATTER.format(call=call), trace=True)
-        for name, call in {
-            "target": DOTS.format(colour="mediumpurple"),
-            "dots": DOTS.format(colour="darkorange"),
-            "line": 'plot([1, 2, 4, 6, 9], [4, 1, 4, 1, 3], linewidth=4, color="darkorange")',
-        }.items()
+BARS = 'bar(["A", "B", "C", "D", "E"], [3, 5, 2, 6, 4], width=0.5, color="{colour}")'
+HIST = 'hist([1, 2, 2, 4, 3, 6, 6, 7, 8, 8, 9], bins=8, color="{colour}")'
+
+
+def test_mark_shapes_in_another_colour_overrule_a_wrong_type_hint(sandbox: Sandbox) -> None:
+    """The target's type is named wrongly (as a small model reads big dots as a line and separate bars as
+    a histogram), and the candidate draws in another colour, so no series can be compared colour by
+    colour: the shape of its marks against the target's decides. Dots against dots are right whatever the
+    hint says; a line against dots, or a histogram's touching bars against separate ones, is told what
+    the target's marks look like, though the hint agrees with it. A grey histogram against a target
+    whose only grey is its text is not compared with that text. A pie against bars is told they are
+    bars."""
+    calls = {
+        "scatter": DOTS.format(colour="mediumpurple"),
+        "dots": DOTS.format(colour="darkorange"),
+        "line": 'plot([1, 2, 4, 6, 9], [4, 1, 4, 1, 3], linewidth=4, color="darkorange")',
+        "bars": BARS.format(colour="teal"),
+        "hist": HIST.format(colour="steelblue"),
+        "olive hist": HIST.format(colour="olive"),
+        "grey hist": HIST.format(colour="grey"),
+        "pie": "pie([3, 5, 2, 6, 4])",
     }
+    runs = {name: sandbox.run_chart(SCATTER.format(call=call), trace=True) for name, call in calls.items()}
     for name, run in runs.items():
         assert run.ok and run.png is not None, (name, run.stderr)
-    target = runs["target"].png
-    assert target is not None
-    blocks = ocr_blocks(target)
-    dots = score_chart(target, blocks, runs["dots"].png or b"", runs["dots"].trace, target_hint="line")
+
+    def score(target: str, candidate: str, hint: str) -> ChartScore:
+        png = runs[target].png or b""
+        return score_chart(png, ocr_blocks(png), runs[candidate].png or b"", runs[candidate].trace, target_hint=hint)
+
+    dots = score("scatter", "dots", "line")
     assert dots.chart_type == 1.0 and not [line for line in critique(dots) if line.startswith("Chart type")]
-    line = score_chart(target, blocks, runs["line"].png or b"", runs["line"].trace, target_hint="scatter")
-    assert line.chart_type == 0.0 and critique(line)[0].startswith("Chart type: candidate draws line")
+    line = score("scatter", "line", "line")
+    assert line.chart_type == 0.0
+    assert critique(line)[0] == "Chart type: candidate draws line, target looks like scatter", critique(line)
+    hist = score("bars", "hist", "hist")
+    assert hist.chart_type == 0.5
+    assert "Chart type: candidate draws hist, target looks like bar" in critique(hist), critique(hist)
+    pie = score("bars", "pie", "hist")  # wedges, each in its own colour: the trace says so
+    assert pie.chart_type == 0.0
+    assert "Chart type: candidate draws pie, target looks like bar" in critique(pie), critique(pie)
+    grey = score("olive hist", "grey hist", "hist")
+    assert grey.chart_type == 1.0 and not [line for line in critique(grey) if line.startswith("Chart type")]

@@ -10,14 +10,17 @@ target and on the candidate (on the target's canvas); where it can be measured i
 component, and the hint is not needed (a model that names the type wrongly no longer costs a right
 script its chart-type score). Where the candidate drew its one series in a colour the target lacks,
 nothing can be compared that way; then the shape of its marks on its own render against the shape of the
-target's main colour's (``mark_shape``: dots or a line) can still clear a hint that says otherwise (a small
-model reads big scatter dots as a line, and the loop must not be told to draw one). Types are compared
-exactly and by family (a histogram is closer to bars than to lines): the score is the mean of the two
-Jaccard indices.
+target's main colour's (``mark_shape``: dots, a line, separate bars, a histogram's touching ones) decides
+where both are known, over the hint (a small model reads big scatter dots as a line and separate bars as
+a histogram, and names its own answer by the same misreading, so the hint agrees with a wrong answer).
+Shape also tells apart what solidity cannot (bars from a histogram's bars, in one colour). Types are
+compared exactly and by family (a histogram is closer to bars than to lines): the score is the mean of
+the two Jaccard indices.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -25,7 +28,9 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from .colors import rgb_to_lab
 from .evidence import colour_mask
+from .palette import MIN_CHROMA
 
 KINDS = ("bar", "barh", "hist", "line", "area", "scatter", "pie", "heatmap")
 FAMILY = {
@@ -124,17 +129,39 @@ class TypeEvidence:
     candidate_solidity: float
     target_solidity: float
     pixels: int
-    same_shape: bool = False
-    """Both pictures' marks in this colour have one ``mark_shape`` (a line and a line): then a solidity gap
-    is the stroke's width, which a PDF rasterizer draws a pixel wider than Agg (ChartMimic line_29: a
-    1.5 pt line keeps 31% of its pixels through the erosion on the benchmark's picture, none on a render)."""
+    candidate_shape: str | None = None
+    target_shape: str | None = None
+    """``mark_shape`` of this colour's marks on each picture (None: not one of the shapes it knows)."""
+
+    @property
+    def same_shape(self) -> bool:
+        """Both pictures' marks in this colour have one shape (a line and a line): then a solidity gap is
+        the stroke's width, which a PDF rasterizer draws a pixel wider than Agg (ChartMimic line_29: a
+        1.5 pt line keeps 31% of its pixels through the erosion on the benchmark's picture, none on a
+        render)."""
+        return self.candidate_shape is not None and self.candidate_shape == self.target_shape
+
+    @property
+    def shapes_differ(self) -> bool:
+        """Both shapes measured and different, the candidate's being one its type draws (so that the
+        reading of its own marks is checked against what it is known to have drawn): separate bars
+        against a histogram's touching ones, a line against dots, whatever their solidity."""
+        return (
+            self.target_shape is not None
+            and self.candidate_shape is not None
+            and self.candidate_shape != self.target_shape
+            and self.type in SHAPE_TYPES[self.candidate_shape]
+        )
 
     @property
     def differs(self) -> bool:
-        return abs(self.candidate_solidity - self.target_solidity) >= SOLIDITY_GAP and not self.same_shape
+        gap = abs(self.candidate_solidity - self.target_solidity) >= SOLIDITY_GAP
+        return (gap and not self.same_shape) or self.shapes_differ
 
     @property
     def target_looks(self) -> str:
+        if self.shapes_differ and self.target_shape is not None:
+            return SHAPE_WORDS[self.target_shape]
         s = self.target_solidity
         return "filled shapes (bars, areas or wedges)" if s >= 0.6 else "thin lines" if s < 0.2 else "markers"
 
@@ -146,9 +173,10 @@ def type_evidence(
     max_series: int = 8,
 ) -> list[TypeEvidence]:
     """For each (type, colour) series of the candidate (at most ``max_series`` distinct colours), how
-    filled its marks are on the candidate (on the target's canvas) and on the target in that colour, and,
-    where that differs, whether they are shaped alike. Series too small to measure on either picture are
-    left out."""
+    filled its marks are on the candidate (on the target's canvas) and on the target in that colour, and
+    how they are shaped on each. Series too small to measure on either picture are left out, and so are
+    grey ones the target draws far less of than the candidate: there the target's pixels in that colour
+    are its text, ticks and grid, not a series."""
     out: list[TypeEvidence] = []
     seen: set[tuple[int, int, int]] = set()
     for kind, color in series:
@@ -159,12 +187,24 @@ def type_evidence(
         n_t, s_t = mark_solidity(target, color)
         if min(n_c, n_t) < MIN_MARK_PIXELS:
             continue
-        same = False
-        if abs(s_c - s_t) >= SOLIDITY_GAP:  # only then is the shape worth its labelling pass
-            shape = mark_shape(candidate, color)
-            same = shape is not None and shape == mark_shape(target, color)
-        out.append(TypeEvidence(kind, color, s_c, s_t, n_t, same))
+        if _is_grey(color) and n_t < GREY_SHARE * n_c:
+            continue
+        out.append(TypeEvidence(kind, color, s_c, s_t, n_t, mark_shape(candidate, color), mark_shape(target, color)))
     return out
+
+
+GREY_SHARE = 0.05
+"""A grey series is measured on the target only where the target draws at least this share of the
+candidate's pixels in it. Black text's anti-aliased edges are grey, so a picture with no grey series
+still has a few hundred grey pixels (under 1% of a grey histogram's on the demo's held-out item 5); a
+black or grey series it does draw has far more (ChartMimic box_12's black lines: 17% of the black bars
+that replace them in its chart-type perturbation)."""
+
+
+def _is_grey(color: tuple[int, int, int]) -> bool:
+    """Grey as the palette counts it: the colour of a chart's text and axes too."""
+    _, a, b = rgb_to_lab(color)
+    return float(np.hypot(a, b)) < MIN_CHROMA
 
 
 MIN_BLOB_PIXELS = 12
@@ -176,18 +216,26 @@ STROKE_SHARE = 0.6
 STROKE_RATIO = 8.0
 """A piece is a stroke when its bounding box's diagonal, squared, exceeds this many times its pixels:
 a line much longer than it is thick (a dot of any size has about 2.5, a bar rarely over 4)."""
+MAX_STROKE = 0.025
+"""Thickest a line's stroke is (its pixels over its length), as a share of the picture's diagonal: a
+donut's wedge is as long for its pixels as a line, but several times thicker (ChartMimic pie_11)."""
 
 
 def mark_shape(rgb: npt.NDArray[np.uint8], color: tuple[int, int, int]) -> str | None:
     """How the marks drawn in ``color`` are shaped: "markers" (three or more separate, compact blobs: a
-    scatter plot's dots), "line" (most of the pixels in one stroke far longer than it is thick), or None
-    (anything else: bars, areas, wedges, too few pixels). ``mark_solidity`` cannot tell big dots from a
-    thick line (both keep most of their pixels through an erosion); how the pixels hang together can."""
+    scatter plot's dots), "line" (most of the pixels in one stroke far longer than it is thick), "bars"
+    or "hbars" (upright or sideways rectangles on one baseline with gaps between them: a bar chart),
+    "steps" or "hsteps" (such columns touching: a histogram), or None (anything else: areas, wedges,
+    too few pixels). ``mark_solidity`` cannot tell big dots from a thick line, nor bars from a
+    histogram (all keep most of their pixels through an erosion); how the pixels hang together can."""
     from scipy import ndimage  # type: ignore[import-untyped]
 
     mask = colour_mask(rgb, color, MARK_COLOR_DISTANCE)
     if int(mask.sum()) < MIN_MARK_PIXELS:
         return None
+    # Thin lines of other colours drawn over the marks (a grid, a histogram's bar edges) cut them into
+    # pieces: a closing bridges gaps of up to two pixels, narrower than a bar chart's gaps.
+    mask |= ndimage.binary_closing(mask, structure=np.ones((3, 3), dtype=bool), border_value=0)
     labels, count = ndimage.label(mask, structure=np.ones((3, 3), dtype=bool))
     sizes = np.bincount(labels.ravel(), minlength=count + 1)[1:]
     pieces = []
@@ -199,27 +247,131 @@ def mark_shape(rgb: npt.NDArray[np.uint8], color: tuple[int, int, int]) -> str |
     total = sum(size for size, _, _ in pieces)
     if not total:
         return None
+    # Columns first: square bars are as compact as dots, but dots do not stand on one baseline.
+    upright = _columns(mask)
+    if upright is not None:
+        return {"separate": "bars", "touching": "steps"}[upright]
+    sideways = _columns(mask.T[::-1, :])  # rows become columns, the left edge the baseline
+    if sideways is not None:
+        return {"separate": "hbars", "touching": "hsteps"}[sideways]
     compact = sum(size for size, h, w in pieces if 0.5 <= w / h <= 2.0 and size >= 0.5 * h * w)
     if len(pieces) >= 3 and compact >= COMPACT_SHARE * total:
         return "markers"
     size, height, width = max(pieces)
-    if size >= STROKE_SHARE * total and height * height + width * width >= STROKE_RATIO * size:
+    diagonal = float(np.hypot(height, width))
+    thin = size / diagonal <= MAX_STROKE * float(np.hypot(*mask.shape))  # a ring's band is long too
+    if size >= STROKE_SHARE * total and diagonal * diagonal >= STROKE_RATIO * size and thin:
         return "line"
     return None
 
 
-SHAPE_TYPES = {"markers": ("scatter",), "line": ("line",)}
-"""The chart types whose marks take each ``mark_shape``."""
+COLUMN_SHARE = 0.85
+"""Share of a colour's pixels that its columns on one baseline must hold for ``mark_shape`` to read
+bars or a histogram (the rest: a legend swatch, a title in that colour)."""
+MIN_COLUMN_WIDTH = 3
+"""Narrower runs of equal height are an area's slope or a line's edge, not a bar."""
+MIN_STEP = 3
+"""Smallest height difference, in pixels, between a histogram's neighbouring bars (a smaller one is an
+area's slope)."""
+MIN_BAR_GAP = 0.15
+"""Gap between two bars, as a share of the median bar's width, above which they are separate."""
+TOUCHING_GAP = 3
+"""Columns this many pixels apart or fewer touch: what is between them is a bar's edge line."""
+EMPTY_BIN = 0.8
+"""In a histogram a gap is an empty bin: at least about as wide as its narrowest bar."""
 
 
-def shapes_agree(candidate_type: str, candidate_shape: str | None, target_shape: str | None) -> bool:
-    """Whether a candidate series of ``candidate_type`` drawn as ``candidate_shape`` is drawn the way the
-    target's marks are: both shapes measured, equal, and the shape one the type draws."""
-    return (
-        candidate_shape is not None
-        and candidate_shape == target_shape
-        and candidate_type in SHAPE_TYPES.get(candidate_shape, ())
-    )
+def _columns(mask: npt.NDArray[np.bool_]) -> str | None:
+    """ "separate" when ``mask`` is two or more filled rectangles on one baseline (upward from it or,
+    for negative values, downward) with gaps between them, "touching" when such flat-ended columns
+    stand side by side (a histogram's bars), else None."""
+    from scipy import ndimage
+
+    labels, _ = ndimage.label(mask, structure=np.ones((3, 3), dtype=bool))
+    total = int(mask.sum())
+    pieces: list[tuple[int, npt.NDArray[np.bool_], int, npt.NDArray[np.intp], npt.NDArray[np.intp]]] = []
+    for index, where in enumerate(ndimage.find_objects(labels), 1):
+        if where is None:
+            continue
+        piece = labels[where] == index
+        size = int(piece.sum())
+        if size >= MIN_BLOB_PIXELS:
+            tops = where[0].start + piece.argmax(axis=0)
+            bottoms = where[0].start + piece.shape[0] - 1 - piece[::-1].argmax(axis=0)
+            pieces.append((where[1].start, piece, size, tops, bottoms))
+    # The baseline: the flat edge (a bar's bottom, or a negative bar's top) that the most pixels share.
+    flat = [(int(np.median(e)), size) for _, _, size, *edges in pieces for e in edges if np.ptp(e) <= 2]
+    if not flat:
+        return None
+    base = max({row for row, _ in flat}, key=lambda r: sum(n for row, n in flat if abs(row - r) <= 2))
+    blocks: list[tuple[int, int]] = []  # (left, right) of each flat-ended run of columns
+    held = 0
+    for left, piece, size, tops, bottoms in pieces:
+        if np.ptp(bottoms) <= 2 and abs(int(np.median(bottoms)) - base) <= 2:
+            ends = tops  # upward from the baseline
+        elif np.ptp(tops) <= 2 and abs(int(np.median(tops)) - base) <= 2:
+            ends = bottoms  # downward from it
+        else:
+            continue
+        start = 0
+        for x in range(1, len(ends) + 1):
+            if x < len(ends) and abs(int(ends[x]) - int(ends[start])) <= 1:
+                continue
+            run_area = int((np.abs(ends[start:x] - base) + 1).sum())
+            if x - start < MIN_COLUMN_WIDTH or piece[:, start:x].sum() < COLUMN_SHARE * run_area:
+                return None  # a slope (an area) or a hollow: not flat-ended columns
+            if x < len(ends) and abs(int(ends[x]) - int(ends[start])) < MIN_STEP:
+                return None  # a gentle slope cut into runs of equal height
+            blocks.append((left + start, left + x))
+            start = x
+        held += size
+    if len(blocks) < 2 or held < COLUMN_SHARE * total:
+        return None
+    blocks.sort()
+    widths = sorted(right - left for left, right in blocks)
+    gaps = [b[0] - a[1] for a, b in itertools.pairwise(blocks)]
+    if min(gaps) < 0:
+        return None  # side by side is not one row of columns
+    if min(gaps) <= TOUCHING_GAP and all(g <= TOUCHING_GAP or g >= EMPTY_BIN * widths[0] for g in gaps):
+        return "touching"  # neighbours touch; any wider gap is a histogram's empty bins
+    if min(gaps) >= max(TOUCHING_GAP + 1, MIN_BAR_GAP * widths[len(widths) // 2]):
+        return "separate"
+    return None
+
+
+SHAPE_TYPES = {
+    "markers": ("scatter",),
+    "line": ("line",),
+    "bars": ("bar",),
+    "hbars": ("barh",),
+    "steps": ("hist",),
+    "hsteps": ("hist",),
+    "wedges": ("pie",),
+}
+"""The chart types whose marks take each ``mark_shape`` ("wedges" is known from a trace, not read)."""
+
+SHAPE_WORDS = {
+    "markers": "separate dots",
+    "line": "one line",
+    "bars": "separate bars",
+    "hbars": "separate horizontal bars",
+    "steps": "touching bars (a histogram)",
+    "hsteps": "touching horizontal bars (a histogram)",
+    "wedges": "wedges",
+}
+
+
+def shape_verdict(
+    candidate_type: str, candidate_shape: str | None, target_shape: str | None
+) -> tuple[float, tuple[str, ...]] | None:
+    """What the shapes of one candidate series' marks and of the target's main colour's say of the chart
+    type, where the candidate's colour is not the target's (so ``type_evidence`` measured nothing): the
+    agreement and the target's types by its marks. None where they say nothing: a shape not measured,
+    or the candidate's not one its type draws."""
+    if candidate_shape is None or target_shape is None or candidate_type not in SHAPE_TYPES[candidate_shape]:
+        return None
+    types = SHAPE_TYPES[target_shape]
+    return (1.0 if candidate_shape == target_shape else type_agreement((candidate_type,), types) or 0.0), types
 
 
 def evidence_agreement(evidence: Sequence[TypeEvidence]) -> float | None:

@@ -49,7 +49,7 @@ from .charttype import (
     evidence_agreement,
     mark_shape,
     normalize_types,
-    shapes_agree,
+    shape_verdict,
     type_agreement,
     type_evidence,
 )
@@ -672,13 +672,17 @@ def score_chart(
     ]
     evidence = tuple(type_evidence(t_rgb, c_rgb, marks)) if trace.error is None else ()
     from_picture = evidence_agreement(evidence)
-    if from_picture is None and len(marks) == 1 and t_palette:
-        # One series, in a colour the target does not draw, so nothing above was measured: its marks'
-        # shape on its own render against the target's main colour's. Dots against dots (or a line
-        # against a line) clear a type hint that says otherwise; anything else leaves the hint to decide.
-        kind, drawn_in = marks[0]
-        if shapes_agree(kind, mark_shape(raw_c, drawn_in), mark_shape(t_rgb, t_palette[0].rgb)):
-            from_picture = 1.0
+    if from_picture is None and t_palette and (len(marks) == 1 or trace.types == ("pie",)):
+        # One series, in a colour the target does not draw (or a pie, whose wedges each have their
+        # own), so nothing above was measured: its marks' shape on its own render (a pie's is known from
+        # its trace) against the target's main colour's. Where both are known they decide, not the hint
+        # (a small model reads big dots as a line, separate bars as a histogram, and names its answer by
+        # the same misreading); where either is not, the hint does.
+        kind, shape = (marks[0][0], mark_shape(raw_c, marks[0][1])) if len(marks) == 1 else ("pie", "wedges")
+        verdict = shape_verdict(kind, shape, mark_shape(t_rgb, t_palette[0].rgb))
+        if verdict is not None:
+            from_picture, by_shape = verdict
+            target_types = by_shape if from_picture < 1.0 else target_types
     chart_type = from_picture if from_picture is not None else type_agreement(trace.types, target_types)
     look = perceptual_similarity(t_rgb, c_rgb)
     return ChartScore(
