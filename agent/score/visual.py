@@ -106,11 +106,14 @@ class ScoreWeights(BaseModel):
 class ChartWeights(BaseModel):
     """Weights of a chart's components in its overall score (normalised over those that are scored).
 
-    Text, colour, type and the perceptual term 0.2 each: ChartMimic weighs its text, type and colour
-    measures equally, and a wrong chart type is as visible as wrong colours. Layout (``position``)
-    and ``series`` 0.1 each: series count is partly counted by colour already, and OCR boxes of small
+    Text, colour and the perceptual term 0.2 each, chart type 0.3: ChartMimic weighs its text, type
+    and colour measures equally, but here colour is measured three times over (its own component, the
+    series counted by colour, and the perceptual term, which sees colour first), and a chart of the
+    wrong type is a wrong answer whatever its colours: at 0.2 the loop kept a scatter plot in the
+    target's colour over its own right bar chart in another colour. Layout (``position``) and
+    ``series`` 0.1 each: series count is partly counted by colour already, and OCR boxes of small
     chart texts are noisier than those of UI text. ``chart_type`` is dropped (and the rest
-    renormalised) when there is no hint of the target's type.
+    renormalised) when nothing says what the target's type is.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -119,7 +122,7 @@ class ChartWeights(BaseModel):
     position: float = Field(0.1, ge=0)
     color: float = Field(0.2, ge=0)
     series: float = Field(0.1, ge=0)
-    chart_type: float = Field(0.2, ge=0)
+    chart_type: float = Field(0.3, ge=0)
     perceptual: float = Field(0.2, ge=0)
 
     @model_validator(mode="after")
