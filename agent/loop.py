@@ -6,7 +6,8 @@
 
 Every step reports a typed event through ``emit``; the loop never prints. Each round the model sees the
 original request plus only its latest attempt and the feedback on it, so the context stays bounded; when
-that attempt came out worse than the best so far, the best one and its feedback instead.
+that attempt came out worse than the best so far, the best one and its feedback instead, and the
+original request alone beside it (a fresh answer).
 """
 
 from __future__ import annotations
@@ -132,7 +133,7 @@ class Loop:
         )
         await task.prepare(request, self.model, self.sandbox)
         base = task.first_messages(request)
-        messages = list(base)
+        conversations = [list(base)]
         best: Attempt | None = None
         timings: list[IterationTiming] = []
         stale = 0
@@ -143,7 +144,7 @@ class Loop:
         for iteration in range(1, request.max_iters + 1):
             started = time.monotonic()
             try:
-                attempts, model_s, sandbox_s = await self._round(task, iteration, messages, retry)
+                attempts, model_s, sandbox_s = await self._round(task, iteration, conversations, retry)
             except ModelError as exc:
                 if best is None:
                     raise
@@ -168,11 +169,15 @@ class Loop:
                 break
             # A round that came out worse than the best so far is not built on (its errors would
             # compound: a repair that broke the syntax, repaired again, rarely finds its way back): the
-            # next round repairs the best attempt again, sampled so that the model does not repeat itself.
+            # next round repairs the best attempt again and, beside it, answers the request afresh,
+            # both sampled so that the model does not repeat itself. A model that could not mend its
+            # answer by editing it (it keeps the type it first drew) may still write a right one from
+            # the start; the verifier picks.
             retry = round_best.verification.score < best.verification.score
             basis = best if retry else round_best
             previous = f"```{task.language}\n{basis.code[:MAX_PREVIOUS_CHARS]}\n```"
-            messages = [*base, ChatMessage("assistant", previous), task.feedback(request, basis.verification)]
+            repair = [*base, ChatMessage("assistant", previous), task.feedback(request, basis.verification)]
+            conversations = [repair, list(base)] if retry else [repair]
         verified = bool(best and best.verification.passed)
         self._write_report(kind, best, iteration, reason, timings)
         self._emit(
@@ -189,35 +194,36 @@ class Loop:
         return SolveResult(kind, verified, best, iteration, reason, self.run_dir, timings)
 
     async def _round(
-        self, task: Task, iteration: int, messages: list[ChatMessage], retry: bool = False
+        self, task: Task, iteration: int, conversations: list[list[ChatMessage]], retry: bool = False
     ) -> tuple[list[Attempt], float, float]:
-        """One round's candidates. Greedy when there is one, unless the round asks again what an earlier
-        round asked (``retry``): then sampled, with seeds no earlier round used."""
+        """One round's candidates: ``request.candidates`` answers to each conversation. Greedy when there
+        is one, unless the round asks again what an earlier round asked (``retry``): then sampled, with
+        seeds no earlier round used."""
         n = self.request.candidates
         temperature = 0.0 if n == 1 and not retry else SAMPLING_TEMPERATURE
         first_seed = iteration * n if retry else 0
+        asks = [(messages, first_seed + k) for messages in conversations for k in range(n)]
         started = time.monotonic()
-        answers: list[Completion] = list(
-            await asyncio.gather(
-                *(self._ask(messages, temperature, seed, task.language) for seed in range(first_seed, first_seed + n))
-            )
-        )
+        language = task.language
+        calls = (self._ask(messages, temperature, seed, slot, language) for slot, (messages, seed) in enumerate(asks))
+        answers: list[Completion] = list(await asyncio.gather(*calls))
         model_s = time.monotonic() - started
         results = await asyncio.gather(*(self._attempt(task, iteration, i, a.text) for i, a in enumerate(answers, 1)))
         return list(results), model_s, sum(a.verification.sandbox_s for a in results)
 
     async def _ask(
-        self, messages: list[ChatMessage], temperature: float, seed: int, language: CodeLanguage
+        self, messages: list[ChatMessage], temperature: float, seed: int, slot: int, language: CodeLanguage
     ) -> Completion:
-        """One model call; if the conversation outgrew the model's context, once more without the
-        previous attempt (the feedback still says what to fix)."""
+        """One model call (``slot``: the candidate's place in its round); if the conversation outgrew
+        the model's context, once more without the previous attempt (the feedback still says what to
+        fix)."""
         try:
-            return await self._stream(ChatRequest(messages, temperature=temperature, seed=seed), seed, language)
+            return await self._stream(ChatRequest(messages, temperature=temperature, seed=seed), slot, language)
         except ModelHTTPError as exc:
             if exc.status != 400 or "context" not in str(exc).lower() or len(messages) <= len(self._base):
                 raise
             shorter = [*self._base, messages[-1]]
-            return await self._stream(ChatRequest(shorter, temperature=temperature, seed=seed), seed, language)
+            return await self._stream(ChatRequest(shorter, temperature=temperature, seed=seed), slot, language)
 
     async def _stream(self, request: ChatRequest, slot: int, language: CodeLanguage) -> Completion:
         """The whole answer, its code parsed every ``PARSE_EVERY_CHARS`` as it arrives."""

@@ -65,13 +65,13 @@ def test_syntax_error_and_failing_test_reach_the_next_prompt(problem: Path, tmp_
 
 
 def test_best_candidate_is_kept_and_patience_stops(problem: Path, tmp_path: Path) -> None:
-    with serve(ScriptedModel([TESTS_JSON, HALF, WRONG, WRONG, RIGHT])) as model:
+    with serve(ScriptedModel([TESTS_JSON, HALF, WRONG, WRONG, WRONG, RIGHT])) as model:
         code, events, _ = solve(model, problem, tmp_path, "--kind", "algorithm", "--max-iters", "5")
     assert code == 1
     done = events[-1]
     assert not done.verified and done.iterations == 3 and "no improvement" in done.reason
     assert done.score == 0.5 and done.output.endswith("iter-1/cand-1/code.py")
-    assert len(model.requests) == 4  # the RIGHT answer was never asked for
+    assert len(model.requests) == 5  # round 3 asked twice (a retry); the RIGHT answer was never asked for
 
 
 def _assistant_texts(model: ScriptedModel, request_index: int) -> list[str]:
@@ -80,18 +80,25 @@ def _assistant_texts(model: ScriptedModel, request_index: int) -> list[str]:
 
 def test_a_worse_repair_is_not_built_on(problem: Path, tmp_path: Path) -> None:
     """HALF passes one test, then a repair breaks the syntax: the third round repairs HALF again (its code
-    and its failing test in the prompt, not the syntax error), sampled, since greedy decoding of the same
-    conversation would repeat the broken answer; a round no worse than the best is built on as before."""
-    with serve(ScriptedModel([TESTS_JSON, HALF, SYNTAX_ERROR, RIGHT])) as model:
-        code, events, _ = solve(model, problem, tmp_path, "--kind", "algorithm", "--max-iters", "4")
+    and its failing test in the prompt, not the syntax error) and, beside it, answers the problem afresh
+    (the first request alone), both sampled, since greedy decoding of the same conversation would repeat
+    itself; a round no worse than the best is built on as before."""
+    with serve(ScriptedModel([TESTS_JSON, HALF, SYNTAX_ERROR, RIGHT, RIGHT])) as model:
+        code, events, run_dir = solve(model, problem, tmp_path, "--kind", "algorithm", "--max-iters", "4")
     assert code == 0 and events[-1].verified and events[-1].iterations == 3, events
-    # request 1: first attempt; 2: repair of HALF; 3: HALF's repair asked again
-    assert _assistant_texts(model, 2) == _assistant_texts(model, 3)
-    assert "print(5)" in _assistant_texts(model, 3)[-1] and "def main(:" not in _assistant_texts(model, 3)[-1]
-    third = "\n".join(model.user_texts(3))
-    assert "Sample 2 failed" in third and "does not parse" not in third
-    assert model.requests[2].get("temperature", 0) == 0 and model.requests[3]["temperature"] > 0
-    assert model.requests[3].get("seed") not in (None, model.requests[2].get("seed"))
+    assert len(model.requests) == 5 and sorted(p.name for p in (run_dir / "iter-3").iterdir()) == ["cand-1", "cand-2"]
+    # request 1: first attempt; 2: repair of HALF; 3 and 4, in either order: HALF's repair asked again,
+    # and the first request alone
+    again, fresh = sorted((3, 4), key=lambda i: -len(_assistant_texts(model, i)))
+    assert _assistant_texts(model, 2) == _assistant_texts(model, again)
+    assert "print(5)" in _assistant_texts(model, again)[-1] and "def main(:" not in _assistant_texts(model, again)[-1]
+    retried = "\n".join(model.user_texts(again))
+    assert "Sample 2 failed" in retried and "does not parse" not in retried
+    assert _assistant_texts(model, fresh) == [] and model.requests[fresh]["messages"] == model.requests[1]["messages"]
+    assert model.requests[2].get("temperature", 0) == 0
+    for i in (again, fresh):
+        assert model.requests[i]["temperature"] > 0
+        assert model.requests[i].get("seed") not in (None, model.requests[2].get("seed"))
 
 
 def test_iteration_budget_stops_the_loop(problem: Path, tmp_path: Path) -> None:
