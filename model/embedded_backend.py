@@ -136,6 +136,12 @@ class EmbeddedBackend:
         def run() -> Any:
             try:
                 with self._lock:
+                    if sampling["do_sample"] and request.seed is not None:
+                        # The seed makes a sampled answer reproducible, as vLLM's does; set under the lock,
+                        # since torch's generator is global and answers to other requests interleave.
+                        import torch
+
+                        torch.manual_seed(request.seed)
                     return model.generate(
                         **inputs,
                         max_new_tokens=max_new,

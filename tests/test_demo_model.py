@@ -188,6 +188,29 @@ def test_small_demo_trains_loads_and_serves(
     assert served.token_ids == local.token_ids
 
 
+def test_a_seed_makes_a_sampled_answer_reproducible() -> None:
+    """The embedded backend takes a request's seed as vLLM does: the same seed, the same sampled ids,
+    whatever was sampled between (torch's generator is global, so without it the second answer would
+    continue where the one between left off)."""
+    from PIL import Image
+
+    from viscodex.agent import prompts
+    from viscodex.model.chat import ChatMessage, ChatRequest, complete
+    from viscodex.model.embedded_backend import EmbeddedBackend
+
+    backend = EmbeddedBackend(ModelSettings(model_path=SHIPPED))
+    picture = Image.open(Path(__file__).parents[1] / "examples" / "chart" / "quarterly_sales.png")
+    first_turn = prompts.render("chart", "first", instruction="", width=640, height=480, context="")
+    messages = [ChatMessage("system", prompts.render("chart", "system")), ChatMessage("user", first_turn, (picture,))]
+
+    def ask(seed: int) -> tuple[int, ...]:
+        request = ChatRequest(messages, max_tokens=40, temperature=1.0, seed=seed)
+        return tuple(asyncio.run(complete(backend, request)).token_ids)
+
+    first, other, again = ask(7), ask(8), ask(7)
+    assert len(first) >= 20 and first == again, (first, other, again)
+
+
 def _chart(name: str, chart_type: str) -> SynthChart:
     script = f"import matplotlib.pyplot as plt\n# {name}\n"
     return SynthChart(name, Path(f"/data/{name}.png"), f"```python\n{script}```", chart_type, 600, 400)
