@@ -211,6 +211,23 @@ def test_a_seed_makes_a_sampled_answer_reproducible() -> None:
     assert len(first) >= 20 and first == again, (first, other, again)
 
 
+def test_remeasured_figures_are_added_to_the_card_beside_the_training_runs(tmp_path: Path) -> None:
+    from viscodex.training.demo.figures import RunFigures
+    from viscodex.training.demo.pipeline import add_remeasured
+
+    card = json.loads((SHIPPED / "viscodex_demo.json").read_text())
+    card.pop("remeasured", None)
+    (tmp_path / "viscodex_demo.json").write_text(json.dumps(card))
+    later = RunFigures("agent, 4 iter.", 30, 1.0, 1.0, 0.9, 90.0, 30.0, 100.0)
+    add_remeasured(tmp_path, "2026-12-04", "the loop at abc1234", ["viscodex-train eval ..."], [later])
+    text = (tmp_path / "README.md").read_text()
+    trained = [RunFigures(**f).row() for f in card["figures"]]
+    assert trained and all(row in text for row in trained)  # what the training run measured stays
+    assert "### Re-measured 2026-12-04 (the same weights; the loop at abc1234)" in text
+    assert text.index(trained[-1]) < text.index(later.row())
+    assert json.loads((tmp_path / "viscodex_demo.json").read_text())["remeasured"][0]["figures"][0]["right_type"] == 0.9
+
+
 def _chart(name: str, chart_type: str) -> SynthChart:
     script = f"import matplotlib.pyplot as plt\n# {name}\n"
     return SynthChart(name, Path(f"/data/{name}.png"), f"```python\n{script}```", chart_type, 600, 400)

@@ -295,7 +295,21 @@ def write_card(out: Path, card: dict[str, Any]) -> None:
         lines += [RunFigures(**f).row() for f in card["figures"]]
     else:
         lines.append("(not evaluated)")
+    for later in card.get("remeasured", []):
+        # The same weights measured again after the loop or the verifier changed: the training run's
+        # figures above stay as they were measured.
+        lines += ["", f"### Re-measured {later['date']} (the same weights; {later['why']})", "", "```bash"]
+        lines += [*later["commands"], "```", "", TABLE_HEAD]
+        lines += [RunFigures(**f).row() for f in later["figures"]]
     (out / "README.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def add_remeasured(out: Path, date: str, why: str, commands: list[str], figures: list[RunFigures]) -> None:
+    """Append figures measured again on the shipped weights to the card (its JSON and README)."""
+    card = json.loads((out / CARD_JSON).read_text(encoding="utf-8"))
+    later = {"date": date, "why": why, "commands": commands, "figures": [asdict(f) for f in figures]}
+    card["remeasured"] = [*card.get("remeasured", []), later]
+    write_card(out, card)
 
 
 class _quiet:
