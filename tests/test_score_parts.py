@@ -276,23 +276,6 @@ def test_measure_ink_leaves_out_a_tick_mark_above_the_label() -> None:
     assert ink is not None and ink.box[1] == top and ink.box[3] == letters[-1] + 1, (ink, letters)
 
 
-@pytest.mark.parametrize("fill_share", ["more", "less"])
-def test_a_translucent_fill_folds_into_its_colour_whichever_has_more_pixels(fill_share: str) -> None:
-    """A violin's body is its line colour at alpha 0.5 over white: the palette is that one colour whether
-    the fill outnumbers the outline (on one rendering) or not (ChartMimic violin_9)."""
-    blue = (31, 119, 180)
-    fill = tuple(round(0.5 * c + 0.5 * 255) for c in blue)
-    image = Image.new("RGB", (300, 200), "white")
-    draw = ImageDraw.Draw(image)
-    if fill_share == "more":
-        draw.rectangle((20, 20, 280, 180), fill=fill)
-        draw.rectangle((20, 20, 280, 180), outline=blue, width=3)
-    else:
-        draw.rectangle((20, 20, 280, 180), fill=blue)
-        draw.rectangle((120, 60, 160, 100), fill=fill)
-    assert [to_hex(c.rgb) for c in dominant_colors(np.asarray(image))] == ["#1f77b4"]
-
-
 def test_dominant_colors_fold_antialiasing_and_ignore_greys() -> None:
     image = Image.new("RGB", (300, 200), "white")
     draw = ImageDraw.Draw(image)

@@ -52,19 +52,13 @@ def _is_tint(colour: np.ndarray, of: np.ndarray, background: np.ndarray) -> bool
 
 def _tints(colour: np.ndarray, of: np.ndarray, background: np.ndarray) -> np.ndarray:
     """``_is_tint`` of one colour against many (rows of ``of``)."""
-    return np.asarray(_tint_residuals(colour, of, background) <= TINT_RESIDUAL)
-
-
-def _tint_residuals(colour: np.ndarray, of: np.ndarray, background: np.ndarray) -> np.ndarray:
-    """How far ``colour`` is from the segment from the background to each row of ``of`` (inf where it is
-    not between them)."""
     direction = of - background
     norm = (direction * direction).sum(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         t = ((colour - background) * direction).sum(axis=1) / norm
     residual = colour - (background + t[:, None] * direction)
     ok = (norm > 0) & (t > 0.0) & (t < 1.0)
-    return np.where(ok, np.sqrt((residual * residual).sum(axis=1)), np.inf)
+    return np.asarray(ok & (np.sqrt((residual * residual).sum(axis=1)) <= TINT_RESIDUAL))
 
 
 def dominant_colors(
@@ -111,8 +105,6 @@ def dominant_colors(
                 continue
         c_rgb[n], c_lab[n], c_count[n] = colour, labs[pos], int(counts[k])
         n += 1
-    if chromatic_only and n > 1:
-        _fold_tints(c_rgb[:n], c_count[:n], background)
     ranked = sorted(range(n), key=lambda i: -c_count[i])
     out = [
         PaletteColor(rgb=rgb_tuple(c_rgb[i]), share=int(c_count[i]) / total)
@@ -120,27 +112,6 @@ def dominant_colors(
         if c_count[i] / total >= min_share
     ]
     return tuple(out[:max_colors])
-
-
-def _fold_tints(rgb: np.ndarray, count: np.ndarray, background: np.ndarray) -> None:
-    """Fold each cluster that is a tint of another (on the segment from the background to it) into the
-    deepest such colour, whatever their counts; in place, a folded cluster's count set to 0.
-
-    The first-match clustering above folds a tint only into a colour seen before it, i.e. one with more
-    pixels: a violin plot's fill (its line colour at alpha 0.3) outnumbers its outline on one rendering
-    and, spread over a few more quantisation bins, not on another, so one picture's palette had the tint
-    and the other's did not (ChartMimic violin_9, box_10). For series colours (greys are left out) the
-    order is by depth instead, so both pictures fold the same way."""
-    depth = np.linalg.norm(rgb - background, axis=1)
-    roots: list[int] = []
-    for i in np.argsort(-depth, kind="stable"):
-        residuals = _tint_residuals(rgb[i], rgb[roots], background) if roots else np.array([np.inf])
-        best = int(np.argmin(residuals))
-        if residuals[best] <= TINT_RESIDUAL:
-            count[roots[best]] += count[i]  # the colour it is the closest tint of (a colour map's shades
-            count[i] = 0  # lie on one segment, not on a darker neighbour's)
-        else:
-            roots.append(int(i))
 
 
 def palette_similarity(
