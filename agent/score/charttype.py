@@ -166,8 +166,28 @@ class TypeEvidence:
         return "filled shapes (bars, areas or wedges)" if s >= 0.6 else "thin lines" if s < 0.2 else "markers"
 
 
+class TargetMarks:
+    """A target picture's marks, measured once per colour: every candidate of a run is scored against the
+    same picture, and its shapes and solidities are most of what type evidence costs."""
+
+    def __init__(self, rgb: npt.NDArray[np.uint8]) -> None:
+        self.rgb = rgb
+        self._solidity: dict[tuple[int, int, int], tuple[int, float]] = {}
+        self._shape: dict[tuple[int, int, int], str | None] = {}
+
+    def solidity(self, color: tuple[int, int, int]) -> tuple[int, float]:
+        if color not in self._solidity:
+            self._solidity[color] = mark_solidity(self.rgb, color)
+        return self._solidity[color]
+
+    def shape(self, color: tuple[int, int, int]) -> str | None:
+        if color not in self._shape:
+            self._shape[color] = mark_shape(self.rgb, color)
+        return self._shape[color]
+
+
 def type_evidence(
-    target: npt.NDArray[np.uint8],
+    target: npt.NDArray[np.uint8] | TargetMarks,
     candidate: npt.NDArray[np.uint8],
     series: Sequence[tuple[str, tuple[int, int, int]]],
     max_series: int = 8,
@@ -177,6 +197,7 @@ def type_evidence(
     how they are shaped on each. Series too small to measure on either picture are left out, and so are
     grey ones the target draws far less of than the candidate: there the target's pixels in that colour
     are its text, ticks and grid, not a series."""
+    marks = target if isinstance(target, TargetMarks) else TargetMarks(target)
     out: list[TypeEvidence] = []
     seen: set[tuple[int, int, int]] = set()
     for kind, color in series:
@@ -184,13 +205,13 @@ def type_evidence(
             continue
         seen.add(color)
         n_c, s_c = mark_solidity(candidate, color)
-        n_t, s_t = mark_solidity(target, color)
+        n_t, s_t = marks.solidity(color)
         if min(n_c, n_t) < MIN_MARK_PIXELS:
             continue
         if _is_grey(color) and n_t < GREY_SHARE * n_c:
             continue
         shape = mark_shape(candidate, color)  # the target's is only worth its pass if there is one to compare
-        out.append(TypeEvidence(kind, color, s_c, s_t, n_t, shape, shape and mark_shape(target, color)))
+        out.append(TypeEvidence(kind, color, s_c, s_t, n_t, shape, shape and marks.shape(color)))
     return out
 
 

@@ -45,6 +45,7 @@ from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validat
 from .align import align, content_box
 from .blocks import TextBlock, intersection_area
 from .charttype import (
+    TargetMarks,
     TypeEvidence,
     evidence_agreement,
     mark_shape,
@@ -594,10 +595,10 @@ def score_ui(
 # --- charts --------------------------------------------------------------------------------------
 
 
-_chart_target: _TargetCache[tuple[RgbArray, tuple[PaletteColor, ...], tuple[int, int, int, int] | None]] = _TargetCache(
-    lambda rgb: (rgb, dominant_colors(rgb, chromatic_only=True), content_box(rgb))
-)
-"""The target chart's pixels, chromatic palette and content box."""
+_chart_target: _TargetCache[
+    tuple[RgbArray, tuple[PaletteColor, ...], tuple[int, int, int, int] | None, TargetMarks]
+] = _TargetCache(lambda rgb: (rgb, dominant_colors(rgb, chromatic_only=True), content_box(rgb), TargetMarks(rgb)))
+"""The target chart's pixels, chromatic palette, content box and its marks (measured per colour as asked)."""
 
 
 def score_chart(
@@ -620,7 +621,7 @@ def score_chart(
     """
     weights = weights or ChartWeights()
     scales = scales or ScoreScales()
-    t_rgb, t_palette, t_box = _chart_target(target_png)
+    t_rgb, t_palette, t_box, t_marks = _chart_target(target_png)
     raw_c = _rgb(candidate_png)
     aligned = align(raw_c, t_rgb, t_box)
     c_rgb = aligned.rgb
@@ -673,7 +674,7 @@ def score_chart(
         for s in trace.series
         if s.colors and s.type != "heatmap" and (s.type != "pie" or len(s.colors) == 1)
     ]
-    evidence = tuple(type_evidence(t_rgb, c_rgb, marks)) if trace.error is None else ()
+    evidence = tuple(type_evidence(t_marks, c_rgb, marks)) if trace.error is None else ()
     from_picture = evidence_agreement(evidence)
     if from_picture is None and t_palette and (len(marks) == 1 or trace.types == ("pie",)):
         # One series, in a colour the target does not draw (or a pie, whose wedges each have their
@@ -682,7 +683,7 @@ def score_chart(
         # (a small model reads big dots as a line, separate bars as a histogram, and names its answer by
         # the same misreading); where either is not, the hint does.
         kind, shape = (marks[0][0], mark_shape(raw_c, marks[0][1])) if len(marks) == 1 else ("pie", "wedges")
-        verdict = shape_verdict(kind, shape, mark_shape(t_rgb, t_palette[0].rgb))
+        verdict = shape_verdict(kind, shape, t_marks.shape(t_palette[0].rgb))
         if verdict is not None:
             from_picture, by_shape = verdict
             target_types = by_shape if from_picture < 1.0 else target_types
