@@ -626,6 +626,10 @@ def _marks(draw: str, grid: bool = False) -> np.ndarray:
         for i, h in enumerate(heights):
             top, bottom = (360 - h, 360) if i != 2 else (360, 360 + 30)
             pen.rectangle((60 + 100 * i, top, 120 + 100 * i, bottom), fill=purple)
+    elif draw == "error bars":  # separate bars, a black error bar 4 px wide over each one's top
+        for i, h in enumerate(heights):
+            pen.rectangle((60 + 100 * i, 360 - h, 120 + 100 * i, 360), fill=purple)
+            pen.rectangle((88 + 100 * i, 360 - h - 20, 91 + 100 * i, 360 - h + 20), fill="black")
     elif draw == "hbars":
         for i, w in enumerate(heights):
             pen.rectangle((40, 40 + 70 * i, 40 + w * 2, 80 + 70 * i), fill=purple)
@@ -653,6 +657,7 @@ def test_mark_shape_tells_dots_lines_bars_and_histograms_apart(grid: bool) -> No
     assert mark_shape(_marks("dots", grid), purple) == "markers"
     assert mark_shape(_marks("line", grid), purple) == "line"
     assert mark_shape(_marks("bars", grid), purple) == "bars"
+    assert mark_shape(_marks("error bars", grid), purple) == "bars"  # the notches are not bars
     assert mark_shape(_marks("hbars", grid), purple) == "hbars"
     assert mark_shape(_marks("hist", grid), purple) == "steps"
     assert mark_shape(_marks("area", grid), purple) is None

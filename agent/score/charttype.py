@@ -348,6 +348,25 @@ EMPTY_BIN = 0.8
 """In a histogram a gap is an empty bin: at least about as wide as its narrowest bar."""
 
 
+NOTCH_WIDTH = 6
+"""A run of columns this narrow between two of one height is something drawn over a bar (an error
+bar's line, wider on a PDF rasterizer's picture than the closing bridges: ChartMimic errorbar_15)."""
+
+
+def _without_notches(runs: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
+    """Runs of equal column ends, with each narrow one between two of the same end joined to them."""
+    out: list[tuple[int, int, int]] = []
+    i = 0
+    while i < len(runs):
+        first, stop, end = runs[i]
+        while i + 2 < len(runs) and runs[i + 1][1] - runs[i + 1][0] < NOTCH_WIDTH and abs(runs[i + 2][2] - end) <= 1:
+            stop = runs[i + 2][1]
+            i += 2
+        out.append((first, stop, end))
+        i += 1
+    return out
+
+
 def _columns(pieces: Sequence[_Piece], total: int) -> str | None:
     """ "separate" when the pieces are two or more filled rectangles on one baseline (upward from it or,
     for negative values, downward) with gaps between them, "touching" when such flat-ended columns
@@ -371,17 +390,20 @@ def _columns(pieces: Sequence[_Piece], total: int) -> str | None:
             ends = bottoms  # downward from it
         else:
             continue
+        runs: list[tuple[int, int, int]] = []  # (first column, past the last, end row) of equal ends
         start = 0
         for x in range(1, len(ends) + 1):
-            if x < len(ends) and abs(int(ends[x]) - int(ends[start])) <= 1:
-                continue
-            run_area = int((np.abs(ends[start:x] - base) + 1).sum())
-            if x - start < MIN_COLUMN_WIDTH or p.mask[:, start:x].sum() < COLUMN_SHARE * run_area:
+            if x == len(ends) or abs(int(ends[x]) - int(ends[start])) > 1:
+                runs.append((start, x, int(ends[start])))
+                start = x
+        runs = _without_notches(runs)
+        for i, (first, stop, end) in enumerate(runs):
+            run_area = int((np.abs(ends[first:stop] - base) + 1).sum())
+            if stop - first < MIN_COLUMN_WIDTH or p.mask[:, first:stop].sum() < COLUMN_SHARE * run_area:
                 return None  # a slope (an area) or a hollow: not flat-ended columns
-            if x < len(ends) and abs(int(ends[x]) - int(ends[start])) < MIN_STEP:
+            if i + 1 < len(runs) and abs(runs[i + 1][2] - end) < MIN_STEP:
                 return None  # a gentle slope cut into runs of equal height
-            blocks.append((p.left + start, p.left + x))
-            start = x
+            blocks.append((p.left + first, p.left + stop))
         held += p.size
     if len(blocks) < 2 or held < COLUMN_SHARE * total:
         return None
