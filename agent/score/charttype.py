@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from .colors import rgb_to_lab
+from .colors import chroma
 from .evidence import colour_mask
 from .palette import MIN_CHROMA
 
@@ -225,8 +225,7 @@ that replace them in its chart-type perturbation)."""
 
 def _is_grey(color: tuple[int, int, int]) -> bool:
     """Grey as the palette counts it: the colour of a chart's text and axes too."""
-    _, a, b = rgb_to_lab(color)
-    return float(np.hypot(a, b)) < MIN_CHROMA
+    return float(chroma(color)) < MIN_CHROMA
 
 
 MIN_BLOB_PIXELS = 12
@@ -371,22 +370,24 @@ def _columns(pieces: Sequence[_Piece], total: int) -> str | None:
     """ "separate" when the pieces are two or more filled rectangles on one baseline (upward from it or,
     for negative values, downward) with gaps between them, "touching" when such flat-ended columns
     stand side by side (a histogram's bars), else None."""
+    # Per piece: its columns' top and bottom rows, and the row of each of those edges that is flat.
     edges = []
     for p in pieces:
         tops = p.top + p.mask.argmax(axis=0)
         bottoms = p.top + p.height - 1 - p.mask[::-1].argmax(axis=0)
-        edges.append((p, tops, bottoms))
+        flat_top, flat_bottom = (int(np.median(e)) if np.ptp(e) <= 2 else None for e in (tops, bottoms))
+        edges.append((p, tops, bottoms, flat_top, flat_bottom))
     # The baseline: the flat edge (a bar's bottom, or a negative bar's top) that the most pixels share.
-    flat = [(int(np.median(e)), p.size) for p, *both in edges for e in both if np.ptp(e) <= 2]
+    flat = [(row, p.size) for p, _, _, *rows in edges for row in rows if row is not None]
     if not flat:
         return None
     base = max({row for row, _ in flat}, key=lambda r: sum(n for row, n in flat if abs(row - r) <= 2))
     blocks: list[tuple[int, int]] = []  # (left, right) of each flat-ended run of columns
     held = 0
-    for p, tops, bottoms in edges:
-        if np.ptp(bottoms) <= 2 and abs(int(np.median(bottoms)) - base) <= 2:
+    for p, tops, bottoms, flat_top, flat_bottom in edges:
+        if flat_bottom is not None and abs(flat_bottom - base) <= 2:
             ends = tops  # upward from the baseline
-        elif np.ptp(tops) <= 2 and abs(int(np.median(tops)) - base) <= 2:
+        elif flat_top is not None and abs(flat_top - base) <= 2:
             ends = bottoms  # downward from it
         else:
             continue

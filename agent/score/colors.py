@@ -40,6 +40,12 @@ def rgb_to_lab(rgb: npt.ArrayLike) -> FloatArray:
     return lab
 
 
+def chroma(rgb: npt.ArrayLike) -> FloatArray:
+    """CIELAB chroma (how far from grey) of sRGB colours given as 0..255 values in the last axis."""
+    lab = rgb_to_lab(rgb)
+    return np.asarray(np.hypot(lab[..., 1], lab[..., 2]))
+
+
 def ciede2000(lab1: npt.ArrayLike, lab2: npt.ArrayLike) -> FloatArray:
     """CIEDE2000 colour difference (Sharma, Wu and Dalal 2005), broadcasting over leading axes."""
     a = np.asarray(lab1, dtype=np.float64)

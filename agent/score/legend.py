@@ -14,7 +14,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from .blocks import TextBlock
-from .colors import RGB, delta_e, parse_hex, rgb_to_lab, rgb_tuple
+from .colors import RGB, chroma, delta_e, parse_hex, rgb_tuple
 from .matching import text_similarity
 from .palette import MIN_CHROMA
 from .raster import RgbArray
@@ -49,11 +49,10 @@ def swatch_color(rgb: RgbArray, label: TextBlock) -> RGB | None:
     strip = rgb[max(0, y0) : max(0, y1), left : max(left, x0 - 1)].reshape(-1, 3)
     if strip.size == 0:
         return None
-    lab = rgb_to_lab(strip)
-    chroma = np.hypot(lab[:, 1], lab[:, 2])
-    if int((chroma >= MIN_CHROMA).sum()) < 3:
+    strength = chroma(strip)
+    if int((strength >= MIN_CHROMA).sum()) < 3:
         return None
-    coloured = strip[chroma >= max(MIN_CHROMA, CORE_CHROMA * float(chroma.max()))]
+    coloured = strip[strength >= max(MIN_CHROMA, CORE_CHROMA * float(strength.max()))]
     q = (coloured // 8).astype(np.int64)
     keys = (q[:, 0] << 10) | (q[:, 1] << 5) | q[:, 2]
     values, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)

@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image
 from pydantic import BaseModel, ConfigDict
 
-from .colors import RGB, ciede2000, rgb_to_lab, rgb_tuple, similarity_from_delta_e
+from .colors import RGB, chroma, ciede2000, rgb_to_lab, rgb_tuple, similarity_from_delta_e
 from .matching import assign
 from .perceptual import background_color
 from .raster import RgbArray, downscale
@@ -78,8 +78,7 @@ def dominant_colors(
     pixels = downscale(rgb, side, Image.Resampling.NEAREST).reshape(-1, 3)
     background = np.array(background_color(rgb), dtype=np.float64)
     if chromatic_only:
-        lab = rgb_to_lab(pixels)
-        pixels = pixels[np.hypot(lab[:, 1], lab[:, 2]) >= MIN_CHROMA]
+        pixels = pixels[chroma(pixels) >= MIN_CHROMA]
     total = len(pixels)
     if total == 0:
         return ()
