@@ -23,6 +23,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Literal
 
 from viscodex.agent.score.critique import critique
 from viscodex.agent.score.dom import dom_blocks
@@ -53,9 +54,12 @@ on a shared machine the scoring's wall time is mostly waiting for a core (it run
 this process's niceness; the render runs in the sandbox's containers)."""
 
 
-def median_s(fn: Callable[[], object], runs: int) -> float:
+def median_s(fn: Callable[[], object], runs: int, settle: Callable[[], object] | None = None) -> float:
+    """The median wall time of ``fn`` over ``runs`` calls, each after ``settle`` (untimed) returned."""
     times, cpu = [], []
     for _ in range(runs):
+        if settle is not None:
+            settle()
         before = os.times()
         started = time.perf_counter()
         fn()
@@ -78,13 +82,14 @@ def bench_chart(sandbox: Sandbox, code: str, target: Target, runs: int) -> tuple
     scale_to = (target.width, target.height)
     result = sandbox.run_chart(code, trace=True, scale_to=scale_to)
     assert result.png is not None, result.stderr
-    render = median_s(lambda: sandbox.run_chart(code, trace=True, scale_to=scale_to), runs)
+    settle = settled(sandbox, "chart")
+    render = median_s(lambda: sandbox.run_chart(code, trace=True, scale_to=scale_to), runs, settle)
 
     def score() -> None:
         png = bytes(bytearray(result.png or b""))  # a new candidate's bytes each time: decoded once per run
         critique(score_chart(target.png, target.blocks, png, result.trace))
 
-    return render, median_s(score, runs)
+    return render, median_s(score, runs, settle)
 
 
 def bench_page(
@@ -98,13 +103,21 @@ def bench_page(
     # As ``UiTask.verify`` renders it: in the picture's window, with its fonts (Design2Code's for its pages).
     viewport = window(target.width, target.height, window_height)
     page = sandbox.render_html_blocks(html, viewport, fonts=fonts)
-    render = median_s(lambda: sandbox.render_html_blocks(html, viewport, fonts=fonts), runs)
+    settle = settled(sandbox, "html")
+    render = median_s(lambda: sandbox.render_html_blocks(html, viewport, fonts=fonts), runs, settle)
 
     def score() -> None:
         fresh = page.model_copy(update={"png": bytes(bytearray(page.png))})  # decoded once per run, as a new one
         critique(score_ui(target.png, target.blocks, fresh.png, dom_blocks(fresh)))
 
-    return render, median_s(score, runs)
+    return render, median_s(score, runs, settle)
+
+
+def settled(sandbox: Sandbox, role: Literal["chart", "html"]) -> Callable[[], object]:
+    """Wait until the role's pool is full and idle: after a render the pool resets its container (a chart)
+    or starts a new browser (a page) in the background, and that work would otherwise be timed as part of
+    whichever call came next, the next render or the scoring."""
+    return lambda: sandbox.warm_up((role,), wait=True)
 
 
 def row(name: str, render: float, score: float) -> str:

@@ -711,3 +711,172 @@ def test_type_evidence_takes_a_wider_stroke_of_the_same_line_for_the_same_type()
         ImageDraw.Draw(dots).ellipse((x - 5, 295, x + 5, 305), fill=red)
     (other,) = type_evidence(_red_line(2), np.asarray(dots), [("scatter", red)])
     assert other.differs
+
+
+# --- the faster forms give what the plain forms gave (each reference is the form it replaced) ------
+
+
+def _plain_main_run(mask: np.ndarray, weights: np.ndarray, gap: int) -> tuple[int, int]:
+    idx = np.flatnonzero(mask)
+    if idx.size == 0:
+        return 0, 0
+    runs: list[tuple[int, int]] = []
+    start = prev = int(idx[0])
+    for i in idx[1:]:
+        if int(i) - prev > gap + 1:
+            runs.append((start, prev + 1))
+            start = int(i)
+        prev = int(i)
+    runs.append((start, prev + 1))
+    return max(runs, key=lambda r: int(weights[r[0] : r[1]].sum()))
+
+
+def _plain_measure_ink(box: tuple[float, float, float, float], rgb: np.ndarray) -> tuple[object, ...] | None:
+    h, w = rgb.shape[:2]
+    bx0, by0 = max(0, math.floor(box[0])), max(0, math.floor(box[1]))
+    bx1, by1 = min(w, math.ceil(box[2])), min(h, math.ceil(box[3]))
+    if bx1 - bx0 < 1 or by1 - by0 < 1:
+        return None
+    x0, y0, x1, y1 = max(0, bx0 - 2), max(0, by0 - 2), min(w, bx1 + 2), min(h, by1 + 2)
+    ring = rgb[y0:y1, x0:x1]
+    border = np.concatenate([ring[0], ring[-1], ring[:, 0], ring[:, -1]])
+    colours, counts = np.unique(border, axis=0, return_counts=True)
+    bg = colours[int(np.argmax(counts))].astype(np.int64)
+    inner = rgb[by0:by1, bx0:bx1].astype(np.int64)
+    dist = np.sqrt(((inner - bg) ** 2).sum(axis=2).astype(np.float64))
+    top = float(dist.max())
+    if top < 32.0:
+        return None
+    ink = dist >= 0.35 * top
+    r0, r1 = _plain_main_run(ink.sum(axis=1) > 0, ink.sum(axis=1), max(2, round(0.15 * (box[3] - box[1]))))
+    ink[:r0] = False
+    ink[r1:] = False
+    cols, rows = np.flatnonzero(ink.any(axis=0)), np.flatnonzero(ink.any(axis=1))
+    if cols.size == 0:
+        return None
+    core = ink & (dist >= 0.9 * top)
+    colour = np.median(inner[core], axis=0) if core.any() else None
+    return (
+        (float(bx0 + cols[0]), float(by0 + rows[0]), float(bx0 + cols[-1] + 1), float(by0 + rows[-1] + 1)),
+        None if colour is None else tuple(int(v) for v in np.clip(np.rint(colour), 0, 255)),
+        tuple(int(v) for v in bg),
+        float(ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1].mean()),
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.integers(0, 2**32 - 1),
+    st.tuples(st.floats(-4, 60), st.floats(-4, 40), st.floats(0, 70), st.floats(0, 50)),
+)
+def test_measure_ink_as_measured_the_plain_way(seed: int, box: tuple[float, float, float, float]) -> None:
+    # Text-like pictures: a ground, strokes of a few colours, anti-aliased blends, gaps between rows.
+    rng = np.random.default_rng(seed)
+    rgb = np.empty((48, 64, 3), dtype=np.uint8)
+    rgb[:] = rng.integers(0, 256, 3)
+    for _ in range(int(rng.integers(0, 12))):
+        y, x = int(rng.integers(0, 48)), int(rng.integers(0, 64))
+        rgb[y : y + int(rng.integers(1, 12)), x : x + int(rng.integers(1, 20))] = rng.integers(0, 256, 3)
+    if rng.random() < 0.7:  # glyph cores of uneven colour, so a median of an even count is a mean of two
+        rgb[:] = np.clip(rgb.astype(np.int64) + rng.integers(-9, 10, rgb.shape), 0, 255)
+    x0, y0, bw, bh = box
+    got = measure_ink((x0, y0, x0 + bw, y0 + bh), rgb)
+    expected = _plain_measure_ink((x0, y0, x0 + bw, y0 + bh), rgb)
+    assert (None if got is None else (got.box, got.color, got.background, got.fill)) == expected
+
+
+def _plain_palette(rgb: np.ndarray, merge: float) -> list[tuple[tuple[int, int, int], float]]:
+    """The first-match rule as a loop over colours and clusters, one pair at a time."""
+    pixels = np.asarray(Image.fromarray(rgb).resize((320, 240), Image.Resampling.NEAREST)).reshape(-1, 3)
+    background = np.array(background_color(rgb), dtype=np.float64)
+    q = (pixels // 8).astype(np.int64)
+    _, inverse, counts = np.unique((q[:, 0] << 10) | (q[:, 1] << 5) | q[:, 2], return_inverse=True, return_counts=True)
+    means = np.stack([np.bincount(inverse, weights=pixels[:, c].astype(np.float64)) / counts for c in range(3)], 1)
+    order = np.argsort(-counts, kind="stable")[:512]
+    labs = rgb_to_lab(means[order])
+
+    def tint(colour: np.ndarray, of: np.ndarray) -> bool:
+        direction = of - background
+        norm = float((direction * direction).sum())
+        if norm == 0:
+            return False
+        t = float(((colour - background) * direction).sum()) / norm
+        residual = colour - (background + t * direction)
+        return 0.0 < t < 1.0 and math.sqrt(float((residual * residual).sum())) <= 14.0
+
+    clusters: list[list[object]] = []
+    for pos, k in enumerate(order):
+        for cluster in clusters:
+            de = float(ciede2000(labs[pos][None, :], np.asarray(cluster[1])[None, :])[0])
+            if de < merge or tint(means[k], np.asarray(cluster[0])):
+                cluster[2] = int(cluster[2]) + int(counts[k])  # type: ignore[call-overload]
+                break
+        else:
+            clusters.append([means[k], labs[pos], int(counts[k])])
+    total = len(pixels)
+    ranked = sorted(clusters, key=lambda c: -int(c[2]))  # type: ignore[call-overload]
+    out = [
+        (tuple(int(v) for v in np.clip(np.rint(np.asarray(c[0])), 0, 255)), int(c[2]) / total)  # type: ignore[call-overload]
+        for c in ranked
+        if int(c[2]) / total >= 0.02  # type: ignore[call-overload]
+    ]
+    return out[:8]  # type: ignore[return-value]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.sampled_from([3.0, 10.0]))
+def test_palette_clusters_as_the_plain_first_match_loop(seed: int, merge: float) -> None:
+    # Blocks of a few colours, their tints toward the ground, and noise: every rule of the clustering.
+    rng = np.random.default_rng(seed)
+    rgb = np.empty((240, 320, 3), dtype=np.uint8)
+    rgb[:] = rng.integers(200, 256, 3)
+    base = rng.integers(0, 256, (4, 3))
+    for _ in range(40):
+        y, x = int(rng.integers(0, 230)), int(rng.integers(0, 300))
+        colour = base[int(rng.integers(0, 4))]
+        t = float(rng.choice([1.0, 1.0, 0.7, 0.4]))
+        rgb[y : y + int(rng.integers(2, 40)), x : x + int(rng.integers(2, 60))] = np.clip(
+            rgb[0, 0] + t * (colour - rgb[0, 0].astype(np.int64)) + rng.integers(-6, 7, 3), 0, 255
+        )
+    got = [(c.rgb, c.share) for c in dominant_colors(rgb, chromatic_only=False, merge_delta_e=merge)]
+    assert got == _plain_palette(rgb, merge)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 300), st.integers(0, 200), st.integers(1, 60), st.integers(0, 30)),
+        min_size=1,
+        max_size=40,
+    )
+)
+def test_group_lines_as_grouped_pair_by_pair(boxes: list[tuple[int, int, int, int]]) -> None:
+    words = [TextBlock(text=f"w{i}", box=(x, y, x + w, y + h)) for i, (x, y, w, h) in enumerate(boxes)]
+    lines: list[list[TextBlock]] = []
+    extents: list[list[float]] = []  # x1, y0, y1 of each line
+    for word in sorted(words, key=lambda b: (b.box[0], b.box[1])):
+        best, best_gap = None, float("inf")
+        for k, (x1, y0, y1) in enumerate(extents):
+            shared = max(0.0, min(y1, word.box[3]) - max(y0, word.box[1]))
+            if shared < 0.5 * min(y1 - y0, word.height):
+                continue
+            gap = word.box[0] - x1
+            limit = 0.75 * max(y1 - y0, word.height)
+            if -0.25 * limit <= gap <= limit and abs(gap) < best_gap:
+                best, best_gap = k, abs(gap)
+        if best is None:
+            lines.append([word])
+            extents.append([word.box[2], word.box[1], word.box[3]])
+        else:
+            lines[best].append(word)
+            e = extents[best]
+            e[0], e[1], e[2] = max(e[0], word.box[2]), min(e[1], word.box[1]), max(e[2], word.box[3])
+    expected = sorted(
+        ([w.text for w in line] for line in lines),
+        key=lambda texts: next(
+            (round(min(w.box[1] for w in ln)), min(w.box[0] for w in ln))
+            for ln in lines
+            if [w.text for w in ln] == texts
+        ),
+    )
+    assert [b.text.split(" ") for b in group_lines(words)] == expected

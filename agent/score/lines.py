@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from .blocks import TextBlock, union_box, vertical_overlap
+from .blocks import TextBlock, union_box
 
 GAP_FACTOR = 0.75
 """Largest horizontal gap between words of one line, as a share of the line's ink height."""
@@ -60,12 +60,17 @@ def group_lines(
     for word in sorted(words, key=lambda w: (w.box[0], w.box[1])):
         best: _Line | None = None
         best_gap = float("inf")
+        wx0, wy0, _, wy1 = word.box
+        w_height = wy1 - wy0
+        # ``vertical_overlap`` and the heights written out: this loop runs words x lines times (a long
+        # page's few hundred words), and the calls were most of its cost; the arithmetic is the same.
         for line in lines:
-            shared = vertical_overlap((0, line.y0, 0, line.y1), word.box)
-            if shared < overlap_factor * min(line.height, word.height):
+            shared = max(0.0, min(line.y1, wy1) - max(line.y0, wy0))
+            l_height = line.y1 - line.y0
+            if shared < overlap_factor * (l_height if l_height < w_height else w_height):
                 continue
-            gap = word.box[0] - line.x1
-            limit = gap_factor * max(line.height, word.height)
+            gap = wx0 - line.x1
+            limit = gap_factor * (l_height if l_height > w_height else w_height)
             if -0.25 * limit <= gap <= limit and abs(gap) < best_gap:
                 best, best_gap = line, abs(gap)
         if best is None:

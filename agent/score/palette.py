@@ -38,27 +38,16 @@ class PaletteColor(BaseModel):
     """Share of the counted pixels (all pixels, or the chromatic ones with ``chromatic_only``)."""
 
 
-def _is_tint(colour: np.ndarray, of: np.ndarray, background: np.ndarray) -> bool:
+def _tints(colours: np.ndarray, of: np.ndarray, background: np.ndarray) -> np.ndarray:
+    """Which rows of ``colours`` are tints of ``of``: within ``TINT_RESIDUAL`` of the segment from the
+    background to it, strictly between the two."""
     direction = of - background
-    norm = float(direction @ direction)
+    norm = float((direction * direction).sum())
     if norm == 0:
-        return False
-    t = float((colour - background) @ direction) / norm
-    if not 0.0 < t < 1.0:
-        return False
-    residual = colour - (background + t * direction)
-    return math.sqrt(float(residual @ residual)) <= TINT_RESIDUAL
-
-
-def _tints(colour: np.ndarray, of: np.ndarray, background: np.ndarray) -> np.ndarray:
-    """``_is_tint`` of one colour against many (rows of ``of``)."""
-    direction = of - background
-    norm = (direction * direction).sum(axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t = ((colour - background) * direction).sum(axis=1) / norm
-    residual = colour - (background + t[:, None] * direction)
-    ok = (norm > 0) & (t > 0.0) & (t < 1.0)
-    return np.asarray(ok & (np.sqrt((residual * residual).sum(axis=1)) <= TINT_RESIDUAL))
+        return np.zeros(len(colours), dtype=bool)
+    t = ((colours - background) * direction).sum(axis=1) / norm
+    residual = colours - (background + t[:, None] * direction)
+    return np.asarray((t > 0.0) & (t < 1.0) & (np.sqrt((residual * residual).sum(axis=1)) <= TINT_RESIDUAL))
 
 
 def dominant_colors(
@@ -88,22 +77,28 @@ def dominant_colors(
     means = np.stack([np.bincount(inverse, weights=pixels[:, c].astype(np.float64)) / counts for c in range(3)], axis=1)
     order = np.argsort(-counts, kind="stable")[:512]
     labs = rgb_to_lab(means[order])
-    # Clusters as arrays, so each colour is compared with all of them at once (the same first-match rule
-    # as a loop over them: the earliest cluster it is close to or a tint of takes it).
-    c_rgb = np.empty((len(order), 3))
-    c_lab = np.empty((len(order), 3))
-    c_count = np.zeros(len(order), dtype=np.int64)
-    n = 0
-    for pos, k in enumerate(order):
-        colour = means[k]
-        if n:
-            hit = (ciede2000(labs[pos][None, :], c_lab[:n]) < merge_delta_e) | _tints(colour, c_rgb[:n], background)
-            found = np.flatnonzero(hit)
-            if found.size:
-                c_count[found[0]] += int(counts[k])
-                continue
-        c_rgb[n], c_lab[n], c_count[n] = colour, labs[pos], int(counts[k])
-        n += 1
+    # First match: in order of size, a colour joins the earliest cluster it is close to or a tint of, or
+    # starts one. Each new cluster is compared with every colour after it at once (a few calls in all,
+    # not one per colour), and a colour's first hit is kept as clusters are made.
+    colours = means[order]
+    first_hit = np.full(len(order), -1, dtype=np.int64)
+    c_rgb: list[np.ndarray] = []
+    c_count: list[int] = []
+    for pos in range(len(order)):
+        owner = int(first_hit[pos])
+        if owner >= 0:
+            c_count[owner] += int(counts[order[pos]])
+            continue
+        new = len(c_rgb)
+        c_rgb.append(colours[pos])
+        c_count.append(int(counts[order[pos]]))
+        later = slice(pos + 1, None)
+        hit = (ciede2000(labs[later], labs[pos][None, :]) < merge_delta_e) | _tints(
+            colours[later], colours[pos], background
+        )
+        free = first_hit[later] < 0
+        first_hit[later][hit & free] = new
+    n = len(c_rgb)
     ranked = sorted(range(n), key=lambda i: -c_count[i])
     out = [
         PaletteColor(rgb=rgb_tuple(c_rgb[i]), share=int(c_count[i]) / total)

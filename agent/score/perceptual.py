@@ -40,9 +40,15 @@ def background_color(rgb: RgbArray) -> tuple[int, int, int]:
     """The most frequent colour on the picture's border."""
     border = np.concatenate([rgb[0], rgb[-1], rgb[:, 0], rgb[:, -1]]).astype(np.int64)
     # One integer per colour, ordered as the (r, g, b) rows are: ties go to the same (smallest) colour
-    # as ``np.unique(axis=0)`` gives them, at a fraction of its cost.
-    keys, counts = np.unique((border[:, 0] << 16) | (border[:, 1] << 8) | border[:, 2], return_counts=True)
-    c = int(keys[int(np.argmax(counts))])
+    # as ``np.unique(axis=0)`` gives them. Counted over the sorted keys directly (``np.unique``'s own
+    # checks cost more than the counting on a word's few hundred border pixels, and this runs per word).
+    keys = np.sort((border[:, 0] << 16) | (border[:, 1] << 8) | border[:, 2])
+    if keys[0] == keys[-1]:
+        c = int(keys[0])
+    else:
+        starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
+        counts = np.diff(np.append(starts, keys.size))
+        c = int(keys[starts[int(np.argmax(counts))]])
     return (c >> 16, (c >> 8) & 255, c & 255)
 
 
@@ -101,10 +107,27 @@ def perceptual_similarity(target: RgbArray, candidate: RgbArray, side: int = SID
         return Perceptual(ssim=1.0, histogram=1.0)
     width = max(target.shape[1], candidate.shape[1])
     height = max(target.shape[0], candidate.shape[0])
-    a = downscale(pad_to(target, width, height), side, Image.Resampling.BOX)
-    b = downscale(pad_to(candidate, width, height), side, Image.Resampling.BOX)
-    weights = np.array([0.299, 0.587, 0.114])
-    return Perceptual(
-        ssim=ssim(a.astype(np.float64) @ weights, b.astype(np.float64) @ weights),
-        histogram=histogram_similarity(a, b),
-    )
+    a, a_grey = _scaled(target, width, height, side)
+    b, b_grey = _scaled(candidate, width, height, side)
+    return Perceptual(ssim=ssim(a_grey, b_grey), histogram=histogram_similarity(a, b))
+
+
+_GREY = np.array([0.299, 0.587, 0.114])
+_SCALED: dict[tuple[int, int, int, int], tuple[RgbArray, RgbArray, npt.NDArray[np.float64]]] = {}
+
+
+def _scaled(rgb: RgbArray, width: int, height: int, side: int) -> tuple[RgbArray, npt.NDArray[np.float64]]:
+    """``rgb`` padded to ``width`` x ``height``, scaled down, and its greyscale. Kept for a read-only
+    picture (a target's pixels, decoded once and shared by every candidate scored against it), which
+    cannot have changed since: the target is scaled once per run instead of once per candidate."""
+    key = (id(rgb), width, height, side)
+    hit = _SCALED.get(key)
+    if hit is not None and hit[0] is rgb:
+        return hit[1], hit[2]
+    small = downscale(pad_to(rgb, width, height), side, Image.Resampling.BOX)
+    grey = small.astype(np.float64) @ _GREY
+    if not rgb.flags.writeable:
+        if len(_SCALED) >= 16:
+            _SCALED.clear()
+        _SCALED[key] = (rgb, small, grey)
+    return small, grey
