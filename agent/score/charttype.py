@@ -102,7 +102,10 @@ FILLED = ("bar", "barh", "hist", "area", "pie")
 
 def mark_solidity(rgb: npt.NDArray[np.uint8], color: tuple[int, int, int]) -> tuple[int, float]:
     """(pixel count, share of them surviving a 3x3 erosion) of the pixels drawn in ``color``."""
-    mask = colour_mask(rgb, color, MARK_COLOR_DISTANCE)
+    return _solidity(colour_mask(rgb, color, MARK_COLOR_DISTANCE))
+
+
+def _solidity(mask: npt.NDArray[np.bool_]) -> tuple[int, float]:
     count = int(mask.sum())
     if count == 0:
         return 0, 0.0
@@ -204,13 +207,14 @@ def type_evidence(
         if color in seen or len(seen) >= max_series:
             continue
         seen.add(color)
-        n_c, s_c = mark_solidity(candidate, color)
+        mask = colour_mask(candidate, color, MARK_COLOR_DISTANCE)  # one mask for both readings
+        n_c, s_c = _solidity(mask)
         n_t, s_t = marks.solidity(color)
         if min(n_c, n_t) < MIN_MARK_PIXELS:
             continue
         if _is_grey(color) and n_t < GREY_SHARE * n_c:
             continue
-        shape = mark_shape(candidate, color)  # the target's is only worth its pass if there is one to compare
+        shape = _shape(mask)  # the target's is only worth its pass if there is one to compare
         out.append(TypeEvidence(kind, color, s_c, s_t, n_t, shape, shape and marks.shape(color)))
     return out
 
@@ -249,9 +253,12 @@ def mark_shape(rgb: npt.NDArray[np.uint8], color: tuple[int, int, int]) -> str |
     "steps" or "hsteps" (such columns touching: a histogram), or None (anything else: areas, wedges,
     too few pixels). ``mark_solidity`` cannot tell big dots from a thick line, nor bars from a
     histogram (all keep most of their pixels through an erosion); how the pixels hang together can."""
+    return _shape(colour_mask(rgb, color, MARK_COLOR_DISTANCE))
+
+
+def _shape(full: npt.NDArray[np.bool_]) -> str | None:
     from scipy import ndimage  # type: ignore[import-untyped]
 
-    full = colour_mask(rgb, color, MARK_COLOR_DISTANCE)
     if int(full.sum()) < MIN_MARK_PIXELS:
         return None
     rows, cols = np.flatnonzero(full.any(axis=1)), np.flatnonzero(full.any(axis=0))

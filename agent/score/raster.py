@@ -78,4 +78,4 @@ def downscale(rgb: RgbArray, side: int, resample: Image.Resampling) -> RgbArray:
     if factor >= 1:
         return rgb
     size = (max(1, round(w * factor)), max(1, round(h * factor)))
-    return np.asarray(Image.fromarray(rgb).resize(size, resample), dtype=np.uint8)
+    return np.asarray(Image.fromarray(np.ascontiguousarray(rgb)).resize(size, resample), dtype=np.uint8)
