@@ -24,6 +24,7 @@ import tarfile
 import tempfile
 from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import docker
@@ -61,6 +62,122 @@ WEB_FONT_PACKAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
 name them (``bench/fonts.py`` counts them). Real pages load these from the web, which a sandbox with the
 network off cannot; installed, a page asking for ``'Open Sans'`` is drawn in Open Sans, and a page's
 ``@font-face`` that loads one from Google Fonts gets the image's file (``PageFonts``)."""
+
+WEB_FONT_NPM: tuple[tuple[str, str], ...] = (
+    # (family, version of Fontsource's npm package @fontsource/<family as a slug>)
+    ("Playfair Display", "5.3.0"),
+    ("Merriweather", "5.3.0"),
+    ("Lora", "5.3.0"),
+    ("Source Sans Pro", "5.3.0"),
+    ("Montserrat", "5.3.0"),
+    ("Raleway", "5.3.0"),
+    ("Oswald", "5.3.0"),
+    ("Roboto Mono", "5.3.0"),
+    ("Ubuntu Mono", "5.3.0"),
+    ("Work Sans", "5.3.0"),
+    ("Neuton", "5.3.0"),
+    ("Arvo", "5.3.0"),
+    ("Muli", "4.1.0"),
+    ("Mulish", "5.3.0"),
+    ("Bitter", "5.3.0"),
+    ("Signika Negative", "5.3.0"),
+    ("Josefin Sans", "5.3.0"),
+    ("Righteous", "5.3.0"),
+    ("Rubik", "5.3.0"),
+    ("Ubuntu", "5.3.0"),
+    ("Public Sans", "5.3.0"),
+    ("Lexend", "5.3.0"),
+    ("Federo", "5.3.0"),
+    ("Rambla", "5.2.8"),
+    ("Didact Gothic", "5.3.0"),
+    ("Source Code Pro", "5.3.1"),
+    ("Material Icons", "5.3.0"),
+    ("Permanent Marker", "5.3.0"),
+    ("Nunito", "5.3.0"),
+    ("Titillium Web", "5.3.0"),
+    ("Old Standard TT", "5.3.0"),
+    ("Gudea", "5.3.0"),
+    ("Fira Sans", "5.3.0"),
+    ("IM Fell English", "5.3.0"),
+    ("Gentium Book Basic", "5.3.0"),
+    ("Poiret One", "5.3.0"),
+    ("Kalam", "5.3.0"),
+    ("Alegreya", "5.3.0"),
+    ("Alegreya SC", "5.3.0"),
+    ("Patua One", "5.3.0"),
+    ("Barlow", "5.3.0"),
+    ("Barlow Condensed", "5.3.0"),
+    ("Cantarell", "5.3.0"),
+    ("Romanesco", "5.3.0"),
+    ("Love Ya Like A Sister", "5.3.0"),
+    ("Jacques Francois Shadow", "5.0.3"),
+    ("Averia Sans Libre", "5.3.0"),
+    ("Allura", "5.3.0"),
+    ("Diplomata", "5.3.0"),
+    ("Josefin Slab", "5.3.0"),
+    ("Sacramento", "5.3.0"),
+    ("Francois One", "5.3.0"),
+    ("Seaweed Script", "5.3.0"),
+    ("Ovo", "5.3.0"),
+    ("Special Elite", "5.3.0"),
+    ("Fredericka the Great", "5.3.0"),
+    ("Poppins", "5.3.0"),
+    ("Nunito Sans", "5.3.0"),
+    ("Mukta", "5.3.0"),
+    ("Kanit", "5.3.0"),
+    ("Quicksand", "5.3.0"),
+    ("Noto Serif", "5.3.0"),
+    ("Heebo", "5.3.0"),
+    ("DM Sans", "5.3.0"),
+    ("IBM Plex Sans", "5.3.0"),
+    ("Karla", "5.3.0"),
+    ("Manrope", "5.3.0"),
+    ("Libre Baskerville", "5.3.0"),
+    ("Bebas Neue", "5.3.0"),
+    ("Arimo", "5.3.0"),
+    ("Hind", "5.3.0"),
+    ("Oxygen", "5.3.0"),
+    ("Anton", "5.3.0"),
+    ("Libre Franklin", "5.3.0"),
+    ("Abel", "5.3.0"),
+    ("Pacifico", "5.3.0"),
+    ("Archivo", "5.3.0"),
+    ("Exo 2", "5.3.0"),
+    ("Comfortaa", "5.3.0"),
+    ("Maven Pro", "5.3.0"),
+    ("Varela Round", "5.3.0"),
+    ("Teko", "5.3.0"),
+    ("Crimson Text", "5.3.0"),
+    ("Fjalla One", "5.3.0"),
+    ("Signika", "5.3.0"),
+    ("Questrial", "5.3.0"),
+    ("Asap", "5.3.0"),
+    ("Overpass", "5.3.0"),
+    ("Abril Fatface", "5.3.0"),
+    ("Caveat", "5.3.0"),
+    ("Shadows Into Light", "5.3.0"),
+    ("Indie Flower", "5.3.0"),
+    ("Amatic SC", "5.3.0"),
+    ("Satisfy", "5.3.0"),
+    ("Archivo Black", "5.3.0"),
+    ("Yanone Kaffeesatz", "5.3.0"),
+    ("Cormorant Garamond", "5.3.0"),
+    ("Space Grotesk", "5.3.0"),
+    ("Outfit", "5.3.0"),
+    ("Sora", "5.3.0"),
+    ("Plus Jakarta Sans", "5.3.0"),
+    ("Figtree", "5.3.0"),
+    ("Zilla Slab", "5.3.0"),
+    ("Vollkorn", "5.3.0"),
+    ("Spectral", "5.3.0"),
+)
+"""Google Fonts families Debian does not package, from Fontsource's npm packages (the families' own
+files, OFL or Apache licensed; the Latin subset of every weight and style): the families Design2Code's
+calibration half loads from Google Fonts, and the most used Google Fonts families. They are not installed
+as system fonts (a family merely named was not there on the machines that drew such pictures either); a
+page's ``@font-face`` that loads one from an absolute address gets its file, network off, as from Google
+Fonts (``/opt/viscodex/webfonts``, served by the shim)."""
+WEB_FONT_SUBSET = "latin"
 
 DEFAULT_PACKAGES = (
     "python3",
@@ -108,6 +225,7 @@ RUN {pip_install} --no-deps --require-hashes -r /tmp/requirements/lock.txt \\
 LAYER_TEMPLATE = """\
 FROM {python}
 COPY runtimes /opt/viscodex/runtimes
+COPY webfonts /opt/viscodex/webfonts
 RUN mkdir -p /work /opt/viscodex/mpl && chmod 1777 /work \\
  && MPLCONFIGDIR=/opt/viscodex/mpl python3 -c "import matplotlib.pyplot" \\
  && chmod -R a+rX /opt/viscodex
@@ -123,6 +241,21 @@ FROM {registry_base}
 RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \\
         {packages} && rm -rf /var/lib/apt/lists/*
 """
+
+
+def npm_cache_dir() -> Path:
+    """Where npm tarballs (browser runtimes, web fonts) are kept between builds (``$VISCODEX_NPM_CACHE``
+    overrides)."""
+    configured = os.environ.get("VISCODEX_NPM_CACHE")
+    if configured:
+        return Path(configured)
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "viscodex" / "npm"
+
+
+def font_slug(family: str) -> str:
+    """Fontsource's name for a family (``Source Sans Pro`` -> ``source-sans-pro``); the shim finds a
+    face's file by it."""
+    return "-".join("".join(c if c.isalnum() else " " for c in family.lower()).split())
 
 
 def wheel_cache_dir() -> Path:
@@ -150,6 +283,8 @@ class ImageRecipe(BaseModel):
     registry_base: str | None = None
     """e.g. ``debian:bookworm``: build the base with `docker build` from a registry instead."""
     web_runtimes: tuple[tuple[str, str, str, str], ...] = WEB_RUNTIMES
+    web_fonts: tuple[tuple[str, str], ...] = WEB_FONT_NPM
+    """(family, Fontsource package version) of the web fonts served to pages (``WEB_FONT_NPM``)."""
     npm_registry: str = "https://registry.npmjs.org"
 
     def python_set(self) -> PackageSet:
@@ -173,6 +308,7 @@ class ImageRecipe(BaseModel):
                 "python": self.python_hash(),
                 "layer": LAYER_TEMPLATE,
                 "runtimes": [list(r) for r in self.web_runtimes],
+                "web_fonts": [list(f) for f in self.web_fonts],
             }
         )
 
@@ -358,23 +494,75 @@ def _download_wheels(pkgset: PackageSet, dest: Path, progress: Progress) -> dict
     return files
 
 
+def _npm_tarball(recipe: ImageRecipe, package: str, version: str, progress: Progress) -> bytes:
+    """A package's tarball from the npm registry (no npm needed), kept in ``npm_cache_dir()``."""
+    cached = npm_cache_dir() / f"{package.replace('/', '+')}-{version}.tgz"
+    if cached.is_file():
+        return cached.read_bytes()
+    url = f"{recipe.npm_registry}/{package}/-/{package.split('/')[-1]}-{version}.tgz"
+    progress(f"downloading {package}@{version}")
+    try:
+        response = httpx.get(url, timeout=120, follow_redirects=True)
+        response.raise_for_status()
+    except httpx.HTTPError as exc:
+        raise SandboxError(f"cannot get {package}@{version} from {url}: {exc}") from None
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    partial = cached.with_name(f"{cached.name}.{os.getpid()}.part")
+    partial.write_bytes(response.content)
+    partial.replace(cached)  # whole or absent: a build cut off mid-download leaves no broken tarball
+    return response.content
+
+
 def _download_runtimes(recipe: ImageRecipe, progress: Progress) -> dict[str, bytes]:
-    """Each runtime's one file, from its npm tarball (no npm needed, only the registry)."""
+    """Each runtime's one file, from its npm tarball."""
     files: dict[str, bytes] = {}
     for name, package, version, member in recipe.web_runtimes:
-        url = f"{recipe.npm_registry}/{package}/-/{package.split('/')[-1]}-{version}.tgz"
-        progress(f"downloading {package}@{version}")
+        data = _npm_tarball(recipe, package, version, progress)
         try:
-            response = httpx.get(url, timeout=120, follow_redirects=True)
-            response.raise_for_status()
-            with tarfile.open(fileobj=io.BytesIO(response.content), mode="r:gz") as tar:
+            with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
                 extracted = tar.extractfile(member)
                 if extracted is None:
-                    raise SandboxError(f"{member} is not a file in {url}")
+                    raise SandboxError(f"{member} is not a file in {package}@{version}")
                 files[f"runtimes/{name}"] = extracted.read()
-        except (httpx.HTTPError, tarfile.TarError, KeyError) as exc:
-            raise SandboxError(f"cannot get {package}@{version} from {url}: {exc}") from None
+        except (tarfile.TarError, KeyError) as exc:
+            raise SandboxError(f"cannot read {member} from {package}@{version}: {exc}") from None
     return files
+
+
+def _download_web_fonts(recipe: ImageRecipe, progress: Progress) -> dict[str, bytes]:
+    """``webfonts/<slug>-latin-<weight>-<style>.woff2`` of each family (Fontsource's own file names), from
+    its npm tarball; the downloads run side by side (a hundred small packages)."""
+    if recipe.web_fonts:
+        progress(f"web fonts: {len(recipe.web_fonts)} Fontsource packages (cached in {npm_cache_dir()})")
+
+    def faces(family: str, version: str) -> dict[str, bytes]:
+        slug = font_slug(family)
+        data = _npm_tarball(recipe, f"@fontsource/{slug}", version, progress)
+        prefix = f"package/files/{slug}-{WEB_FONT_SUBSET}-"
+        out: dict[str, bytes] = {}
+        try:
+            with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+                for member in tar.getmembers():
+                    rest = member.name.removeprefix(prefix)
+                    weight, _, style = rest.removesuffix(".woff2").partition("-")
+                    if rest != member.name and rest.endswith(".woff2") and weight.isdigit() and style in FONT_STYLES:
+                        extracted = tar.extractfile(member)
+                        if extracted is not None:
+                            out[f"webfonts/{member.name.removeprefix('package/files/')}"] = extracted.read()
+        except tarfile.TarError as exc:
+            raise SandboxError(f"cannot read @fontsource/{slug}@{version}: {exc}") from None
+        if not out:
+            raise SandboxError(f"@fontsource/{slug}@{version} has no {WEB_FONT_SUBSET} .woff2 faces")
+        return out
+
+    files: dict[str, bytes] = {}
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        for found in pool.map(lambda fv: faces(*fv), recipe.web_fonts):
+            files.update(found)
+    return files
+
+
+FONT_STYLES = ("normal", "italic")
 
 
 def _build_python(client: docker.DockerClient, recipe: ImageRecipe, progress: Progress) -> None:
@@ -399,7 +587,9 @@ def _probe_versions(client: docker.DockerClient, tag: str) -> str:
 
 def _build_layer(client: docker.DockerClient, recipe: ImageRecipe, progress: Progress) -> None:
     versions = _probe_versions(client, recipe.python_tag)
-    files = _download_runtimes(recipe, progress)
+    files = {**_download_runtimes(recipe, progress), **_download_web_fonts(recipe, progress)}
+    if not recipe.web_fonts:
+        files["webfonts/.none"] = b""  # the layer's COPY needs the folder
     progress(f"building layer {recipe.tag}")
     _docker_build(client, recipe.layer_dockerfile(), files, recipe.tag, progress, labels={LABEL_VERSIONS: versions})
 

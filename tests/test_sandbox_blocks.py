@@ -396,12 +396,14 @@ WEB_FONTS = """<head><style>
   src: url(https://fonts.gstatic.com/s/opensans/v36/x.woff2) format('woff2'); }
 @font-face { font-family: 'Lato'; src: url(//fonts.gstatic.com/s/lato/v24/y.woff2) format('woff2'); }
 @font-face { font-family: 'Raleway'; src: url(https://fonts.gstatic.com/s/raleway/v29/z.woff2) format('woff2'); }
+@font-face { font-family: 'Effra'; src: url(https://use.typekit.net/af/e/f.woff2) format('woff2'); }
 </style></head><body style="margin:0;background:#fff;font-size:20px">
 <div style="position:absolute;left:10px;top:10px;font-family:'DejaVu Sans'">Quick brown foxes jump</div>
 <div style="position:absolute;left:10px;top:50px;font-family:'Open Sans',sans-serif">Quick brown foxes jump</div>
 <div style="position:absolute;left:10px;top:90px;font-family:Lato,sans-serif">Quick brown foxes jump</div>
 <div style="position:absolute;left:10px;top:130px;font-family:'Lobster Two',cursive">Quick brown foxes jump</div>
 <div style="position:absolute;left:10px;top:170px;font-family:Raleway,sans-serif">Quick brown foxes jump</div>
+<div style="position:absolute;left:10px;top:210px;font-family:Effra,sans-serif">Quick brown foxes jump</div>
 </body>"""
 BY_NAME = WEB_FONTS.split("</head>")[1]
 
@@ -413,25 +415,29 @@ LIGHT = """<body style="margin:0;background:#fff;font:40px 'DejaVu Sans';color:#
 
 
 def test_web_fonts_are_drawn_as_the_page_loads_them(sandbox: Sandbox) -> None:
-    """The image's web fonts (``sandbox.image.WEB_FONT_PACKAGES``). With the image's fonts a page naming
-    Open Sans, Lato or Lobster Two gets each (its own width, not DejaVu Sans'). In ``dejavu`` mode (how
-    Design2Code's pictures were drawn) a family named alone is DejaVu Sans, while an ``@font-face`` that
-    loads it from an absolute address (Google Fonts) gets the image's file, network off: Open Sans there
-    is as wide as the image's Open Sans; a protocol-relative address (which does not load from a page
-    opened from a file) and a family the image lacks (Raleway) stay DejaVu Sans."""
-    viewport = Viewport(width=480, height=220)
-    own = _line_widths(sandbox.render_html_blocks(BY_NAME, viewport, full_page=False, fonts="system"), 5)
-    named = _line_widths(sandbox.render_html_blocks(BY_NAME, viewport, full_page=False, fonts="dejavu"), 5)
-    loaded = _line_widths(sandbox.render_html_blocks(WEB_FONTS, viewport, full_page=False, fonts="dejavu"), 5)
-    base, open_sans, lato, lobster, _ = own
+    """The image's web fonts (``sandbox.image.WEB_FONT_PACKAGES`` and ``WEB_FONT_NPM``). With the image's
+    fonts a page naming Open Sans, Lato or Lobster Two gets each (its own width, not DejaVu Sans'). In
+    ``dejavu`` mode (how Design2Code's pictures were drawn) a family named alone is DejaVu Sans, while an
+    ``@font-face`` that loads it from an absolute address (Google Fonts) gets the image's file, network
+    off: Open Sans there is as wide as the image's Open Sans, and Raleway (a Fontsource web font, not a
+    system font: named alone it is DejaVu Sans in both modes) is drawn in Raleway; a protocol-relative
+    address (which does not load from a page opened from a file) and a family the image lacks (Effra,
+    a commercial font) stay DejaVu Sans."""
+    viewport = Viewport(width=480, height=260)
+    own = _line_widths(sandbox.render_html_blocks(BY_NAME, viewport, full_page=False, fonts="system"), 6)
+    named = _line_widths(sandbox.render_html_blocks(BY_NAME, viewport, full_page=False, fonts="dejavu"), 6)
+    loaded = _line_widths(sandbox.render_html_blocks(WEB_FONTS, viewport, full_page=False, fonts="dejavu"), 6)
+    base, open_sans, lato, lobster, raleway, _ = own
     for width in (open_sans, lato, lobster):
         assert abs(width - base) > 10, own
     assert len({round(w) for w in (open_sans, lato, lobster)}) == 3, own
     assert max(named) - min(named) < 1.0, named
     # the same face, laid out as a web font (its own metrics, not fontconfig's hinting): within 1%
     assert loaded[1] == pytest.approx(open_sans, rel=0.01) and abs(loaded[1] - base) > 10, (loaded, own)
-    for width in (loaded[2], loaded[3], loaded[4]):
+    for width in (loaded[2], loaded[3], loaded[5]):
         assert width == pytest.approx(loaded[0], abs=1.0), loaded
+    # Raleway named alone falls back (to the system's sans-serif, DejaVu in dejavu mode); loaded, it is not
+    assert abs(loaded[4] - loaded[0]) > 10 and abs(loaded[4] - raleway) > 5, (loaded, own)
 
 
 def test_dejavu_light_weight_is_drawn_extra_light(sandbox: Sandbox) -> None:

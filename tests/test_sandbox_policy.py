@@ -89,6 +89,8 @@ def test_recipe_tag_tracks_inputs() -> None:
     # comments and order in the user's requirements do not matter
     assert ImageRecipe(extra_requirements="b\na  # why\n").tag == ImageRecipe(extra_requirements="a\nb\n").tag
     assert ImageRecipe(mirror="http://mirror.example/debian").tag == base.tag
+    fewer_fonts = ImageRecipe(web_fonts=base.web_fonts[1:])
+    assert fewer_fonts.tag != base.tag and fewer_fonts.base_tag == base.base_tag  # only the thin layer
     assert base.tag.startswith("viscodex-sandbox:default-")
     assert older.tag.startswith("viscodex-sandbox:chartmimic-")
 

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
 
 from conftest import LOAD_MARGIN_S
 
+from viscodex.sandbox.image import font_slug
 from viscodex.sandbox.shim import supervisor as shim
 
 
@@ -79,3 +81,36 @@ def test_web_font_faces_are_the_absolute_addresses() -> None:
         "https://fonts.gstatic.com/a.woff2": ("Open Sans", 700, False),
         "http://fonts.gstatic.com/b.woff": ("Lato", 400, True),
     }
+
+
+def test_web_font_file_picks_the_style_then_the_nearest_weight(tmp_path: Path) -> None:
+    """A page's face gets the image's Fontsource file of its family: that style where there is one,
+    the nearest weight (the lighter of two as near), nothing for another family or a prefix of one."""
+    for name in (
+        "barlow-latin-300-normal.woff2",
+        "barlow-latin-500-normal.woff2",
+        "barlow-latin-700-italic.woff2",
+        "barlow-condensed-latin-400-normal.woff2",
+        "barlow-latin-400-normal.woff",  # not a woff2: not served
+    ):
+        (tmp_path / name).write_bytes(b"font")
+
+    def pick(family: str, weight: int, italic: bool) -> str | None:
+        found = shim.web_font_file(family, weight, italic, folder=str(tmp_path))
+        return None if found is None else Path(found).name
+
+    assert pick("Barlow", 300, False) == "barlow-latin-300-normal.woff2"
+    assert pick("Barlow", 400, False) == "barlow-latin-300-normal.woff2"  # 300 and 500 as near: the lighter
+    assert pick("Barlow", 600, False) == "barlow-latin-500-normal.woff2"
+    assert pick("Barlow", 400, True) == "barlow-latin-700-italic.woff2"  # the only italic
+    assert pick("Barlow Condensed", 700, False) == "barlow-condensed-latin-400-normal.woff2"
+    assert pick("barlow-condensed", 400, False) == "barlow-condensed-latin-400-normal.woff2"
+    assert pick("Barl", 400, False) is None
+    assert pick("Effra", 400, False) is None
+    assert shim.web_font_file("Barlow", 400, False, folder=str(tmp_path / "absent")) is None
+
+
+def test_the_shim_names_a_family_as_the_image_build_does() -> None:
+    for family in ("Source Sans Pro", "fira-sans", "Love Ya Like A Sister", "IM Fell English", "Exo 2", "  Lora "):
+        assert shim.font_slug(family) == font_slug(family)
+    assert font_slug("Source Sans Pro") == "source-sans-pro" and font_slug("Exo 2") == "exo-2"

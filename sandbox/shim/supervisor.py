@@ -431,11 +431,48 @@ def web_font_faces(html: str) -> dict[str, tuple[str, int, bool]]:
 _LOCAL_FONTS: dict[tuple[str, int, bool], str | None] = {}
 
 
+WEB_FONT_DIR = "/opt/viscodex/webfonts"
+"""The image's web fonts (``sandbox.image.WEB_FONT_NPM``): ``<slug>-latin-<weight>-<style>.woff2``."""
+
+
+def font_slug(family: str) -> str:
+    """``sandbox.image.font_slug`` (Fontsource's name for a family), which this file cannot import."""
+    return "-".join("".join(c if c.isalnum() else " " for c in family.lower()).split())
+
+
+def web_font_file(family: str, weight: int, italic: bool, folder: str = WEB_FONT_DIR) -> str | None:
+    """The image's web-font file of ``family``: the face of that style if there is one, of the nearest
+    weight (the lighter of two as near); None when the image has no web font of that family."""
+    slug = font_slug(family)
+    prefix = f"{slug}-latin-"
+    faces: list[tuple[int, str, str]] = []
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return None
+    for name in names:
+        rest = name[len(prefix) :] if name.startswith(prefix) and name.endswith(".woff2") else ""
+        weight_text, _, style = rest[: -len(".woff2")].partition("-")
+        if weight_text.isdigit() and style in ("normal", "italic"):
+            faces.append((int(weight_text), style, name))
+    if not faces:
+        return None
+    wanted = "italic" if italic else "normal"
+    styled = [f for f in faces if f[1] == wanted] or faces
+    best = min(styled, key=lambda f: (abs(f[0] - weight), f[0]))
+    return os.path.join(folder, best[2])
+
+
 def local_font(family: str, weight: int, italic: bool) -> str | None:
-    """The image's file of ``family`` nearest that weight and style (all of the image's fonts, whatever the
-    page's ``PageFonts``), or None when the image does not have the family."""
+    """The image's file of ``family`` nearest that weight and style: its web fonts first
+    (``web_font_file``), then all of its installed fonts whatever the page's ``PageFonts``; None when
+    the image does not have the family."""
     key = (family, weight, italic)
     if key not in _LOCAL_FONTS:
+        web = web_font_file(family, weight, italic)
+        if web is not None:
+            _LOCAL_FONTS[key] = web
+            return web
         fc_weight = min(FC_WEIGHTS, key=lambda w: abs(w[0] - weight))[1]
         pattern = f"{family.replace('-', chr(92) + '-')}:weight={fc_weight}:slant={100 if italic else 0}"
         env = {k: v for k, v in os.environ.items() if k != "FONTCONFIG_FILE"}
@@ -473,7 +510,8 @@ def _serve_web_fonts(page: Any, html: str) -> Callable[[str], bool] | None:
             return
         with open(path, "rb") as fh:
             body = fh.read()
-        route.fulfill(status=200, body=body, headers={"Content-Type": "font/ttf", "Access-Control-Allow-Origin": "*"})
+        kind = "font/woff2" if path.endswith(".woff2") else "font/ttf"
+        route.fulfill(status=200, body=body, headers={"Content-Type": kind, "Access-Control-Allow-Origin": "*"})
 
     def matches(url: str) -> bool:
         return url in faces
