@@ -276,11 +276,13 @@ class Sandbox:
         except ValueError as exc:
             raise SandboxError(f"malformed text blocks from the sandbox: {exc}") from exc
         error = collected.get("error") if collected else "the sandbox returned no text blocks"
+        missing = extra.get("missing_fonts") or []
         return HtmlRender(
             png=result.png,
             blocks=blocks,
             truncated=bool(collected.get("truncated")),
             error=str(error) if error else None,
+            missing_fonts=tuple(str(f) for f in missing) if isinstance(missing, list) else (),
         )
 
     def _render_html(

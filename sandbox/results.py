@@ -128,3 +128,7 @@ class HtmlRender(BaseModel):
     """True when the page had more words than the sandbox collects (the first ones are kept)."""
     error: str | None = None
     """Why the blocks could not be collected (the screenshot is still valid); None when they were."""
+    missing_fonts: tuple[str, ...] = ()
+    """Families the page loads from the web (``@font-face`` with an absolute address) that the image does
+    not have: their text is drawn in a fallback font, so its layout (line widths, wrapping, heights)
+    differs from a picture drawn with them."""

@@ -422,11 +422,15 @@ def test_web_fonts_are_drawn_as_the_page_loads_them(sandbox: Sandbox) -> None:
     off: Open Sans there is as wide as the image's Open Sans, and Raleway (a Fontsource web font, not a
     system font: named alone it is DejaVu Sans in both modes) is drawn in Raleway; a protocol-relative
     address (which does not load from a page opened from a file) and a family the image lacks (Effra,
-    a commercial font) stay DejaVu Sans."""
+    a commercial font) stay DejaVu Sans, and the render names Effra as missing."""
     viewport = Viewport(width=480, height=260)
     own = _line_widths(sandbox.render_html_blocks(BY_NAME, viewport, full_page=False, fonts="system"), 6)
     named = _line_widths(sandbox.render_html_blocks(BY_NAME, viewport, full_page=False, fonts="dejavu"), 6)
-    loaded = _line_widths(sandbox.render_html_blocks(WEB_FONTS, viewport, full_page=False, fonts="dejavu"), 6)
+    render = sandbox.render_html_blocks(WEB_FONTS, viewport, full_page=False, fonts="dejavu")
+    loaded = _line_widths(render, 6)
+    # the render says which loaded family it could not have (not Lato: a protocol-relative address is
+    # never requested from a page opened from a file)
+    assert render.missing_fonts == ("Effra",)
     base, open_sans, lato, lobster, raleway, _ = own
     for width in (open_sans, lato, lobster):
         assert abs(width - base) > 10, own

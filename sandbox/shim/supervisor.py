@@ -493,11 +493,12 @@ def local_font(family: str, weight: int, italic: bool) -> str | None:
     return _LOCAL_FONTS[key]
 
 
-def _serve_web_fonts(page: Any, html: str) -> Callable[[str], bool] | None:
+def _serve_web_fonts(page: Any, html: str, unavailable: set[str]) -> Callable[[str], bool] | None:
     """Answer the page's web-font requests (``web_font_faces``) with the image's own file of each face,
     so that a page drawn with Open Sans from Google Fonts is drawn with it here, network off, in each
-    ``PageFonts`` mode; a face whose family the image lacks fails as it would offline. Returns the
-    route's matcher (for ``unroute``), or None when the page loads no web font."""
+    ``PageFonts`` mode; a face whose family the image lacks fails as it would offline, and its family is
+    added to ``unavailable`` (the page's text in it is drawn in a fallback). Returns the route's matcher
+    (for ``unroute``), or None when the page loads no web font."""
     faces = web_font_faces(html)
     if not faces:
         return None
@@ -506,6 +507,8 @@ def _serve_web_fonts(page: Any, html: str) -> Callable[[str], bool] | None:
         face = faces.get(route.request.url)
         path = local_font(*face) if face else None
         if path is None:
+            if face:
+                unavailable.add(face[0])
             route.abort()
             return
         with open(path, "rb") as fh:
@@ -567,7 +570,8 @@ def _preload_html(fonts: str = "system") -> Callable[[dict[str, Any]], dict[str,
         try:
             page.set_viewport_size({"width": int(job["width"]), "height": int(job["height"])})
             stack = str(job.get("stack", "html"))
-            fonts_route = _serve_web_fonts(page, job["html"])
+            unavailable: set[str] = set()
+            fonts_route = _serve_web_fonts(page, job["html"], unavailable)
             page.set_content(_with_runtimes(job["html"], stack), wait_until="load", timeout=timeout_ms)
             if fonts_route is not None:  # the faces a page's text needs load after its layout: wait for them
                 page.evaluate("() => document.fonts.ready.then(() => true)")
@@ -603,6 +607,8 @@ def _preload_html(fonts: str = "system") -> Callable[[dict[str, Any]], dict[str,
         }
         if blocks is not None:
             result["text_blocks"] = blocks
+        if unavailable:
+            result["missing_fonts"] = sorted(unavailable)
         return result
 
     return run
