@@ -105,6 +105,19 @@ def prepare_chartmimic(root: Path) -> None:
 
 
 RICK_REF = re.compile(r"""(["'(])\s*(?:\./)?rick\.jpg\s*(["')])""")
+IMG_SRC = re.compile(r"""(<meta[^>]*Content-Security-Policy[^>]*>)""", re.I)
+
+
+def allow_inlined_images(html: str) -> str:
+    """A page whose Content-Security-Policy limits images to its own origin (``img-src 'self'``) showed
+    ``rick.jpg``, a file beside it, in the benchmark's picture; inlined as a data URI, the same policy
+    blocks it (Design2Code 62 rendered broken-image icons where the picture has the placeholder). The
+    inlined placeholder is allowed as the file was: ``data:`` added to that page's ``img-src``."""
+
+    def widen(m: re.Match[str]) -> str:
+        return re.sub(r"(img-src[^;\"']*'self')", r"\1 data:", m.group(1), flags=re.I)
+
+    return IMG_SRC.sub(widen, html)
 
 
 def prepare_design2code(root: Path) -> None:
@@ -120,7 +133,7 @@ def prepare_design2code(root: Path) -> None:
     items = []
     for name in names:
         html = _git(repo, "show", f"{commit}:{folder}/{name}.html").decode("utf-8", "replace")
-        html = RICK_REF.sub(lambda m: f"{m.group(1)}{rick}{m.group(2)}", html)
+        html = allow_inlined_images(RICK_REF.sub(lambda m: f"{m.group(1)}{rick}{m.group(2)}", html))
         (out / f"{name}.html").write_text(html, encoding="utf-8")
         (out / f"{name}.png").write_bytes(_git(repo, "show", f"{commit}:{folder}/{name}.png"))
         perturbed = []

@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
 from perturb import chart_perturbation, chart_record, page_perturbations
 from verifier import about
+from verifier_data import allow_inlined_images
 
 from viscodex.agent.score.align import content_box
 from viscodex.agent.score.critique import critique
@@ -211,3 +212,14 @@ def test_a_page_renders_as_its_picture_was_taken(sandbox: Sandbox, tmp_path: Pat
     assert wrong.critique and about(wrong.critique[0], "text", wrong_text.change), wrong.critique
     unmatched = UiTask(targets=(target,)).verify(HERO, sandbox)
     assert not unmatched.passed and unmatched.critique, (unmatched.score, unmatched.critique)
+
+
+def test_an_inlined_placeholder_is_allowed_where_the_page_allowed_its_own_files() -> None:
+    """A page limiting images to its own origin showed ``rick.jpg`` beside it; inlined, only ``data:`` added
+    to that policy keeps it shown. Other policies, and pages without one, are left as they are."""
+    page = (
+        "<meta content=\"default-src 'self';img-src 'self'\" http-equiv=\"Content-Security-Policy\">"
+        '<meta http-equiv="Content-Security-Policy" content="upgrade-insecure-requests">'
+    )
+    assert allow_inlined_images(page) == page.replace("img-src 'self'", "img-src 'self' data:")
+    assert allow_inlined_images("<p>img-src 'self'</p>") == "<p>img-src 'self'</p>"
