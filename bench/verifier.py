@@ -3,7 +3,7 @@ and does the critique name the real difference?
 
     .venv/bin/python bench/verifier_data.py --out DIR                      # once: data and perturbations
     .venv/bin/python bench/verifier.py --set chartmimic|design2code --data DIR [--split heldout|calibration]
-                                       [--limit N] [--results FILE] [--right-only]
+                                       [--limit N] [--ids A,B] [--results FILE] [--right-only]
 
 Runs the agent's own verifier (``ChartTask.verify`` / ``UiTask.verify``: the real sandbox, the same
 scoring and critique the loop sends to the model) on each ground truth and each perturbed answer, with
@@ -214,6 +214,7 @@ def main() -> int:
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("--split", choices=["heldout", "calibration"], default="heldout")
     parser.add_argument("--limit", type=int, default=None, help="only the first N items of the split")
+    parser.add_argument("--ids", default=None, help="only these items of the split (comma-separated ids)")
     parser.add_argument("--results", type=Path, default=None)
     parser.add_argument("--fresh", action="store_true", help="ignore results already in --results")
     parser.add_argument("--report-only", action="store_true", help="summarise --results without running")
@@ -229,6 +230,9 @@ def main() -> int:
     items = [i for i in manifest["items"] if i["split"] == args.split]
     random.Random(manifest["seed"]).shuffle(items)
     items = items[: args.limit]
+    if args.ids:
+        wanted = set(args.ids.split(","))
+        items = [i for i in items if i["id"] in wanted]
     results = args.results or root / f"results-{args.split}.jsonl"
     done: dict[str, dict[str, Any]] = {}
     if results.exists() and not args.fresh:

@@ -223,3 +223,38 @@ def test_an_inlined_placeholder_is_allowed_where_the_page_allowed_its_own_files(
     )
     assert allow_inlined_images(page) == page.replace("img-src 'self'", "img-src 'self' data:")
     assert allow_inlined_images("<p>img-src 'self'</p>") == "<p>img-src 'self'</p>"
+
+
+BRANDED = (
+    PAGE.replace(
+        "<style>\n",
+        "<style>\n@font-face {{ font-family: '{family}'; src: url(https://fonts.example.com/b.woff2) }}\n",
+        1,
+    )
+    .replace("font-family: sans-serif", "font-family: '{family}', sans-serif")
+    .replace("width: 560px", "width: 300px; font-size: 20px")
+)
+
+
+def test_a_page_set_in_fonts_the_sandbox_lacks_is_judged_by_its_words_and_colours(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """The picture was drawn in a brand font the page loads (standing in for it here: Oswald, which the
+    image has); the right code names that font, which the sandbox does not have (Effra), so its text is set
+    in a fallback and its lines sit and wrap elsewhere. The render says so, and then the right page verifies
+    with nothing to fix, while a changed text, a recoloured text or a removed element still fails, first
+    naming its change. Judged as if the fonts were there, the same right page does not verify."""
+    viewport = Viewport(width=800, height=560)
+    target = _target(sandbox.render_html(BRANDED.format(family="Oswald", spacing=0), viewport), "ui", tmp_path)
+    task = UiTask(targets=(target,))
+    source = BRANDED.format(family="Effra", spacing=0)
+    render = sandbox.render_html_blocks(source, viewport)
+    assert render.missing_fonts == ("Effra",)
+    as_if_there = score_ui(target.png, target.blocks, render.png, dom_blocks(render))
+    assert as_if_there.overall < task.threshold or critique(as_if_there), critique(as_if_there)
+    right = task.verify(source, sandbox)
+    assert right.passed and right.critique == [], (right.score, right.critique)
+    for p in page_perturbations(source, seed="brand"):
+        wrong = task.verify(p.html, sandbox)
+        assert not wrong.passed and wrong.score < right.score, (p.kind, wrong.score, wrong.critique)
+        assert wrong.critique and about(wrong.critique[0], p.kind, p.change), (p.kind, wrong.critique)

@@ -485,6 +485,14 @@ to 0.0026, labels a few pixels off (0.0008), the look of a picture resampled (0.
 and blends counted as series (0.026), a tick OCR read with a neighbour (0.001)."""
 
 
+TYPESETTING_KINDS = frozenset({"position", "shift", "font", "size", "perceptual"})
+"""Page findings that a fallback font makes by itself: lines displaced, everything below a line that wraps
+once more shifted, letters of another size, another page height, another look. Where the render could
+not have the fonts the page loads (``VisualScore.missing_fonts``) these are not sent; what the text says,
+which texts there are and their colours are compared as everywhere. Measured on Design2Code's
+calibration half: right answers drawn in fallback fonts differed from their pictures by these alone."""
+
+
 KIND_CAPS = {"missing": 5, "extra": 3, "text": 3, "position": 3, "color": 4, "font": 3}
 """At most this many findings of one kind are spelled out; the rest are summed up in one sentence."""
 _MORE = {
@@ -506,6 +514,8 @@ def findings(score: VisualScore | ChartScore) -> list[Finding]:
     found += _look_findings(score, score.weights.perceptual)
     floors = CHART_FLOORS if isinstance(score, ChartScore) else PAGE_FLOORS
     found = [f for f in found if f.impact >= floors.get(f.kind, 0.0)]
+    if isinstance(score, VisualScore) and score.missing_fonts:
+        found = [f for f in found if f.kind not in TYPESETTING_KINDS]
     found.sort(key=lambda f: -f.impact)
     kept: list[Finding] = []
     overflow: dict[str, list[Finding]] = {}
@@ -535,7 +545,11 @@ def summary_line(score: VisualScore | ChartScore) -> str:
         if value is not None
     ]
     label = "Chart score" if isinstance(score, ChartScore) else "Visual score"
-    return f"{label} {score.overall:.2f} ({', '.join(parts)})"
+    line = f"{label} {score.overall:.2f} ({', '.join(parts)})"
+    if isinstance(score, VisualScore) and score.missing_fonts:
+        names = ", ".join(score.missing_fonts)
+        line += f"; the sandbox lacks the fonts {names}, so text set in them is compared for words and colours only"
+    return line
 
 
 def render_critique(score: VisualScore | ChartScore, *, limit: int = MAX_FINDINGS, max_chars: int = MAX_CHARS) -> str:

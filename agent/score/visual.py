@@ -214,6 +214,10 @@ class VisualScore(_Score):
     calls missing, since lines wrapped elsewhere are not."""
     content_extra: tuple[TextBlock, ...] = ()
     """Candidate lines most of whose words the target lacks anywhere."""
+    missing_fonts: tuple[str, ...] = ()
+    """Families the page loads that its render could not have (``HtmlRender.missing_fonts``): the text in
+    them is set in a fallback font, so where lines sit, how large they look, where they wrap and how tall
+    the page is say nothing about the candidate's code (``critique.TYPESETTING_KINDS``)."""
     weights: ScoreWeights = ScoreWeights()
 
     def components(self) -> dict[str, float | None]:
@@ -535,6 +539,7 @@ def score_ui(
     weights: ScoreWeights | None = None,
     scales: ScoreScales | None = None,
     candidate_ocr: Sequence[TextBlock] | None = None,
+    missing_fonts: Sequence[str] = (),
 ) -> VisualScore:
     """Score a rendered page against the target picture.
 
@@ -588,6 +593,7 @@ def score_ui(
         **_shared_fields(look, pairs, matching, target, candidate, t_rgb, c_rgb),
         target_palette=t_palette,
         candidate_palette=dominant_colors(c_rgb, chromatic_only=False, merge_delta_e=UI_MERGE_DELTA_E),
+        missing_fonts=tuple(missing_fonts),
         weights=weights,
     )
 
