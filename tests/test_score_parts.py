@@ -713,6 +713,30 @@ def test_type_evidence_takes_a_wider_stroke_of_the_same_line_for_the_same_type()
     assert other.differs
 
 
+def _red_segments(width: int) -> np.ndarray:
+    """Four short strokes at four heights, as a box plot draws its medians."""
+    image = Image.new("RGB", (600, 400), "white")
+    for i, y in enumerate([120, 200, 160, 260]):
+        ImageDraw.Draw(image).line([(60 + 130 * i, y), (120 + 130 * i, y)], fill=(255, 0, 0), width=width)
+    return np.asarray(image)
+
+
+def test_short_strokes_are_a_line_in_pieces_whatever_their_width() -> None:
+    """A box plot's medians: neither one long stroke nor compact dots, so they had no shape, and the
+    PDF rasteriser's pixel wider stroke made the solidity alone call them another chart type."""
+    red = (255, 0, 0)
+    assert mark_shape(_red_segments(3), red) == mark_shape(_red_segments(2), red) == "segments"
+    (same,) = type_evidence(_red_segments(4), _red_segments(2), [("line", red)])
+    assert abs(same.candidate_solidity - same.target_solidity) >= 0.3 and not same.differs
+    (dashed,) = type_evidence(_red_line(2), _red_segments(2), [("line", red)])
+    assert not dashed.differs  # a line in pieces is still a line
+    dots = Image.new("RGB", (600, 400), "white")
+    for x in range(80, 560, 60):
+        ImageDraw.Draw(dots).ellipse((x - 5, 195, x + 5, 205), fill=red)
+    (other,) = type_evidence(_red_segments(2), np.asarray(dots), [("scatter", red)])
+    assert other.differs and other.target_looks == "separate line segments"
+
+
 # --- the faster forms give what the plain forms gave (each reference is the form it replaced) ------
 
 

@@ -15,9 +15,9 @@ from conftest import missing_service
 from PIL import Image, ImageDraw, ImageFont
 
 from viscodex.agent.score import TextBlock, evidence
-from viscodex.agent.score.matching import text_similarity
+from viscodex.agent.score.matching import match_blocks, text_similarity
 from viscodex.agent.score.second_reading import as_drawn, confirmed
-from viscodex.agent.score.visual import BlockPair, reread_pairs
+from viscodex.agent.score.visual import BlockPair, drop_seen_in_both, reread_pairs
 
 TITLE_BOX = (18.0, 26.0, 330.0, 70.0)
 
@@ -149,3 +149,50 @@ def test_reread_pairs_keeps_only_confirmed_text_changes(tesseract: None) -> None
     )
     assert kept.text_similarity < 1.0
     assert spaced.text_similarity == 1.0 and unstable.text_similarity == 1.0
+
+
+def test_many_small_places_where_nothing_is_drawn_are_read_and_dropped(tesseract: None) -> None:
+    """A chart's markers and tick marks read as "oo" and "T" in a dozen places: more places than one
+    reading takes at any size, but a small strip to read, so they are read, and where the target draws
+    no text they are no missing text."""
+    target, candidate = np.full((160, 420, 3), 255, dtype=np.uint8), _picture()
+    places = [((float(20 + 30 * k), 80.0, float(40 + 30 * k), 92.0), "oo", True) for k in range(12)]
+    assert confirmed(target, candidate, places) == [False] * 12
+
+
+def test_many_large_places_stand_unread(tesseract: None) -> None:
+    """A dozen paragraph-sized places are a broad difference, not misreadings: they stand unread."""
+    target, candidate = np.full((900, 900, 3), 255, dtype=np.uint8), np.full((900, 900, 3), 255, dtype=np.uint8)
+    places = [((10.0, float(70 * k), 890.0, float(70 * k + 60)), "a rewritten paragraph", True) for k in range(12)]
+    assert confirmed(target, candidate, places) == [True] * 12
+
+
+def test_a_word_ocr_split_off_a_legend_entry_is_part_of_it_not_missing(tesseract: None) -> None:
+    """OCR read the target's "GIN + GSAT" as "GIN" and "GSAT"; the trace holds the whole entry, drawn a
+    line lower (another font's line height). "GSAT" pairs with the entry, and "GIN" is the rest of it,
+    not a text the candidate lacks. A word the entry does not hold is still missing."""
+    font = ImageFont.load_default(size=24)
+
+    def legend(y: int, extra: bool = False) -> tuple[np.ndarray, dict[str, tuple[float, float, float, float]]]:
+        image = Image.new("RGB", (420, 160), "white")
+        draw = ImageDraw.Draw(image)
+        draw.text((20, y), "GIN + GSAT", fill=(0, 0, 0), font=font)
+        boxes = {"GIN + GSAT": draw.textbbox((20, y), "GIN + GSAT", font=font)}
+        boxes["GIN"] = draw.textbbox((20, y), "GIN", font=font)
+        start = draw.textlength("GIN + ", font=font)
+        boxes["GSAT"] = draw.textbbox((20 + start, y), "GSAT", font=font)
+        if extra:
+            draw.text((260, y), "PNA", fill=(0, 0, 0), font=font)
+            boxes["PNA"] = draw.textbbox((260, y), "PNA", font=font)
+        return np.asarray(image), {k: tuple(float(v) for v in b) for k, b in boxes.items()}  # type: ignore[misc]
+
+    t_rgb, t_boxes = legend(30, extra=True)
+    c_rgb, c_boxes = legend(52)
+    target = [TextBlock(text=k, box=t_boxes[k]) for k in ("GIN", "GSAT", "PNA")]
+    candidate = [TextBlock(text="GIN + GSAT", box=c_boxes["GIN + GSAT"])]
+    # The boxes overlap as the two renders' do: the entry's box reaches over the target's words.
+    candidate = [candidate[0].model_copy(update={"box": (20.0, 30.0, c_boxes["GIN + GSAT"][2], 80.0)})]
+    matching = match_blocks(target, candidate)
+    assert [target[i].text for i in matching.missing] == ["GIN", "PNA"]
+    kept, _, after = drop_seen_in_both(target, candidate, matching, t_rgb, c_rgb)
+    assert [kept[i].text for i in after.missing] == ["PNA"]

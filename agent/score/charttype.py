@@ -123,6 +123,12 @@ def _solidity(mask: npt.NDArray[np.bool_]) -> tuple[int, float]:
     return count, float(core.sum()) / count
 
 
+def _kin(shape: str | None) -> str | None:
+    """Shapes of one kind of mark: a line whole or in pieces (a solid line against a dashed one, one
+    render's unbroken stroke against another's broken by a grid drawn over it) is no chart type apart."""
+    return "line" if shape == "segments" else shape
+
+
 @dataclass(frozen=True)
 class TypeEvidence:
     """One candidate series checked against the target's marks of the same colour."""
@@ -142,7 +148,7 @@ class TypeEvidence:
         the stroke's width, which a PDF rasterizer draws a pixel wider than Agg (ChartMimic line_29: a
         1.5 pt line keeps 31% of its pixels through the erosion on the benchmark's picture, none on a
         render)."""
-        return self.candidate_shape is not None and self.candidate_shape == self.target_shape
+        return self.candidate_shape is not None and _kin(self.candidate_shape) == _kin(self.target_shape)
 
     @property
     def shapes_differ(self) -> bool:
@@ -152,7 +158,7 @@ class TypeEvidence:
         return (
             self.target_shape is not None
             and self.candidate_shape is not None
-            and self.candidate_shape != self.target_shape
+            and _kin(self.candidate_shape) != _kin(self.target_shape)
             and self.type in SHAPE_TYPES[self.candidate_shape]
         )
 
@@ -294,6 +300,16 @@ def _shape(full: npt.NDArray[np.bool_]) -> str | None:
     thin = size / diagonal <= MAX_STROKE * float(np.hypot(*full.shape))  # a ring's band is long too
     if size >= STROKE_SHARE * total and diagonal * diagonal >= STROKE_RATIO * size and thin:
         return "line"
+    # Several short strokes (a box plot's medians, a dashed or broken line): a line's pieces, which a
+    # PDF rasteriser draws a pixel thicker than Agg, so that only their shape says what they are.
+    limit = MAX_STROKE * float(np.hypot(*full.shape))
+    strokes = sum(
+        size
+        for size, height, width in shapes
+        if height * height + width * width >= STROKE_RATIO * size and size / float(np.hypot(height, width)) <= limit
+    )
+    if len(shapes) >= 2 and strokes >= STROKE_SHARE * total:
+        return "segments"
     return None
 
 
@@ -430,6 +446,7 @@ def _columns(pieces: Sequence[_Piece], total: int) -> str | None:
 SHAPE_TYPES = {
     "markers": ("scatter",),
     "line": ("line",),
+    "segments": ("line",),
     "bars": ("bar",),
     "hbars": ("barh",),
     "steps": ("hist",),
@@ -441,6 +458,7 @@ SHAPE_TYPES = {
 SHAPE_WORDS = {
     "markers": "separate dots",
     "line": "one line",
+    "segments": "separate line segments",
     "bars": "separate bars",
     "hbars": "separate horizontal bars",
     "steps": "touching bars (a histogram)",

@@ -38,7 +38,7 @@ class PaletteColor(BaseModel):
     """Share of the counted pixels (all pixels, or the chromatic ones with ``chromatic_only``)."""
 
 
-def _tints(colours: np.ndarray, of: np.ndarray, background: np.ndarray) -> np.ndarray:
+def tint_of(colours: np.ndarray, of: np.ndarray, background: np.ndarray) -> np.ndarray:
     """Which rows of ``colours`` are tints of ``of``: within ``TINT_RESIDUAL`` of the segment from the
     background to it, strictly between the two."""
     direction = of - background
@@ -93,7 +93,7 @@ def dominant_colors(
         c_rgb.append(colours[pos])
         c_count.append(int(counts[order[pos]]))
         later = slice(pos + 1, None)
-        hit = (ciede2000(labs[later], labs[pos][None, :]) < merge_delta_e) | _tints(
+        hit = (ciede2000(labs[later], labs[pos][None, :]) < merge_delta_e) | tint_of(
             colours[later], colours[pos], background
         )
         free = first_hit[later] < 0

@@ -33,6 +33,11 @@ MAX_PLACES = 8
 """Most places read in one call. With more disputed places than this the findings all stand, unread: a
 difference that broad is no misreading of a marker or two (a removed block, a rewritten paragraph), and
 reading it would cost a second OCR of much of the picture on every iteration of a wrong answer."""
+MAX_SMALL_PLACES = 32
+MAX_AREA = 40_000
+"""More places than ``MAX_PLACES``, up to ``MAX_SMALL_PLACES``, are read where all of them together
+(with their margins) cover no more pixels than this: a chart's markers read as "oo" and "2000" along a
+series, or its tick marks as "T", are many places but a small strip to read."""
 SAME_READING = 0.7
 """Case-insensitive text similarity at or above which a reading is the disputed text."""
 PASS = OcrPass(image="grey", psm=11)
@@ -79,6 +84,13 @@ def _moved(box: Box, offset: tuple[float, float], sign: float) -> Box:
     return (box[0] + dx, box[1] + dy, box[2] + dx, box[3] + dy)
 
 
+def _few_enough(places: Sequence[tuple[Box, str, bool]]) -> bool:
+    if len(places) <= MAX_PLACES:
+        return True
+    area = sum((b[2] - b[0] + 2 * MARGIN) * (b[3] - b[1] + 2 * MARGIN) for b, _, _ in places)
+    return len(places) <= MAX_SMALL_PLACES and area <= MAX_AREA
+
+
 def confirmed(
     target: RgbArray,
     candidate: RgbArray,
@@ -92,10 +104,10 @@ def confirmed(
     "oo" of two markers, a formula's source the trace holds); one that reads on both pictures is on both.
     ``offsets`` (candidate minus target, per place; none: the pictures share a canvas) is where the other
     picture has that place: a page whose lines above it wrapped differently holds the same text lower or
-    higher. True (the finding stands) where it cannot tell: OCR unavailable or failing, more than
-    ``MAX_PLACES`` places, pictures of different sizes without offsets."""
+    higher. True (the finding stands) where it cannot tell: OCR unavailable or failing, more places
+    than ``_few_enough`` reads, pictures of different sizes without offsets."""
     out = [True] * len(places)
-    if not places or len(places) > MAX_PLACES or (target.shape != candidate.shape and offsets is None):
+    if not places or not _few_enough(places) or (target.shape != candidate.shape and offsets is None):
         return out
     shifts = list(offsets) if offsets is not None else [(0.0, 0.0)] * len(places)
 

@@ -43,6 +43,7 @@ from typing import Any, Generic, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
 
 from .align import align, content_box
+from .blends import drawn_as, reconcile_blends
 from .blocks import TextBlock, intersection_area
 from .charttype import (
     TargetMarks,
@@ -323,6 +324,27 @@ def visible_to_ocr(blocks: Sequence[TextBlock], ocr: Sequence[TextBlock]) -> lis
     return [b for b in blocks if any(intersection_area(b.box, o.box) >= 0.3 * min(b.area, o.area) > 0 for o in ocr)]
 
 
+PART_OVERLAP = 0.3
+"""Share of a block's box another block must cover for the block to be read as a part of it."""
+
+
+def part_of(block: TextBlock, others: Sequence[TextBlock]) -> bool:
+    """Whether ``block``'s words are some words of one of ``others`` drawn over it: OCR split a legend
+    entry "GIN + GSAT" into "GIN" and "GSAT", the second was paired with the trace's whole entry, and the
+    first is no text missing but the rest of it."""
+    words = normalize_text(block.text).casefold().split()
+    if not words:
+        return False
+    n = len(words)
+    for other in others:
+        if intersection_area(block.box, other.box) < PART_OVERLAP * block.area:
+            continue
+        theirs = normalize_text(other.text).casefold().split()
+        if len(theirs) > n and any(theirs[k : k + n] == words for k in range(len(theirs) - n + 1)):
+            return True
+    return False
+
+
 def drop_seen_in_both(
     target: Sequence[TextBlock],
     candidate: Sequence[TextBlock],
@@ -336,8 +358,12 @@ def drop_seen_in_both(
     the trace holds a formula's source). They are left out of both sides; the matching is renumbered to match."""
     if t_rgb.shape != c_rgb.shape:
         return list(target), list(candidate), matching
-    quiet_t = {i for i in matching.missing if same_drawing(t_rgb, c_rgb, target[i].box)}
-    quiet_c = {j for j in matching.extra if same_drawing(t_rgb, c_rgb, candidate[j].box)}
+    quiet_t = {
+        i for i in matching.missing if same_drawing(t_rgb, c_rgb, target[i].box) or part_of(target[i], candidate)
+    }
+    quiet_c = {
+        j for j in matching.extra if same_drawing(t_rgb, c_rgb, candidate[j].box) or part_of(candidate[j], target)
+    }
     # What the pixels cannot settle, a second reading of both pictures at those places does.
     rest_t = [i for i in matching.missing if i not in quiet_t]
     rest_c = [j for j in matching.extra if j not in quiet_c]
@@ -654,6 +680,14 @@ def score_chart(
     _, position, _ = _pair_means(pairs, bool(target or candidate))
     # The render as drawn: scaling it onto the target's canvas blends colours at every edge.
     c_palette = dominant_colors(raw_c, chromatic_only=True)
+    # Strokes one picture draws solid and the other blended at their edges (``blends.py``).
+    # Each side is read as drawn (the render not resampled) and mapped onto the other by the alignment.
+    forward = (aligned.sx, aligned.sy, aligned.ox, aligned.oy)
+    backward = (1 / aligned.sx, 1 / aligned.sy, -aligned.ox / aligned.sx, -aligned.oy / aligned.sy)
+    t_palette, c_palette = (
+        reconcile_blends(t_rgb, t_palette, raw_c, c_palette, backward),
+        reconcile_blends(raw_c, c_palette, t_rgb, t_palette, forward),
+    )
     colour, palette_pairs = palette_similarity(t_palette, c_palette, scales.color)
     n_t, n_c = len(t_palette), len(c_palette)
     series = 1.0 if n_t == n_c else 1.0 - abs(n_t - n_c) / max(n_t, n_c)
@@ -664,14 +698,21 @@ def score_chart(
     suspect_c = [c.rgb for j, c in enumerate(c_palette) if paired_c.get(j, 99.0) >= PALETTE_DELTA_E]
     suspect_t = [c.rgb for i, c in enumerate(t_palette) if paired_t.get(i, 99.0) >= PALETTE_DELTA_E]
     series_colors = legend_colors(t_rgb, target, trace.series, c_rgb, candidate)
+    blended: set[tuple[int, int, int]] = set()
     for sc in series_colors:
         if sc.delta_e is not None and sc.delta_e >= PALETTE_DELTA_E and sc.candidate and sc.target:
             suspect_c.append(sc.candidate)
             suspect_t.append(sc.target)
+            # A hatched or thin swatch drawn solid on one side and blended on the other.
+            if drawn_as(raw_c, sc.candidate, t_rgb, sc.target, forward) or drawn_as(
+                t_rgb, sc.target, raw_c, sc.candidate, backward
+            ):
+                blended |= {sc.candidate, sc.target}
     quiet = tuple(
         sorted(
             {rgb for rgb in suspect_c if colour_covered(c_rgb, t_rgb, rgb) or colour_present(c_rgb, t_rgb, rgb)}
             | {rgb for rgb in suspect_t if colour_covered(t_rgb, c_rgb, rgb) or colour_present(t_rgb, c_rgb, rgb)}
+            | blended
         )
     )
     target_types = normalize_types(target_hint)
