@@ -24,7 +24,7 @@ import numpy.typing as npt
 from PIL import Image
 
 from .colors import RGB, chroma, ciede2000, rgb_to_lab
-from .evidence import COLOR_REACH, COVERED, colour_mask, dilate
+from .evidence import COLOR_REACH, COVERED, colour_mask
 from .palette import MERGE_DELTA_E, MIN_CHROMA, SIDE, PaletteColor, tint_of
 from .perceptual import background_color
 from .raster import RgbArray, downscale
@@ -88,18 +88,35 @@ other (``align.Alignment``'s mapping, or its inverse)."""
 SAME_CANVAS: Affine = (1.0, 1.0, 0.0, 0.0)
 
 
+MAX_POINTS = 4000
+"""Most of a colour's pixels looked up on the other picture (evenly spaced): a share needs no more."""
+
+
+def _reach_offsets(reach: int) -> list[tuple[int, int]]:
+    return [
+        (dy, dx) for dy in range(-reach, reach + 1) for dx in range(-reach, reach + 1) if abs(dy) + abs(dx) <= reach
+    ]
+
+
 def covered_share(mine: npt.NDArray[np.bool_], theirs: npt.NDArray[np.bool_], to_other: Affine = SAME_CANVAS) -> float:
-    """Share of ``mine``'s pixels that land, mapped by ``to_other``, on ``theirs`` (grown by
-    ``COLOR_REACH``); pixels mapped off the other picture are not covered."""
+    """Share of ``mine``'s pixels that land, mapped by ``to_other``, within ``COLOR_REACH`` four-neighbour
+    steps of one of ``theirs``; pixels mapped off the other picture are not covered."""
     ys, xs = np.nonzero(mine)
     if ys.size == 0:
         return 0.0
+    step = max(1, ys.size // MAX_POINTS)
+    ys, xs = ys[::step], xs[::step]
     sx, sy, ox, oy = to_other
     x2 = np.rint(ox + sx * xs).astype(np.int64)
     y2 = np.rint(oy + sy * ys).astype(np.int64)
-    inside = (x2 >= 0) & (y2 >= 0) & (x2 < theirs.shape[1]) & (y2 < theirs.shape[0])
-    grown = dilate(theirs, COLOR_REACH)
-    return float(grown[y2[inside], x2[inside]].sum()) / ys.size
+    h, w = theirs.shape
+    inside = (x2 >= 0) & (y2 >= 0) & (x2 < w) & (y2 < h)
+    x2, y2 = x2[inside], y2[inside]
+    hit = np.zeros(x2.size, dtype=bool)
+    # The other picture's mask grown by the reach, looked up only at these points.
+    for dy, dx in _reach_offsets(COLOR_REACH):
+        hit |= theirs[np.clip(y2 + dy, 0, h - 1), np.clip(x2 + dx, 0, w - 1)]
+    return float(hit.sum()) / ys.size
 
 
 def drawn_as(
@@ -124,13 +141,14 @@ def reconcile_blends(
     other: RgbArray,
     other_palette: Sequence[PaletteColor],
     to_other: Affine = SAME_CANVAS,
+    under: npt.NDArray[np.float64] | None = None,
 ) -> tuple[PaletteColor, ...]:
     """``palette`` (read from ``own``, as drawn) with each colour that is a thin blend of one of
     ``other_palette``'s colours, drawn by ``other`` as that colour at the same places (``to_other`` maps
-    ``own``'s pixels onto ``other``), counted as that colour."""
+    ``own``'s pixels onto ``other``; ``under``: ``greys(own)`` if known), counted as that colour."""
     if not palette or not other_palette:
         return tuple(palette)
-    under = greys(own)
+    under = greys(own) if under is None else under
     taken: dict[int, RGB] = {}
     for i, c in enumerate(palette):
         if any(p.rgb == c.rgb for p in other_palette):

@@ -145,8 +145,7 @@ def colour_mask(rgb: RgbArray, color: tuple[int, int, int], distance: int = COLO
     return np.asarray(lut[colour_index(rgb)], dtype=np.bool_)
 
 
-def dilate(mask: npt.NDArray[np.bool_], reach: int) -> npt.NDArray[np.bool_]:
-    """``mask`` grown by ``reach`` pixels (four-neighbour steps)."""
+def _dilate(mask: npt.NDArray[np.bool_], reach: int) -> npt.NDArray[np.bool_]:
     out = mask.copy()
     for _ in range(reach):
         grown = out.copy()
@@ -169,7 +168,7 @@ def colour_covered(has: RgbArray, other: RgbArray, color: tuple[int, int, int]) 
     count = int(mine.sum())
     if count == 0:
         return True
-    theirs = dilate(colour_mask(other, color), COLOR_REACH)
+    theirs = _dilate(colour_mask(other, color), COLOR_REACH)
     return int((mine & theirs).sum()) >= COVERED * count
 
 

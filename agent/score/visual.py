@@ -43,7 +43,7 @@ from typing import Any, Generic, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
 
 from .align import align, content_box
-from .blends import drawn_as, reconcile_blends
+from .blends import drawn_as, greys, reconcile_blends
 from .blocks import TextBlock, intersection_area
 from .charttype import (
     TargetMarks,
@@ -55,7 +55,7 @@ from .charttype import (
     type_agreement,
     type_evidence,
 )
-from .colors import delta_e, parse_hex, similarity_from_delta_e
+from .colors import FloatArray, delta_e, parse_hex, similarity_from_delta_e
 from .content import content_diff
 from .evidence import colour_covered, colour_present, same_drawing
 from .ink import measure_ink
@@ -628,9 +628,12 @@ def score_ui(
 
 
 _chart_target: _TargetCache[
-    tuple[RgbArray, tuple[PaletteColor, ...], tuple[int, int, int, int] | None, TargetMarks]
-] = _TargetCache(lambda rgb: (rgb, dominant_colors(rgb, chromatic_only=True), content_box(rgb), TargetMarks(rgb)))
-"""The target chart's pixels, chromatic palette, content box and its marks (measured per colour as asked)."""
+    tuple[RgbArray, tuple[PaletteColor, ...], tuple[int, int, int, int] | None, TargetMarks, FloatArray]
+] = _TargetCache(
+    lambda rgb: (rgb, dominant_colors(rgb, chromatic_only=True), content_box(rgb), TargetMarks(rgb), greys(rgb))
+)
+"""The target chart's pixels, chromatic palette, content box, its marks (measured per colour as asked) and
+the greys its strokes are drawn over."""
 
 
 def score_chart(
@@ -653,7 +656,7 @@ def score_chart(
     """
     weights = weights or ChartWeights()
     scales = scales or ScoreScales()
-    t_rgb, t_palette, t_box, t_marks = _chart_target(target_png)
+    t_rgb, t_palette, t_box, t_marks, t_greys = _chart_target(target_png)
     raw_c = _rgb(candidate_png)
     aligned = align(raw_c, t_rgb, t_box)
     c_rgb = aligned.rgb
@@ -684,9 +687,10 @@ def score_chart(
     # Each side is read as drawn (the render not resampled) and mapped onto the other by the alignment.
     forward = (aligned.sx, aligned.sy, aligned.ox, aligned.oy)
     backward = (1 / aligned.sx, 1 / aligned.sy, -aligned.ox / aligned.sx, -aligned.oy / aligned.sy)
+    c_greys = greys(raw_c)
     t_palette, c_palette = (
-        reconcile_blends(t_rgb, t_palette, raw_c, c_palette, backward),
-        reconcile_blends(raw_c, c_palette, t_rgb, t_palette, forward),
+        reconcile_blends(t_rgb, t_palette, raw_c, c_palette, backward, t_greys),
+        reconcile_blends(raw_c, c_palette, t_rgb, t_palette, forward, c_greys),
     )
     colour, palette_pairs = palette_similarity(t_palette, c_palette, scales.color)
     n_t, n_c = len(t_palette), len(c_palette)
@@ -704,8 +708,8 @@ def score_chart(
             suspect_c.append(sc.candidate)
             suspect_t.append(sc.target)
             # A hatched or thin swatch drawn solid on one side and blended on the other.
-            if drawn_as(raw_c, sc.candidate, t_rgb, sc.target, forward) or drawn_as(
-                t_rgb, sc.target, raw_c, sc.candidate, backward
+            if drawn_as(raw_c, sc.candidate, t_rgb, sc.target, forward, c_greys) or drawn_as(
+                t_rgb, sc.target, raw_c, sc.candidate, backward, t_greys
             ):
                 blended |= {sc.candidate, sc.target}
     quiet = tuple(
