@@ -29,7 +29,7 @@ from viscodex.agent.score.raster import load_rgb
 from viscodex.agent.score.visual import score_chart, score_ui
 from viscodex.agent.tasks.base import Verification
 from viscodex.agent.tasks.chart import ChartTask
-from viscodex.agent.tasks.ui import UiTask, window
+from viscodex.agent.tasks.ui import PageResult, UiTask, combine_pages, window
 from viscodex.agent.tasks.visual_common import Target, load_target
 from viscodex.sandbox import Sandbox, Viewport
 
@@ -258,3 +258,15 @@ def test_a_page_set_in_fonts_the_sandbox_lacks_is_judged_by_its_words_and_colour
         wrong = task.verify(p.html, sandbox)
         assert not wrong.passed and wrong.score < right.score, (p.kind, wrong.score, wrong.critique)
         assert wrong.critique and about(wrong.critique[0], p.kind, p.change), (p.kind, wrong.critique)
+
+
+def test_a_multi_page_file_says_each_page_passed_by_its_own_verdict() -> None:
+    """A page drawn in fallback fonts passes at a lower mark than the task's (0.87 here); a page above the
+    mark with a difference left in its critique does not pass. The combined critique says so per page."""
+    fallback = Verification(0.87, True, {"text": 1.0})
+    differs = Verification(0.95, False, {"text": 0.9}, ["Missing text: 'Sign up'"])
+    combined = combine_pages([PageResult(1, fallback), PageResult(2, differs)], missing=[])
+    assert not combined.passed
+    assert "Page 1 passes (score 0.870)." in combined.critique
+    assert "Page 2 differs (score 0.950)." in combined.critique
+    assert "Page 2: Missing text: 'Sign up'" in combined.critique

@@ -155,7 +155,6 @@ class UiTask:
             )
         return combine_pages(
             [PageResult(page, result) for page, result in zip(pages, results, strict=True)],
-            self.threshold,
             missing=[page for page in pages if not has_page(code, page)],
         )
 
@@ -187,9 +186,10 @@ class UiTask:
         return verification
 
 
-def combine_pages(pages: list[PageResult], threshold: float, missing: list[int]) -> Verification:
+def combine_pages(pages: list[PageResult], missing: list[int]) -> Verification:
     """One verdict for a multi-page file: the mean score, passed only if every page passed; the
-    critique goes worst page first, each line saying which page it is about."""
+    critique goes worst page first, each line saying which page it is about and whether it passed by
+    its own verdict (a page drawn in fallback fonts passes at a lower mark than the task's)."""
     count = len(pages)
     score = sum(p.verification.score for p in pages) / count
     names = sorted({name for p in pages for name in p.verification.components})
@@ -202,7 +202,7 @@ def combine_pages(pages: list[PageResult], threshold: float, missing: list[int])
         for page in missing
     ]
     for result in sorted(pages, key=lambda p: p.verification.score):
-        verdict = "passes" if result.verification.score >= threshold else "differs"
+        verdict = "passes" if result.verification.passed else "differs"
         lines.append(f"Page {result.page} {verdict} (score {result.verification.score:.3f}).")
         lines.extend(f"Page {result.page}: {line}" for line in result.verification.critique)
     renders = [p.verification.render for p in pages]
