@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .blocks import Box
-from .raster import RgbArray
+from .raster import PictureCache, RgbArray
 
 SHIFT = 2
 """Largest shift (pixels) tried in each direction."""
@@ -120,21 +120,19 @@ COLOR_REACH = 3
 
 _BINS = np.arange(32, dtype=np.int16) * 8 + 4
 """Centres of the 32 levels per channel a picture is indexed by for colour masks."""
-_INDEX_CACHE: dict[int, tuple[RgbArray, npt.NDArray[np.uint16]]] = {}
+_INDEXES: PictureCache[npt.NDArray[np.uint16]] = PictureCache(9)
 
 
 def colour_index(rgb: RgbArray) -> npt.NDArray[np.uint16]:
     """Each pixel's 15-bit colour bin (5 bits a channel), computed once per picture and reused (in 16-bit
     integers: the bins fit, and a picture's index costs half what it did in 32)."""
-    hit = _INDEX_CACHE.get(id(rgb))
-    if hit is not None and hit[0] is rgb:
-        return hit[1]
-    q = rgb >> 3
-    index = np.asarray((q[..., 0].astype(np.uint16) << 10) | (q[..., 1].astype(np.uint16) << 5) | q[..., 2], np.uint16)
-    if len(_INDEX_CACHE) > 8:
-        _INDEX_CACHE.clear()
-    _INDEX_CACHE[id(rgb)] = (rgb, index)
-    return index
+
+    def make() -> npt.NDArray[np.uint16]:
+        q = rgb >> 3
+        bins = (q[..., 0].astype(np.uint16) << 10) | (q[..., 1].astype(np.uint16) << 5) | q[..., 2]
+        return np.asarray(bins, np.uint16)
+
+    return _INDEXES.get(rgb, make)
 
 
 def colour_mask(rgb: RgbArray, color: tuple[int, int, int], distance: int = COLOR_DISTANCE) -> npt.NDArray[np.bool_]:

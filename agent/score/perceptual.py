@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
-from .raster import RgbArray, downscale
+from .raster import PictureCache, RgbArray, downscale
 
 SIDE = 256
 """Longest side of the scaled-down copies SSIM is computed on."""
@@ -113,21 +113,16 @@ def perceptual_similarity(target: RgbArray, candidate: RgbArray, side: int = SID
 
 
 _GREY = np.array([0.299, 0.587, 0.114])
-_SCALED: dict[tuple[int, int, int, int], tuple[RgbArray, RgbArray, npt.NDArray[np.float64]]] = {}
+_SCALED: PictureCache[tuple[RgbArray, npt.NDArray[np.float64]]] = PictureCache(16, read_only=True)
 
 
 def _scaled(rgb: RgbArray, width: int, height: int, side: int) -> tuple[RgbArray, npt.NDArray[np.float64]]:
     """``rgb`` padded to ``width`` x ``height``, scaled down, and its greyscale. Kept for a read-only
     picture (a target's pixels, decoded once and shared by every candidate scored against it), which
     cannot have changed since: the target is scaled once per run instead of once per candidate."""
-    key = (id(rgb), width, height, side)
-    hit = _SCALED.get(key)
-    if hit is not None and hit[0] is rgb:
-        return hit[1], hit[2]
-    small = downscale(pad_to(rgb, width, height), side, Image.Resampling.BOX)
-    grey = small.astype(np.float64) @ _GREY
-    if not rgb.flags.writeable:
-        if len(_SCALED) >= 16:
-            _SCALED.clear()
-        _SCALED[key] = (rgb, small, grey)
-    return small, grey
+
+    def make() -> tuple[RgbArray, npt.NDArray[np.float64]]:
+        small = downscale(pad_to(rgb, width, height), side, Image.Resampling.BOX)
+        return small, small.astype(np.float64) @ _GREY
+
+    return _SCALED.get(rgb, make, (width, height, side))

@@ -8,6 +8,8 @@ import hashlib
 import io
 import threading
 import warnings
+from collections.abc import Callable, Hashable
+from typing import Generic, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -15,6 +17,34 @@ from PIL import Image
 
 RgbArray = npt.NDArray[np.uint8]
 MAX_PIXELS = 40_000_000
+
+
+V = TypeVar("V")
+
+
+class PictureCache(Generic[V]):
+    """Values computed from a picture array, kept by the array's identity and an extra key (a size, a
+    side), for the pictures every candidate of a run shares (the target's pixels) or that one score
+    measures many times (a render's colour bins). The array is kept beside its value, so a new array that
+    reuses a freed one's ``id`` never hits; with ``read_only`` only arrays that cannot have changed since
+    are kept. At most ``size`` entries (then it starts over)."""
+
+    def __init__(self, size: int, *, read_only: bool = False) -> None:
+        self.size = size
+        self.read_only = read_only
+        self._entries: dict[tuple[int, Hashable], tuple[RgbArray, V]] = {}
+
+    def get(self, rgb: RgbArray, make: Callable[[], V], key: Hashable = None) -> V:
+        hit = self._entries.get((id(rgb), key))
+        if hit is not None and hit[0] is rgb:
+            return hit[1]
+        value = make()
+        if rgb.flags.writeable and self.read_only:
+            return value
+        if len(self._entries) >= self.size:
+            self._entries.clear()
+        self._entries[(id(rgb), key)] = (rgb, value)
+        return value
 
 
 class ImageDecodeError(ValueError):
