@@ -17,7 +17,7 @@ from PIL import Image, ImageDraw, ImageFont
 from viscodex.agent.score import TextBlock, evidence
 from viscodex.agent.score.matching import match_blocks, text_similarity
 from viscodex.agent.score.second_reading import as_drawn, confirmed
-from viscodex.agent.score.visual import BlockPair, drop_seen_in_both, reread_pairs
+from viscodex.agent.score.visual import BlockPair, drop_seen_in_both, join_fragments, reread_pairs
 
 TITLE_BOX = (18.0, 26.0, 330.0, 70.0)
 
@@ -196,3 +196,32 @@ def test_a_word_ocr_split_off_a_legend_entry_is_part_of_it_not_missing(tesseract
     assert [target[i].text for i in matching.missing] == ["GIN", "PNA"]
     kept, _, after = drop_seen_in_both(target, candidate, matching, t_rgb, c_rgb)
     assert [kept[i].text for i in after.missing] == ["PNA"]
+
+
+def test_pieces_ocr_split_a_legend_entry_into_are_joined_before_pairing() -> None:
+    """OCR read "NaturalQuestions - Closed-book" as two words with a wide gap (the dash unread): one
+    trace line cannot be paired with both, so they are joined into one block. A word on that row the
+    line does not hold, and the same words on the next row, are left alone."""
+    line = TextBlock(text="NaturalQuestions - Closed-book", box=(646.0, 106.0, 906.0, 123.0))
+    blocks = [
+        TextBlock(text="XSum", box=(644.0, 26.0, 690.0, 39.0)),
+        TextBlock(text="NaturalQuestions", box=(644.0, 100.0, 787.0, 115.0)),
+        TextBlock(text="Closed-book", box=(805.0, 100.0, 906.0, 113.0)),
+        TextBlock(text="1", box=(629.0, 102.0, 631.0, 112.0)),
+        TextBlock(text="NaturalQuestions", box=(644.0, 124.0, 787.0, 139.0)),
+    ]
+    joined = join_fragments(blocks, [line])
+    assert [b.text for b in joined] == ["XSum", "NaturalQuestions Closed-book", "1", "NaturalQuestions"]
+    assert joined[1].box == (644.0, 100.0, 906.0, 115.0)
+    assert join_fragments(blocks[2:], [line]) == blocks[2:]  # one piece: nothing to join
+
+
+def test_a_target_text_that_is_part_of_the_line_drawn_over_it_reads_the_same() -> None:
+    """OCR missed the first words of a legend entry ("NaturalQuestions -"): the rest is no other text.
+    The same words in another order, or other words, still differ."""
+    part = _pair("Open-book", "NaturalQuestions - Open-book")
+    dropped = _pair("ReLU n0 400", "ReLU | n0 = 400")
+    swapped = _pair("book Open", "NaturalQuestions - Open book")
+    other = _pair("Closed-book", "NaturalQuestions - Open-book")
+    out = reread_pairs([part, dropped, swapped, other], np.zeros((2, 2, 3), np.uint8), np.zeros((3, 3, 3), np.uint8))
+    assert [p.text_similarity == 1.0 for p in out] == [True, True, False, False]

@@ -44,7 +44,7 @@ from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validat
 
 from .align import align, content_box
 from .blends import drawn_as, greys, reconcile_blends
-from .blocks import TextBlock, intersection_area
+from .blocks import TextBlock, intersection_area, vertical_overlap
 from .charttype import (
     TargetMarks,
     TypeEvidence,
@@ -324,25 +324,85 @@ def visible_to_ocr(blocks: Sequence[TextBlock], ocr: Sequence[TextBlock]) -> lis
     return [b for b in blocks if any(intersection_area(b.box, o.box) >= 0.3 * min(b.area, o.area) > 0 for o in ocr)]
 
 
+def _words(text: str) -> list[str]:
+    return normalize_text(text).casefold().split()
+
+
+def _run_at(words: list[str], within: list[str], start: int) -> int:
+    """Where ``words`` next occur in ``within`` as a run, at or after ``start``; -1 if they do not."""
+    n = len(words)
+    return next((k for k in range(start, len(within) - n + 1) if within[k : k + n] == words), -1)
+
+
+def _in_order(words: list[str], within: list[str]) -> bool:
+    """Whether ``words`` are some of ``within``'s words, in their order."""
+    rest = iter(within)
+    return all(word in rest for word in words)
+
+
 PART_OVERLAP = 0.3
 """Share of a block's box another block must cover for the block to be read as a part of it."""
 
 
 def part_of(block: TextBlock, others: Sequence[TextBlock]) -> bool:
-    """Whether ``block``'s words are some words of one of ``others`` drawn over it: OCR split a legend
-    entry "GIN + GSAT" into "GIN" and "GSAT", the second was paired with the trace's whole entry, and the
-    first is no text missing but the rest of it."""
-    words = normalize_text(block.text).casefold().split()
-    if not words:
-        return False
-    n = len(words)
-    for other in others:
-        if intersection_area(block.box, other.box) < PART_OVERLAP * block.area:
+    """Whether ``block``'s words are some of the words, in order, of one of ``others`` drawn over it:
+    OCR read part of a line (left out a "|" or an "="), or split a legend entry "GIN + GSAT" into "GIN"
+    and "GSAT" (the second paired with the trace's whole entry, the first no missing text but the rest
+    of it)."""
+    words = _words(block.text)
+    return bool(words) and any(
+        intersection_area(block.box, other.box) >= PART_OVERLAP * block.area
+        and len(_words(other.text)) > len(words)
+        and _in_order(words, _words(other.text))
+        for other in others
+    )
+
+
+def join_fragments(blocks: Sequence[TextBlock], lines: Sequence[TextBlock]) -> list[TextBlock]:
+    """``blocks`` with the pieces OCR split one of ``lines`` into joined again: two or more blocks on
+    that line's row, within its box, whose words are runs of the line's words in the same order. OCR
+    reads "NaturalQuestions - Closed-book" as "NaturalQuestions" and "Closed-book" (the dash unread, the
+    gap wide), and one line cannot be paired with two blocks."""
+    out = list(blocks)
+    for line in lines:
+        theirs = _words(line.text)
+        x0, x1 = line.box[0], line.box[2]
+        slack = 0.5 * line.height
+        pieces = sorted(
+            (
+                k
+                for k, b in enumerate(out)
+                if vertical_overlap(b.box, line.box) >= 0.5 * b.height
+                and b.box[0] >= x0 - slack
+                and b.box[2] <= x1 + slack
+                and b.text.strip()
+            ),
+            key=lambda k: out[k].box[0],
+        )
+        if len(pieces) < 2:
             continue
-        theirs = normalize_text(other.text).casefold().split()
-        if len(theirs) > n and any(theirs[k : k + n] == words for k in range(len(theirs) - n + 1)):
-            return True
-    return False
+        at, kept = 0, []
+        for k in pieces:
+            found = _run_at(_words(out[k].text), theirs, at)
+            if found >= 0:
+                kept.append(k)
+                at = found + len(_words(out[k].text))
+        if len(kept) < 2:
+            continue
+        parts = [out[k] for k in kept]
+        joined = parts[0].model_copy(
+            update={
+                "text": " ".join(p.text for p in parts),
+                "box": (
+                    min(p.box[0] for p in parts),
+                    min(p.box[1] for p in parts),
+                    max(p.box[2] for p in parts),
+                    max(p.box[3] for p in parts),
+                ),
+            }
+        )
+        out = [joined if k == kept[0] else b for k, b in enumerate(out) if k == kept[0] or k not in kept]
+    return out
 
 
 def drop_seen_in_both(
@@ -403,7 +463,8 @@ def reread_pairs(pairs: Sequence[BlockPair], t_rgb: RgbArray, c_rgb: RgbArray) -
     """Chart texts that still read differently get the second reading (``second_reading.py``): the
     difference stands only if the target's text reads again at its place on the target and not on the
     candidate. Texts equal but for spaces ("s=50", "s = 50": OCR's spacing) and the characters OCR
-    confuses (``normalize_text``: "6 x 10°" read for 6 times 10 to the 0) do not differ."""
+    confuses (``normalize_text``: "6 x 10°" read for 6 times 10 to the 0) do not differ, nor a target
+    text that is some of the words drawn over it (``part_of``: OCR read part of the line)."""
     out = list(pairs)
     disputed = [k for k, p in enumerate(out) if p.text_similarity < 1.0 and not p.same_pixels]
     for k in list(disputed):
@@ -411,7 +472,7 @@ def reread_pairs(pairs: Sequence[BlockPair], t_rgb: RgbArray, c_rgb: RgbArray) -
         if (
             "".join(normalize_text(p.target.text).split()).casefold()
             == "".join(normalize_text(p.candidate.text).split()).casefold()
-        ):
+        ) or part_of(p.target, [p.candidate]):
             out[k] = p.model_copy(update={"text_similarity": 1.0})
             disputed.remove(k)
     if disputed:
@@ -669,6 +730,7 @@ def score_chart(
             candidate = visible_to_ocr(candidate, c_ocr)
     else:
         candidate = list(c_ocr or [])
+    target = join_fragments(target, candidate)
     matching = match_blocks(target, candidate, scales.min_text_similarity)
     target, candidate, matching = drop_seen_in_both(target, candidate, matching, t_rgb, c_rgb)
     diagonal = max(1.0, math.hypot(t_rgb.shape[1], t_rgb.shape[0]))
