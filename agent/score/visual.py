@@ -40,11 +40,12 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Generic, Literal, TypeVar
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
 
 from .align import align, content_box
 from .blends import drawn_as, greys, reconcile_blends
-from .blocks import TextBlock, intersection_area, vertical_overlap
+from .blocks import TextBlock, intersection_area
 from .charttype import (
     TargetMarks,
     TypeEvidence,
@@ -364,23 +365,18 @@ def join_fragments(blocks: Sequence[TextBlock], lines: Sequence[TextBlock]) -> l
     reads "NaturalQuestions - Closed-book" as "NaturalQuestions" and "Closed-book" (the dash unread, the
     gap wide), and one line cannot be paired with two blocks."""
     out = list(blocks)
+    boxes = np.array([b.box for b in out], dtype=np.float64).reshape(-1, 4)
     for line in lines:
-        theirs = _words(line.text)
-        x0, x1 = line.box[0], line.box[2]
-        slack = 0.5 * line.height
-        pieces = sorted(
-            (
-                k
-                for k, b in enumerate(out)
-                if vertical_overlap(b.box, line.box) >= 0.5 * b.height
-                and b.box[0] >= x0 - slack
-                and b.box[2] <= x1 + slack
-                and b.text.strip()
-            ),
-            key=lambda k: out[k].box[0],
+        x0, y0, x1, y1 = line.box
+        slack = 0.5 * (y1 - y0)
+        overlap = np.minimum(boxes[:, 3], y1) - np.maximum(boxes[:, 1], y0)
+        on_row = (
+            (overlap >= 0.5 * (boxes[:, 3] - boxes[:, 1])) & (boxes[:, 0] >= x0 - slack) & (boxes[:, 2] <= x1 + slack)
         )
-        if len(pieces) < 2:
+        if int(on_row.sum()) < 2:
             continue
+        pieces = sorted((int(k) for k in np.flatnonzero(on_row) if out[k].text.strip()), key=lambda k: out[k].box[0])
+        theirs = _words(line.text)
         at, kept = 0, []
         for k in pieces:
             found = _run_at(_words(out[k].text), theirs, at)
@@ -402,6 +398,7 @@ def join_fragments(blocks: Sequence[TextBlock], lines: Sequence[TextBlock]) -> l
             }
         )
         out = [joined if k == kept[0] else b for k, b in enumerate(out) if k == kept[0] or k not in kept]
+        boxes = np.array([b.box for b in out], dtype=np.float64).reshape(-1, 4)
     return out
 
 
