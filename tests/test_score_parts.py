@@ -730,6 +730,8 @@ def test_short_strokes_are_a_line_in_pieces_whatever_their_width() -> None:
     assert abs(same.candidate_solidity - same.target_solidity) >= 0.3 and not same.differs
     (dashed,) = type_evidence(_red_line(2), _red_segments(2), [("line", red)])
     assert not dashed.differs  # a line in pieces is still a line
+    (thin_bars,) = type_evidence(_red_segments(2), _red_segments(5), [("bar", red)])
+    assert thin_bars.differs  # bars that read as strokes are no line
     dots = Image.new("RGB", (600, 400), "white")
     for x in range(80, 560, 60):
         ImageDraw.Draw(dots).ellipse((x - 5, 195, x + 5, 205), fill=red)
