@@ -22,6 +22,11 @@ from .blocks import Box, TextBlock
 from .perceptual import background_color
 from .raster import RgbArray
 
+Affine = tuple[float, float, float, float]
+"""``(sx, sy, ox, oy)``: a pixel ``(x, y)`` of one picture is at ``(ox + sx * x, oy + sy * y)`` on the
+other."""
+SAME_CANVAS: Affine = (1.0, 1.0, 0.0, 0.0)
+
 CONTENT_TOLERANCE = 24
 """RGB distance from the border's background colour above which a pixel is content."""
 
@@ -41,6 +46,16 @@ class Alignment:
     @property
     def identity(self) -> bool:
         return self.sx == 1.0 and self.sy == 1.0 and self.ox == 0.0 and self.oy == 0.0
+
+    @property
+    def forward(self) -> Affine:
+        """The candidate's pixels onto the target's canvas."""
+        return (self.sx, self.sy, self.ox, self.oy)
+
+    @property
+    def backward(self) -> Affine:
+        """The target's pixels onto the candidate as drawn."""
+        return (1 / self.sx, 1 / self.sy, -self.ox / self.sx, -self.oy / self.sy)
 
     def box(self, box: Box) -> Box:
         return (

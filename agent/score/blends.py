@@ -23,9 +23,10 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
+from .align import SAME_CANVAS, Affine
 from .colors import RGB, chroma, ciede2000, rgb_to_lab
 from .evidence import COLOR_REACH, COVERED, colour_mask
-from .palette import MERGE_DELTA_E, MIN_CHROMA, SIDE, PaletteColor, tint_of
+from .palette import MERGE_DELTA_E, MIN_CHROMA, SIDE, PaletteColor, colour_bins, tint_of
 from .perceptual import background_color
 from .raster import RgbArray, downscale
 
@@ -46,10 +47,7 @@ def greys(rgb: RgbArray) -> npt.NDArray[np.float64]:
     """The background, black, white and the picture's frequent low-chroma colours (axes backgrounds,
     pale fills): what a stroke's edge pixels are blends with."""
     pixels = downscale(rgb, SIDE, Image.Resampling.NEAREST).reshape(-1, 3)
-    q = (pixels // 8).astype(np.int64)
-    keys = (q[:, 0] << 10) | (q[:, 1] << 5) | q[:, 2]
-    _, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
-    means = np.stack([np.bincount(inverse, weights=pixels[:, c].astype(np.float64)) / counts for c in range(3)], axis=1)
+    means, counts = colour_bins(pixels)
     frequent = np.flatnonzero(counts >= GREY_SHARE * len(pixels))
     frequent = frequent[chroma(means[frequent]) < MIN_CHROMA]
     frequent = frequent[np.argsort(-counts[frequent], kind="stable")][:MAX_GREYS]
@@ -80,12 +78,6 @@ def is_blend(x: RGB, of: RGB, under: npt.NDArray[np.float64]) -> bool:
     xs = np.array([x], dtype=np.float64)
     target = np.array(of, dtype=np.float64)
     return any(bool(tint_of(xs, target, grey)[0]) for grey in under)
-
-
-Affine = tuple[float, float, float, float]
-"""``(sx, sy, ox, oy)``: a pixel ``(x, y)`` of one picture is at ``(ox + sx * x, oy + sy * y)`` on the
-other (``align.Alignment``'s mapping, or its inverse)."""
-SAME_CANVAS: Affine = (1.0, 1.0, 0.0, 0.0)
 
 
 MAX_POINTS = 4000

@@ -50,6 +50,16 @@ def tint_of(colours: np.ndarray, of: np.ndarray, background: np.ndarray) -> np.n
     return np.asarray((t > 0.0) & (t < 1.0) & (np.sqrt((residual * residual).sum(axis=1)) <= TINT_RESIDUAL))
 
 
+def colour_bins(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The colours of ``pixels`` (rows of r, g, b) in bins of 8 levels a channel: each bin's mean colour
+    and its pixel count, in bin order."""
+    q = (pixels // 8).astype(np.int64)
+    keys = (q[:, 0] << 10) | (q[:, 1] << 5) | q[:, 2]
+    _, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
+    means = np.stack([np.bincount(inverse, weights=pixels[:, c].astype(np.float64)) / counts for c in range(3)], axis=1)
+    return means, counts
+
+
 def dominant_colors(
     rgb: RgbArray,
     *,
@@ -71,10 +81,7 @@ def dominant_colors(
     total = len(pixels)
     if total == 0:
         return ()
-    q = (pixels // 8).astype(np.int64)
-    keys = (q[:, 0] << 10) | (q[:, 1] << 5) | q[:, 2]
-    _, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
-    means = np.stack([np.bincount(inverse, weights=pixels[:, c].astype(np.float64)) / counts for c in range(3)], axis=1)
+    means, counts = colour_bins(pixels)
     order = np.argsort(-counts, kind="stable")[:512]
     labs = rgb_to_lab(means[order])
     # First match: in order of size, a colour joins the earliest cluster it is close to or a tint of, or

@@ -45,7 +45,7 @@ from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validat
 
 from .align import align, content_box
 from .blends import drawn_as, greys, reconcile_blends
-from .blocks import TextBlock, intersection_area
+from .blocks import TextBlock, intersection_area, union_box
 from .charttype import (
     TargetMarks,
     TypeEvidence,
@@ -379,23 +379,16 @@ def join_fragments(blocks: Sequence[TextBlock], lines: Sequence[TextBlock]) -> l
         theirs = _words(line.text)
         at, kept = 0, []
         for k in pieces:
-            found = _run_at(_words(out[k].text), theirs, at)
+            words = _words(out[k].text)
+            found = _run_at(words, theirs, at)
             if found >= 0:
                 kept.append(k)
-                at = found + len(_words(out[k].text))
+                at = found + len(words)
         if len(kept) < 2:
             continue
         parts = [out[k] for k in kept]
         joined = parts[0].model_copy(
-            update={
-                "text": " ".join(p.text for p in parts),
-                "box": (
-                    min(p.box[0] for p in parts),
-                    min(p.box[1] for p in parts),
-                    max(p.box[2] for p in parts),
-                    max(p.box[3] for p in parts),
-                ),
-            }
+            update={"text": " ".join(p.text for p in parts), "box": union_box(p.box for p in parts)}
         )
         out = [joined if k == kept[0] else b for k, b in enumerate(out) if k == kept[0] or k not in kept]
         boxes = np.array([b.box for b in out], dtype=np.float64).reshape(-1, 4)
@@ -744,12 +737,10 @@ def score_chart(
     c_palette = dominant_colors(raw_c, chromatic_only=True)
     # Strokes one picture draws solid and the other blended at their edges (``blends.py``).
     # Each side is read as drawn (the render not resampled) and mapped onto the other by the alignment.
-    forward = (aligned.sx, aligned.sy, aligned.ox, aligned.oy)
-    backward = (1 / aligned.sx, 1 / aligned.sy, -aligned.ox / aligned.sx, -aligned.oy / aligned.sy)
     c_greys = greys(raw_c)
     t_palette, c_palette = (
-        reconcile_blends(t_rgb, t_palette, raw_c, c_palette, backward, t_greys),
-        reconcile_blends(raw_c, c_palette, t_rgb, t_palette, forward, c_greys),
+        reconcile_blends(t_rgb, t_palette, raw_c, c_palette, aligned.backward, t_greys),
+        reconcile_blends(raw_c, c_palette, t_rgb, t_palette, aligned.forward, c_greys),
     )
     colour, palette_pairs = palette_similarity(t_palette, c_palette, scales.color)
     n_t, n_c = len(t_palette), len(c_palette)
@@ -767,8 +758,8 @@ def score_chart(
             suspect_c.append(sc.candidate)
             suspect_t.append(sc.target)
             # A hatched or thin swatch drawn solid on one side and blended on the other.
-            if drawn_as(raw_c, sc.candidate, t_rgb, sc.target, forward, c_greys) or drawn_as(
-                t_rgb, sc.target, raw_c, sc.candidate, backward, t_greys
+            if drawn_as(raw_c, sc.candidate, t_rgb, sc.target, aligned.forward, c_greys) or drawn_as(
+                t_rgb, sc.target, raw_c, sc.candidate, aligned.backward, t_greys
             ):
                 blended |= {sc.candidate, sc.target}
     quiet = tuple(
