@@ -77,6 +77,29 @@ def test_render_html_viewport_only(sandbox: Sandbox) -> None:
     assert _png(png).size == (320, 240)
 
 
+def test_render_html_shows_a_page_once_its_animations_settle(sandbox: Sandbox) -> None:
+    """A fade-in taking seconds is drawn at its end (as Design2Code's pictures were taken, and as a person
+    sees the page), not at whatever frame the load ended on; an endless spin is drawn at its start."""
+    html = """<style>
+    @keyframes fade { from { opacity: 0 } to { opacity: 1 } }
+    @keyframes spin { from { transform: translateX(0) } to { transform: translateX(150px) } }
+    #fade { animation: fade 5s; }
+    #spin { animation: spin 5s linear infinite; }
+    #late { transition: background-color 5s; }
+    </style>
+    <body style="margin:0;background:#fff">
+    <div id="fade" style="position:absolute;left:0;top:0;width:100px;height:50px;background:#0000ff"></div>
+    <div id="spin" style="position:absolute;left:0;top:60px;width:50px;height:50px;background:#00aa00"></div>
+    <div id="late" style="position:absolute;left:0;top:120px;width:100px;height:50px;background:#ff0000"></div>
+    <script>const late = document.getElementById("late"); getComputedStyle(late).backgroundColor;
+    late.style.backgroundColor = "#000000";</script>
+    </body>"""
+    image = _png(sandbox.render_html(html, Viewport(width=300, height=200), full_page=False)).convert("RGB")
+    assert image.getpixel((50, 25)) == (0, 0, 255)
+    assert image.getpixel((25, 85)) == (0, 170, 0)
+    assert image.getpixel((50, 145)) == (0, 0, 0)
+
+
 def test_render_html_without_network_does_not_hang(sandbox: Sandbox) -> None:
     html = "<img src='http://example.com/x.png'><link rel=stylesheet href='https://cdn.x/y.css'>hi"
     assert _png(sandbox.render_html(html, Viewport(width=200, height=100))).size == (200, 100)

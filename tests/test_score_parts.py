@@ -553,6 +553,72 @@ def test_critique_flags_font_size_and_keeps_apostrophes() -> None:
     assert not any("Small print" in line for line in lines)
 
 
+def _button(text_size: int) -> bytes:
+    """A green button with white text, as a page draws 'Create new account'."""
+    image = Image.new("RGB", (360, 80), "white")
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((20, 20, 220, 60), fill=(66, 183, 42))
+    draw.text((34, 40), "Create new account", fill="white", font=ImageFont.load_default(size=text_size), anchor="lm")
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+def test_a_line_boxed_taller_by_one_text_source_is_not_a_size_difference() -> None:
+    """OCR boxes a button's label with the button's padding (24 px), the DOM boxes its letters (9 px): where
+    both pictures draw the same thing at the target's place, the letters are the same size. A label drawn
+    half as large as the target's is still named."""
+    target = [TextBlock(text="Create new account", box=(30, 28, 200, 52), color=(255, 255, 255))]
+    same = score_ui(
+        _button(13),
+        target,
+        _button(13),
+        [TextBlock(text="Create new account", box=(34, 35, 170, 44), color=(255, 255, 255))],
+    )
+    assert not any("is drawn about" in line for line in critique(same)), critique(same)
+    big = [TextBlock(text="Create new account", box=(34, 30, 300, 50), color=(255, 255, 255))]
+    smaller = score_ui(
+        _button(26),
+        big,
+        _button(13),
+        [TextBlock(text="Create new account", box=(34, 35, 170, 44), color=(255, 255, 255))],
+    )
+    assert any(line.startswith("Text 'Create new account' is drawn about") for line in critique(smaller)), critique(
+        smaller
+    )
+
+
+def _panel(fill: tuple[int, int, int]) -> bytes:
+    image = Image.new("RGB", (400, 300), "white")
+    ImageDraw.Draw(image).rectangle((0, 0, 399, 59), fill=fill)
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+def test_a_large_colour_the_candidate_draws_as_much_is_not_missing() -> None:
+    """A palette's colours are cluster means, and two pictures of one page can name the same dark pixels
+    #010101 on one side and #343434 on the other (which pixels the sampling hit first): the claim that the
+    target's large colour is missing is checked on the pixels. A panel really drawn in another grey is
+    still named."""
+    black, grey = (0, 0, 0), (52, 52, 52)
+    same = score_ui(_panel(black), [], _panel(black), [])
+    assert black in same.quiet_colors
+    # The candidate's palette names its dark cluster by another mean: the pixels still say black.
+    renamed = same.model_copy(
+        update={
+            "candidate_palette": tuple(
+                c if c.rgb != black else c.model_copy(update={"rgb": grey}) for c in same.candidate_palette
+            )
+        }
+    )
+    assert not any("covers" in line for line in critique(renamed)), critique(renamed)
+    recoloured = score_ui(_panel(black), [], _panel(grey), [])
+    assert any(line.startswith("The target's colour #000000 covers 20%") for line in critique(recoloured)), critique(
+        recoloured
+    )
+
+
 def test_ocr_reads_light_text_on_a_coloured_button(tesseract: None) -> None:
     """White text on a red button: tesseract's own binarisation makes the button one dark box; the
     contrast pass reads it (found missing on a rendered pricing card)."""
@@ -593,6 +659,45 @@ def test_page_colours_are_compared_where_both_pictures_draw_them() -> None:
     recoloured = [TextBlock(text="Reagan", box=(10, 18, 112, 40), color=magenta)]
     changed = score_ui(target_png, target, _link_line(magenta), recoloured)
     assert any(line.startswith("Colour of 'Reagan'") for line in critique(changed)), critique(changed)
+
+
+def _code_line(string_colour: tuple[int, int, int], top: int) -> tuple[bytes, float, float]:
+    """A black option and a coloured string after it, as a page's code block draws '--url="jdbc:…"', its
+    line ``top`` pixels down; returns the picture and where the string starts and ends."""
+    image = Image.new("RGB", (640, 120), "white")
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.load_default(size=20)
+    draw.text((10, top), "--url=", fill=(0, 0, 0), font=font)
+    start = 10 + draw.textlength("--url=", font=font)
+    draw.text((start, top), '"jdbc:mysql://localhost:3306/accounts"', fill=string_colour, font=font)
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue(), start, start + draw.textlength('"jdbc:mysql://localhost:3306/accounts"', font=font)
+
+
+def test_page_colours_are_compared_where_a_taller_page_moved_the_line() -> None:
+    """The candidate's page is laid out 21 px taller above the line, and OCR read the option and the string
+    as one line whose colour is the black option's; the DOM holds the string alone, in its pink. Measured
+    at the line's place on each picture the colours agree; a string drawn in another colour still differs."""
+    pink, blue = (221, 21, 71), (20, 60, 200)
+    target_png, start, end = _code_line(pink, 20)
+    target = [TextBlock(text='--url="jdbc:mysql://localhost:3306/accounts"', box=(10, 24, end, 42), color=(0, 0, 0))]
+    moved, start, end = _code_line(pink, 41)
+    same = score_ui(
+        target_png,
+        target,
+        moved,
+        [TextBlock(text='"jdbc:mysql://localhost:3306/accounts"', box=(start, 45, end, 63), color=pink)],
+    )
+    assert not any(line.startswith("Colour") for line in critique(same)), critique(same)
+    recoloured, start, end = _code_line(blue, 41)
+    changed = score_ui(
+        target_png,
+        target,
+        recoloured,
+        [TextBlock(text='"jdbc:mysql://localhost:3306/accounts"', box=(start, 45, end, 63), color=blue)],
+    )
+    assert any(line.startswith("Colour of") for line in critique(changed)), critique(changed)
 
 
 def test_a_removed_heading_is_missing_though_its_words_are_on_the_next_line() -> None:

@@ -19,7 +19,7 @@ import numpy.typing as npt
 
 from .blocks import TextBlock
 from .colors import delta_e, parse_hex, to_hex
-from .palette import PaletteColor
+from .palette import LARGE_AREA, PaletteColor
 from .trace import TraceSeries
 from .visual import BlockPair, ChartScore, VisualScore
 
@@ -207,12 +207,12 @@ def _position_findings(pairs: Sequence[BlockPair], weight: float, pair_total: fl
     out: list[Finding] = []
     base_dx = base_dy = 0.0
     if len(pairs) >= 3:
-        mdx = statistics.median(p.dx if chart else _edge_dx(p) for p in pairs)
+        mdx = statistics.median(p.dx if chart else p.edge_dx for p in pairs)
         mdy = statistics.median(p.dy for p in pairs)
         near = [
             p
             for p in pairs
-            if math.hypot((p.dx if chart else _edge_dx(p)) - mdx, p.dy - mdy)
+            if math.hypot((p.dx if chart else p.edge_dx) - mdx, p.dy - mdy)
             < max(POSITION_TOLERANCE_PX, 0.25 * p.target.height)
         ]
         if math.hypot(mdx, mdy) >= POSITION_TOLERANCE_PX and len(near) >= 0.6 * len(pairs):
@@ -246,13 +246,6 @@ def _position_findings(pairs: Sequence[BlockPair], weight: float, pair_total: fl
     return out
 
 
-def _edge_dx(p: BlockPair) -> float:
-    """The horizontal offset of the nearest-agreeing edge (left, centre or right): a line set in another
-    font is wider or narrower, and keeps the edge it is aligned by."""
-    t, c = p.target.box, p.candidate.box
-    return min((c[0] - t[0], p.dx, c[2] - t[2]), key=abs)
-
-
 def _page_offset(
     pairs: Sequence[BlockPair],
     n: int,
@@ -264,10 +257,10 @@ def _page_offset(
     difference at most and not one per line. ``centers``: the pairs' target centres, if already known."""
     p = pairs[n]
     others = [pairs[i] for i in _nearest_pairs(pairs, n, k, centers)]
-    dx, dy = _edge_dx(p), p.dy
+    dx, dy = p.edge_dx, p.dy
     if len(others) < 2:
         return dx, dy
-    return dx - statistics.median(_edge_dx(q) for q in others), dy - statistics.median(q.dy for q in others)
+    return dx - statistics.median(q.edge_dx for q in others), dy - statistics.median(q.dy for q in others)
 
 
 def _nearest_pairs(
@@ -319,7 +312,7 @@ def _ui_palette_findings(score: VisualScore) -> list[Finding]:
     """Large colour areas (backgrounds, panels, buttons) of the target the candidate does not have."""
     out: list[Finding] = []
     for colour in score.target_palette:
-        if colour.share < 0.03:
+        if colour.share < LARGE_AREA or colour.rgb in score.quiet_colors:
             continue
         near = _nearest(colour, score.candidate_palette)
         if near is not None and delta_e(colour.rgb, near.rgb) < COLOR_TOLERANCE:

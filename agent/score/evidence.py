@@ -46,11 +46,29 @@ def _blur(x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     )
 
 
-def agreement(target: RgbArray, candidate: RgbArray, box: Box, shift: int = -1) -> float:
+def agreement(
+    target: RgbArray, candidate: RgbArray, box: Box, shift: int = -1, offset: tuple[int, int] = (0, 0)
+) -> float:
     """How alike the two pictures are inside ``box`` (pixels of both, same canvas): the best normalised
     cross-correlation over shifts of the candidate up to ``shift`` pixels (by default ``SHIFT`` or a third
     of the box's height, whichever is more, at most 8); 1.0 for equal pixels, about 0
-    for unrelated ones; 0 where the box is not on both pictures (the same coordinates are used on both)."""
+    for unrelated ones; 0 where the box is not on both pictures (the same coordinates are used on both,
+    or on the candidate moved by ``offset``: where a page laid out a little taller above puts it)."""
+    ox, oy = offset
+    if ox or oy:
+        (th, tw), (ch, cw) = target.shape[:2], candidate.shape[:2]
+        if box[0] < 0 or box[1] < 0 or box[2] > tw or box[3] > th:
+            return 0.0
+        if box[0] + ox < 0 or box[1] + oy < 0 or box[2] + ox > cw or box[3] + oy > ch:
+            return 0.0  # off one of the pictures: nothing to compare with
+        x0, y0 = math.floor(box[0]) - MARGIN, math.floor(box[1]) - MARGIN
+        x1, y1 = math.ceil(box[2]) + MARGIN, math.ceil(box[3]) + MARGIN
+        # Both pictures cut to the box's surroundings, the candidate's moved by the offset: one canvas again.
+        pad = 8 + MARGIN
+        t_cut = _crop(target, x0 - pad, y0 - pad, x1 + pad, y1 + pad)
+        c_cut = _crop(candidate, x0 + ox - pad, y0 + oy - pad, x1 + ox + pad, y1 + oy + pad)
+        local = (box[0] - x0 + pad, box[1] - y0 + pad, box[2] - x0 + pad, box[3] - y0 + pad)
+        return agreement(t_cut, c_cut, local, shift)
     h = min(target.shape[0], candidate.shape[0])
     w = min(target.shape[1], candidate.shape[1])
     if box[2] > w or box[3] > h:
@@ -82,6 +100,14 @@ def agreement(target: RgbArray, candidate: RgbArray, box: Box, shift: int = -1) 
     return max(0.0, min(1.0, best))
 
 
+def _crop(rgb: RgbArray, x0: int, y0: int, x1: int, y1: int) -> RgbArray:
+    """``rgb[y0:y1, x0:x1]``, its edges repeated where the window leaves the picture."""
+    h, w = rgb.shape[:2]
+    cx0, cy0, cx1, cy1 = max(0, x0), max(0, y0), min(w, x1), min(h, y1)
+    part = rgb[cy0:cy1, cx0:cx1]
+    return np.pad(part, ((cy0 - y0, y1 - cy1), (cx0 - x0, x1 - cx1), (0, 0)), mode="edge")
+
+
 def _window_sums(x: npt.NDArray[np.float64], ph: int, pw: int) -> npt.NDArray[np.float64]:
     """Sums of ``x`` over every ``ph`` x ``pw`` window (valid positions), from an integral image."""
     s = np.zeros((x.shape[0] + 1, x.shape[1] + 1))
@@ -107,9 +133,12 @@ def _correlations(
     return np.asarray(num, dtype=np.float64), np.asarray(var_b, dtype=np.float64)
 
 
-def same_drawing(target: RgbArray, candidate: RgbArray, box: Box, threshold: float = SAME) -> bool:
-    """Whether both pictures draw the same thing in ``box`` (``agreement`` at least ``threshold``)."""
-    return agreement(target, candidate, box) >= threshold
+def same_drawing(
+    target: RgbArray, candidate: RgbArray, box: Box, threshold: float = SAME, offset: tuple[int, int] = (0, 0)
+) -> bool:
+    """Whether both pictures draw the same thing in ``box`` (``agreement`` at least ``threshold``), the
+    candidate's thing ``offset`` pixels away."""
+    return agreement(target, candidate, box, offset=offset) >= threshold
 
 
 COVERED = 0.5
@@ -175,12 +204,12 @@ PRESENT = 0.5
 for the colour to be in both palettes."""
 
 
-def colour_present(has: RgbArray, other: RgbArray, color: tuple[int, int, int]) -> bool:
+def colour_present(has: RgbArray, other: RgbArray, color: tuple[int, int, int], distance: int = COLOR_DISTANCE) -> bool:
     """Whether ``other`` draws ``color`` about as much as ``has`` does, wherever it does: the test of a
     palette claim ("the candidate uses #x, a colour the target does not have"), which is about the
     colours drawn and not where. A layout that differs a little (another font size) moves a colour's
     areas out of ``colour_covered``'s reach without making the colour absent."""
-    mine = float(colour_mask(has, color).mean())
+    mine = float(colour_mask(has, color, distance).mean())
     if mine == 0.0:
         return True
-    return float(colour_mask(other, color).mean()) >= PRESENT * mine
+    return float(colour_mask(other, color, distance).mean()) >= PRESENT * mine

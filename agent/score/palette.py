@@ -26,6 +26,8 @@ SIDE = 320
 MIN_CHROMA = 18.0
 """CIELAB chroma below which a colour counts as grey."""
 MERGE_DELTA_E = 10.0
+LARGE_AREA = 0.03
+"""Share of a page's pixels from which a colour is a background or a large area (a panel, a button)."""
 TINT_RESIDUAL = 14.0
 """RGB distance from the colour-to-background segment within which a colour is a tint (an edge blend)."""
 

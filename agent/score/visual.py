@@ -62,7 +62,7 @@ from .evidence import colour_covered, colour_present, same_drawing
 from .ink import measure_ink
 from .legend import SeriesColor, legend_colors
 from .matching import MIN_SIMILARITY, Matching, match_blocks, normalize_text, text_similarity
-from .palette import PaletteColor, dominant_colors, palette_similarity
+from .palette import LARGE_AREA, PaletteColor, dominant_colors, palette_similarity
 from .perceptual import Perceptual, perceptual_similarity
 from .raster import RgbArray, image_key, load_rgb
 from .second_reading import confirmed
@@ -77,6 +77,16 @@ CONFIRM_PX = 3.0
 """Pairs that read the same and sit closer than this are not checked on the pixels (nothing to say)."""
 UI_MERGE_DELTA_E = 2.5
 """UI palettes keep near-white backgrounds apart (a white card on a light-grey page matters)."""
+PAGE_COLOUR_DISTANCE = 4
+"""Per-channel distance (to ``evidence.colour_mask``'s 8-level bins, so about 8 levels) within which a
+page's pixel is drawn in one of its large colours: finer than a chart's, as a white card on a #f1f5f9
+page is a difference."""
+SIZE_RECHECK = 0.2
+"""A page pair whose box heights differ by this share or more is checked on the pixels (``confirm_size``;
+the critique names sizes from ``critique.PAGE_SIZE_TOLERANCE``, which is larger)."""
+SAME_SIZE = 0.9
+"""Agreement from which a pair's pixels show the same size: stricter than ``evidence.SAME``, since a box
+also holds what the text sits on (a button's edges), which agrees whatever size its label is."""
 RECHECK_DELTA_E = 5.0
 """A page pair whose text colours differ by this ΔE00 or more is measured again at one place on both
 pictures (``same_place_colour``)."""
@@ -171,6 +181,14 @@ class BlockPair(BaseModel):
     """Both pictures draw the same thing at the target's place (``evidence.py``): whatever the two text
     sources read, this pair does not differ, and the critique says nothing about it."""
 
+    @property
+    def edge_dx(self) -> float:
+        """The horizontal offset of the nearest-agreeing edge (left, centre or right): a line set in another
+        font is wider or narrower, and keeps the edge it is aligned by; a line the two text sources cut
+        differently ('--url="jdbc:…"' read whole, the string alone in the DOM) keeps the edge they share."""
+        t, c = self.target.box, self.candidate.box
+        return min((c[0] - t[0], self.dx, c[2] - t[2]), key=abs)
+
 
 class _Score(BaseModel):
     """What UI and chart scores share: the components both have, the look, the text-block matching.
@@ -193,6 +211,9 @@ class _Score(BaseModel):
     candidate_size: tuple[int, int]
     target_palette: tuple[PaletteColor, ...] = ()
     candidate_palette: tuple[PaletteColor, ...] = ()
+    quiet_colors: tuple[tuple[int, int, int], ...] = ()
+    """Palette colours (of either picture) that the other picture draws too, at the same places or about
+    as much: the critique names no colour difference in them."""
 
     def components(self) -> dict[str, float | None]:
         raise NotImplementedError
@@ -244,9 +265,6 @@ class ChartScore(_Score):
     chart_type: float | None
     palette_pairs: tuple[tuple[int, int, float], ...] = ()
     """(index in target_palette, index in candidate_palette, ΔE00) of the paired colours."""
-    quiet_colors: tuple[tuple[int, int, int], ...] = ()
-    """Palette colours (of either picture) that the other picture draws at the same places: the critique
-    names no colour difference in them."""
     target_types: tuple[str, ...] = ()
     candidate_types: tuple[str, ...] = ()
     type_evidence: tuple[TypeEvidence, ...] = ()
@@ -449,6 +467,18 @@ def confirm_pair(pair: BlockPair, t_rgb: RgbArray, c_rgb: RgbArray) -> BlockPair
     return pair.model_copy(update={"text_similarity": 1.0, "dx": 0.0, "dy": 0.0, "position": 1.0, "same_pixels": True})
 
 
+def confirm_size(pair: BlockPair, t_rgb: RgbArray, c_rgb: RgbArray) -> BlockPair:
+    """A page pair whose boxes differ in height, but whose pixels at the target's place are the same on
+    both pictures, is drawn at the same size: the two text sources box a line differently (OCR takes in a
+    button's padding, the DOM a line's full height). Only the critique's size line looks at this
+    (``same_pixels``); the scores stay as measured."""
+    if abs(pair.candidate.height / max(pair.target.height, 1.0) - 1) < SIZE_RECHECK or pair.same_pixels:
+        return pair
+    if t_rgb.shape != c_rgb.shape or not same_drawing(t_rgb, c_rgb, pair.target.box, SAME_SIZE):
+        return pair
+    return pair.model_copy(update={"same_pixels": True})
+
+
 def reread_pairs(pairs: Sequence[BlockPair], t_rgb: RgbArray, c_rgb: RgbArray) -> list[BlockPair]:
     """Chart texts that still read differently get the second reading (``second_reading.py``): the
     difference stands only if the target's text reads again at its place on the target and not on the
@@ -515,11 +545,20 @@ def same_place_colour(pair: BlockPair, t_rgb: RgbArray, c_rgb: RgbArray, scales:
     there. The two text sources cut lines differently (OCR read a link with the dark full stop after it,
     'Reagan.', whose darkest pixels are the stop's; the DOM line holds the blue link alone), so their
     colours can differ where the pixels do not. A recoloured text has its new colour at that place on the
-    candidate and its old one on the target, so its difference stands."""
+    candidate and its old one on the target, so its difference stands. Where the page above is laid out a
+    little taller or shorter, the line's place on the target is the candidate's moved back by the pair's
+    offset."""
     box = pair.candidate.box
-    if pair.delta_e is None or pair.delta_e < RECHECK_DELTA_E or not same_drawing(t_rgb, c_rgb, box):
+    if pair.delta_e is None or pair.delta_e < RECHECK_DELTA_E:
         return pair
-    t_ink, c_ink = measure_ink(box, t_rgb), measure_ink(box, c_rgb)
+    if same_drawing(t_rgb, c_rgb, box):
+        t_box = box
+    else:
+        ox, oy = round(pair.edge_dx), round(pair.dy)
+        t_box = (box[0] - ox, box[1] - oy, box[2] - ox, box[3] - oy)
+        if not (ox or oy) or not same_drawing(t_rgb, c_rgb, t_box, offset=(ox, oy)):
+            return pair
+    t_ink, c_ink = measure_ink(t_box, t_rgb), measure_ink(box, c_rgb)
     if t_ink is None or c_ink is None or t_ink.color is None or c_ink.color is None:
         return pair
     de = delta_e(t_ink.color, c_ink.color)
@@ -651,6 +690,7 @@ def score_ui(
     # A line OCR read on the target but the DOM does not hold, or one the DOM holds but OCR missed (faint
     # text), is no difference where the pixels agree, nor where a second reading of both pictures at its
     # place does not confirm it (``second_reading.py``).
+    pairs = [confirm_size(p, t_rgb, c_rgb) for p in pairs]
     missing = [target[i] for i in content.missing if not same_drawing(t_rgb, c_rgb, target[i].box)]
     extra = [candidate[j] for j in content.extra if not same_drawing(t_rgb, c_rgb, candidate[j].box)]
     same = [p for p in pairs if p.text_similarity >= SAME_LINE_READING]
@@ -670,6 +710,14 @@ def score_ui(
         **_shared_fields(look, pairs, matching, target, candidate, t_rgb, c_rgb),
         target_palette=t_palette,
         candidate_palette=dominant_colors(c_rgb, chromatic_only=False, merge_delta_e=UI_MERGE_DELTA_E),
+        # A palette's colours are the means of clusters, and two pictures of the same page can cluster
+        # their darks differently (#010101 on one, #343434 on the other, each holding both): a large
+        # colour is missing only if the candidate does not draw it about as much.
+        quiet_colors=tuple(
+            c.rgb
+            for c in t_palette
+            if c.share >= LARGE_AREA and colour_present(t_rgb, c_rgb, c.rgb, PAGE_COLOUR_DISTANCE)
+        ),
         missing_fonts=tuple(missing_fonts),
         weights=weights,
     )

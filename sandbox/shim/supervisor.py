@@ -579,7 +579,10 @@ def _preload_html(fonts: str = "system") -> Callable[[dict[str, Any]], dict[str,
             if stack != "html":  # React renders, Tailwind generates its CSS, after load: let a frame pass
                 page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
             full_page = bool(job.get("full_page", True))
-            png = page.screenshot(full_page=full_page, type="png", timeout=timeout_ms)
+            # As Design2Code's pictures were taken (``data_utils/screenshot.py``) and as a person sees a page
+            # once it settles: finite CSS animations and transitions (fade-ins) at their end, infinite ones at
+            # their start, instead of whatever frame the load happened to end on.
+            png = page.screenshot(full_page=full_page, type="png", timeout=timeout_ms, animations="disabled")
             blocks = None
             if job.get("blocks"):
                 clip = None if full_page else [int(job["width"]), int(job["height"])]
