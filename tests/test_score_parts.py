@@ -700,6 +700,31 @@ def test_page_colours_are_compared_where_a_taller_page_moved_the_line() -> None:
     assert any(line.startswith("Colour of") for line in critique(changed)), critique(changed)
 
 
+def _bars(columns: list[tuple[int, tuple[int, int, int]]]) -> bytes:
+    """Two vertical bars '||' 14 px tall on a light grey page, each drawn as the given columns (offset from
+    the bar's left edge, colour): a 1.5 px stroke falls on two pixel columns in one blend or another."""
+    image = np.full((60, 80, 3), 241, dtype=np.uint8)
+    for left in (30, 38):
+        for dx, colour in columns:
+            image[20:34, left + dx] = colour
+    out = io.BytesIO()
+    Image.fromarray(image).save(out, format="PNG")
+    return out.getvalue()
+
+
+def test_thin_strokes_blended_otherwise_are_the_same_colour() -> None:
+    """The same grey bars, blended over two columns as (161, 131) on the target and as (207, 85) on the
+    candidate: their darkest pixels differ, the ink they put on the page does not. Bars drawn in red do."""
+    target_png = _bars([(0, (161, 161, 161)), (1, (131, 131, 131))])
+    target = [TextBlock(text="||", box=(30, 20, 40, 34), color=(131, 131, 131))]
+    phased = _bars([(0, (207, 207, 207)), (1, (85, 85, 85))])
+    same = score_ui(target_png, target, phased, [TextBlock(text="||", box=(30, 20, 40, 34), color=(85, 85, 85))])
+    assert not any(line.startswith("Colour") for line in critique(same)), critique(same)
+    red = _bars([(0, (200, 120, 120)), (1, (170, 30, 30))])
+    changed = score_ui(target_png, target, red, [TextBlock(text="||", box=(30, 20, 40, 34), color=(170, 30, 30))])
+    assert any(line.startswith("Colour of '||'") for line in critique(changed)), critique(changed)
+
+
 def test_a_removed_heading_is_missing_though_its_words_are_on_the_next_line() -> None:
     """The heading 'Loch Ness Loot Slot Review' is removed and the line below, which repeats its words,
     moves up into its place: the words of the lines both pages share are theirs, so the heading's are

@@ -54,13 +54,21 @@ def agreement(
     of the box's height, whichever is more, at most 8); 1.0 for equal pixels, about 0
     for unrelated ones; 0 where the box is not on both pictures (the same coordinates are used on both,
     or on the candidate moved by ``offset``: where a page laid out a little taller above puts it)."""
+    return best_match(target, candidate, box, shift, offset)[0]
+
+
+def best_match(
+    target: RgbArray, candidate: RgbArray, box: Box, shift: int = -1, offset: tuple[int, int] = (0, 0)
+) -> tuple[float, tuple[int, int]]:
+    """``agreement`` and where the candidate's pixels match best: the offset, in whole pixels, at which
+    the candidate draws what the target draws in ``box`` (``offset`` plus the best shift)."""
     ox, oy = offset
     if ox or oy:
         (th, tw), (ch, cw) = target.shape[:2], candidate.shape[:2]
         if box[0] < 0 or box[1] < 0 or box[2] > tw or box[3] > th:
-            return 0.0
+            return 0.0, offset
         if box[0] + ox < 0 or box[1] + oy < 0 or box[2] + ox > cw or box[3] + oy > ch:
-            return 0.0  # off one of the pictures: nothing to compare with
+            return 0.0, offset  # off one of the pictures: nothing to compare with
         x0, y0 = math.floor(box[0]) - MARGIN, math.floor(box[1]) - MARGIN
         x1, y1 = math.ceil(box[2]) + MARGIN, math.ceil(box[3]) + MARGIN
         # Both pictures cut to the box's surroundings, the candidate's moved by the offset: one canvas again.
@@ -68,11 +76,12 @@ def agreement(
         t_cut = _crop(target, x0 - pad, y0 - pad, x1 + pad, y1 + pad)
         c_cut = _crop(candidate, x0 + ox - pad, y0 + oy - pad, x1 + ox + pad, y1 + oy + pad)
         local = (box[0] - x0 + pad, box[1] - y0 + pad, box[2] - x0 + pad, box[3] - y0 + pad)
-        return agreement(t_cut, c_cut, local, shift)
+        score, (sx, sy) = best_match(t_cut, c_cut, local, shift)
+        return score, (ox + sx, oy + sy)
     h = min(target.shape[0], candidate.shape[0])
     w = min(target.shape[1], candidate.shape[1])
     if box[2] > w or box[3] > h:
-        return 0.0  # off one of the pictures: nothing to compare with
+        return 0.0, (0, 0)  # off one of the pictures: nothing to compare with
     if shift < 0:
         # A third of the text's height: renders at another dpi place a legend or label a few pixels off.
         shift = max(SHIFT, min(8, round(0.35 * (box[3] - box[1]))))
@@ -81,13 +90,13 @@ def agreement(
     x1 = min(w, math.ceil(box[2]) + MARGIN)
     y1 = min(h, math.ceil(box[3]) + MARGIN)
     if x1 - x0 < 2 or y1 - y0 < 2:
-        return 1.0
+        return 1.0, (0, 0)
     t = target[y0:y1, x0:x1]
     cx0, cy0 = max(0, x0 - shift), max(0, y0 - shift)
     cx1, cy1 = min(w, x1 + shift), min(h, y1 + shift)
     c = candidate[cy0:cy1, cx0:cx1]
     if np.array_equal(t, candidate[y0:y1, x0:x1]):
-        return 1.0
+        return 1.0, (0, 0)
     tg = _blur(_grey(t))
     cg = _blur(_grey(c))
     a = tg - tg.mean()
@@ -96,8 +105,9 @@ def agreement(
     ncc = np.where(den > 1e-9, num / np.maximum(den, 1e-12), 0.0)
     if float((a * a).sum()) < 1e-9:
         ncc = np.where(var_b < 1e-9, 1.0, 0.0)
-    best = float(ncc.max())
-    return max(0.0, min(1.0, best))
+    at = np.unravel_index(int(np.argmax(ncc)), ncc.shape)
+    best = float(ncc[at])
+    return max(0.0, min(1.0, best)), (cx0 + int(at[1]) - x0, cy0 + int(at[0]) - y0)
 
 
 def _crop(rgb: RgbArray, x0: int, y0: int, x1: int, y1: int) -> RgbArray:
