@@ -560,13 +560,16 @@ def same_place_colour(pair: BlockPair, t_rgb: RgbArray, c_rgb: RgbArray, scales:
     t_box = box
     agree, shift = best_match(t_rgb, c_rgb, box)
     if agree < SAME:
-        ox, oy = round(pair.edge_dx), round(pair.dy)
-        if not (ox or oy):
+        # The line's own offset, by whichever edge the two sources' boxes share (left, centre or right).
+        t, c, oy = pair.target.box, pair.candidate.box, round(pair.dy)
+        tries = []
+        for ox in sorted({round(c[0] - t[0]), round(pair.dx), round(c[2] - t[2])}, key=abs):
+            if ox or oy:
+                moved = (box[0] - ox, box[1] - oy, box[2] - ox, box[3] - oy)
+                tries.append((*best_match(t_rgb, c_rgb, moved, offset=(ox, oy)), moved))
+        if not tries or max(a for a, _, _ in tries) < SAME:
             return pair
-        t_box = (box[0] - ox, box[1] - oy, box[2] - ox, box[3] - oy)
-        agree, shift = best_match(t_rgb, c_rgb, t_box, offset=(ox, oy))
-        if agree < SAME:
-            return pair
+        agree, shift, t_box = max(tries, key=lambda found: found[0])
     t_ink, c_ink = measure_ink(t_box, t_rgb), measure_ink(box, c_rgb)
     if t_ink is None or c_ink is None or t_ink.color is None or c_ink.color is None:
         return pair
