@@ -638,12 +638,8 @@ def local_offset(pairs: Sequence[BlockPair], block: TextBlock, is_target: bool) 
         x, y = (p.target if is_target else p.candidate).center
         return math.hypot(x - cx, y - cy)
 
-    def edge_dx(p: BlockPair) -> float:  # a line set in another font keeps the edge it is aligned by
-        t, c = p.target.box, p.candidate.box
-        return min((c[0] - t[0], p.dx, c[2] - t[2]), key=abs)
-
     near = sorted(pairs, key=distance)[:NEIGHBOURS]
-    return (statistics.median(edge_dx(p) for p in near), statistics.median(p.dy for p in near))
+    return (statistics.median(p.edge_dx for p in near), statistics.median(p.dy for p in near))
 
 
 def _pair_means(pairs: Sequence[BlockPair], any_blocks: bool) -> tuple[float, float, float]:
@@ -741,13 +737,13 @@ def score_ui(
         candidate,
         [ij for ij, p in zip(matching.pairs, pairs, strict=True) if p.text_similarity >= SAME_LINE_READING],
     )
-    # A line OCR read on the target but the DOM does not hold, or one the DOM holds but OCR missed (faint
-    # text), is no difference where the pixels agree, nor where a second reading of both pictures at its
-    # place does not confirm it (``second_reading.py``).
     pairs = [confirm_size(p, t_rgb, c_rgb) for p in pairs]
+    same = [p for p in pairs if p.text_similarity >= SAME_LINE_READING]
+    # A line OCR read on the target but the DOM does not hold, or one the DOM holds but OCR missed (faint
+    # text), is no difference where the pixels agree, nor where a second reading of both
+    # pictures at its place does not confirm it (``second_reading.py``).
     missing = [target[i] for i in content.missing if not same_drawing(t_rgb, c_rgb, target[i].box)]
     extra = [candidate[j] for j in content.extra if not same_drawing(t_rgb, c_rgb, candidate[j].box)]
-    same = [p for p in pairs if p.text_similarity >= SAME_LINE_READING]
     stands = confirmed(
         t_rgb,
         c_rgb,
