@@ -568,21 +568,12 @@ def test_a_line_boxed_taller_by_one_text_source_is_not_a_size_difference() -> No
     """OCR boxes a button's label with the button's padding (24 px), the DOM boxes its letters (9 px): where
     both pictures draw the same thing at the target's place, the letters are the same size. A label drawn
     half as large as the target's is still named."""
-    target = [TextBlock(text="Create new account", box=(30, 28, 200, 52), color=(255, 255, 255))]
-    same = score_ui(
-        _button(13),
-        target,
-        _button(13),
-        [TextBlock(text="Create new account", box=(34, 35, 170, 44), color=(255, 255, 255))],
-    )
+    label = [TextBlock(text="Create new account", box=(34, 35, 170, 44), color=(255, 255, 255))]
+    padded = [TextBlock(text="Create new account", box=(30, 28, 200, 52), color=(255, 255, 255))]
+    same = score_ui(_button(13), padded, _button(13), label)
     assert not any("is drawn about" in line for line in critique(same)), critique(same)
     big = [TextBlock(text="Create new account", box=(34, 30, 300, 50), color=(255, 255, 255))]
-    smaller = score_ui(
-        _button(26),
-        big,
-        _button(13),
-        [TextBlock(text="Create new account", box=(34, 35, 170, 44), color=(255, 255, 255))],
-    )
+    smaller = score_ui(_button(26), big, _button(13), label)
     assert any(line.startswith("Text 'Create new account' is drawn about") for line in critique(smaller)), critique(
         smaller
     )
@@ -661,42 +652,33 @@ def test_page_colours_are_compared_where_both_pictures_draw_them() -> None:
     assert any(line.startswith("Colour of 'Reagan'") for line in critique(changed)), critique(changed)
 
 
-def _code_line(string_colour: tuple[int, int, int], top: int) -> tuple[bytes, float, float]:
+STRING = '"jdbc:mysql://localhost:3306/accounts"'
+
+
+def _code_line(string_colour: tuple[int, int, int], top: int) -> tuple[bytes, list[TextBlock]]:
     """A black option and a coloured string after it, as a page's code block draws '--url="jdbc:…"', its
-    line ``top`` pixels down; returns the picture and where the string starts and ends."""
+    line ``top`` pixels down; returns the picture and the string's line as the DOM holds it."""
     image = Image.new("RGB", (640, 120), "white")
     draw = ImageDraw.Draw(image)
     font = ImageFont.load_default(size=20)
     draw.text((10, top), "--url=", fill=(0, 0, 0), font=font)
     start = 10 + draw.textlength("--url=", font=font)
-    draw.text((start, top), '"jdbc:mysql://localhost:3306/accounts"', fill=string_colour, font=font)
+    draw.text((start, top), STRING, fill=string_colour, font=font)
     out = io.BytesIO()
     image.save(out, format="PNG")
-    return out.getvalue(), start, start + draw.textlength('"jdbc:mysql://localhost:3306/accounts"', font=font)
+    end = start + draw.textlength(STRING, font=font)
+    return out.getvalue(), [TextBlock(text=STRING, box=(start, top + 4, end, top + 22), color=string_colour)]
 
 
 def test_page_colours_are_compared_where_a_taller_page_moved_the_line() -> None:
     """The candidate's page is laid out 21 px taller above the line, and OCR read the option and the string
     as one line whose colour is the black option's; the DOM holds the string alone, in its pink. Measured
     at the line's place on each picture the colours agree; a string drawn in another colour still differs."""
-    pink, blue = (221, 21, 71), (20, 60, 200)
-    target_png, start, end = _code_line(pink, 20)
-    target = [TextBlock(text='--url="jdbc:mysql://localhost:3306/accounts"', box=(10, 24, end, 42), color=(0, 0, 0))]
-    moved, start, end = _code_line(pink, 41)
-    same = score_ui(
-        target_png,
-        target,
-        moved,
-        [TextBlock(text='"jdbc:mysql://localhost:3306/accounts"', box=(start, 45, end, 63), color=pink)],
-    )
+    target_png, string = _code_line((221, 21, 71), 20)
+    target = [TextBlock(text="--url=" + STRING, box=(10, 24, string[0].box[2], 42), color=(0, 0, 0))]
+    same = score_ui(target_png, target, *_code_line((221, 21, 71), 41))
     assert not any(line.startswith("Colour") for line in critique(same)), critique(same)
-    recoloured, start, end = _code_line(blue, 41)
-    changed = score_ui(
-        target_png,
-        target,
-        recoloured,
-        [TextBlock(text='"jdbc:mysql://localhost:3306/accounts"', box=(start, 45, end, 63), color=blue)],
-    )
+    changed = score_ui(target_png, target, *_code_line((20, 60, 200), 41))
     assert any(line.startswith("Colour of") for line in critique(changed)), critique(changed)
 
 
