@@ -569,7 +569,7 @@ def same_place_colour(pair: BlockPair, t_rgb: RgbArray, c_rgb: RgbArray, scales:
                 tries.append((*best_match(t_rgb, c_rgb, moved, offset=(ox, oy)), moved))
         if not tries or max(a for a, _, _ in tries) < SAME:
             return pair
-        agree, shift, t_box = max(tries, key=lambda found: found[0])
+        _, shift, t_box = max(tries, key=lambda found: found[0])
     t_ink, c_ink = measure_ink(t_box, t_rgb), measure_ink(box, c_rgb)
     if t_ink is None or c_ink is None or t_ink.color is None or c_ink.color is None:
         return pair
@@ -740,8 +740,8 @@ def score_ui(
     pairs = [confirm_size(p, t_rgb, c_rgb) for p in pairs]
     same = [p for p in pairs if p.text_similarity >= SAME_LINE_READING]
     # A line OCR read on the target but the DOM does not hold, or one the DOM holds but OCR missed (faint
-    # text), is no difference where the pixels agree, nor where a second reading of both
-    # pictures at its place does not confirm it (``second_reading.py``).
+    # text), is no difference where the pixels agree, nor where a second reading of both pictures at its
+    # place does not confirm it (``second_reading.py``).
     missing = [target[i] for i in content.missing if not same_drawing(t_rgb, c_rgb, target[i].box)]
     extra = [candidate[j] for j in content.extra if not same_drawing(t_rgb, c_rgb, candidate[j].box)]
     stands = confirmed(
