@@ -579,34 +579,29 @@ def test_a_line_boxed_taller_by_one_text_source_is_not_a_size_difference() -> No
     )
 
 
-def _panel(fill: tuple[int, int, int]) -> bytes:
-    image = Image.new("RGB", (400, 300), "white")
-    ImageDraw.Draw(image).rectangle((0, 0, 399, 59), fill=fill)
+def _stripes(even: tuple[int, int, int], odd: tuple[int, int, int]) -> bytes:
+    """A white page 640 px wide whose top quarter is one-pixel columns in two dark colours: a palette samples
+    every other column (``palette.SIDE``), so it sees only one of them."""
+    image = np.full((480, 640, 3), 255, dtype=np.uint8)
+    image[:120, 0::2] = even
+    image[:120, 1::2] = odd
     out = io.BytesIO()
-    image.save(out, format="PNG")
+    Image.fromarray(image).save(out, format="PNG")
     return out.getvalue()
 
 
 def test_a_large_colour_the_candidate_draws_as_much_is_not_missing() -> None:
-    """A palette's colours are cluster means, and two pictures of one page can name the same dark pixels
-    #010101 on one side and #343434 on the other (which pixels the sampling hit first): the claim that the
-    target's large colour is missing is checked on the pixels. A panel really drawn in another grey is
-    still named."""
+    """A palette's colours are cluster means of sampled pixels, so two pictures of one page can name the same
+    dark pixels #000000 on one side and #343434 on the other (which pixels the sampling hit): the claim that
+    the target's large colour is missing is checked on the pixels. A blue panel in its place is named."""
     black, grey = (0, 0, 0), (52, 52, 52)
-    same = score_ui(_panel(black), [], _panel(black), [])
-    assert black in same.quiet_colors
-    # The candidate's palette names its dark cluster by another mean: the pixels still say black.
-    renamed = same.model_copy(
-        update={
-            "candidate_palette": tuple(
-                c if c.rgb != black else c.model_copy(update={"rgb": grey}) for c in same.candidate_palette
-            )
-        }
-    )
-    assert not any("covers" in line for line in critique(renamed)), critique(renamed)
-    recoloured = score_ui(_panel(black), [], _panel(grey), [])
-    assert any(line.startswith("The target's colour #000000 covers 20%") for line in critique(recoloured)), critique(
-        recoloured
+    target = _stripes(black, grey)
+    swapped = score_ui(target, [], _stripes(grey, black), [])
+    assert {c.rgb for c in swapped.target_palette} != {c.rgb for c in swapped.candidate_palette}
+    assert not any("covers" in line for line in critique(swapped)), critique(swapped)
+    blue = score_ui(target, [], _stripes((30, 60, 200), (30, 60, 200)), [])
+    assert any(line.startswith("The target's colour") and "covers 25%" in line for line in critique(blue)), critique(
+        blue
     )
 
 

@@ -19,7 +19,7 @@ import numpy.typing as npt
 
 from .blocks import TextBlock
 from .colors import delta_e, parse_hex, to_hex
-from .palette import LARGE_AREA, PaletteColor
+from .palette import LARGE_AREA, LARGE_AREA_DELTA_E, PaletteColor
 from .trace import TraceSeries
 from .visual import BlockPair, ChartScore, VisualScore
 
@@ -32,8 +32,6 @@ CHART_POSITION_TOLERANCE = 0.8
 """In a chart, a text is reported misplaced only when it moved by most of its own height: a chart
 drawn at another dpi places legends and labels a few pixels apart (measured on right answers of the
 calibration half: legend entries 4-8 px, about half their height)."""
-COLOR_TOLERANCE = 5.0
-"""Text colours closer than this ΔE00 are not reported (2 is just noticeable; 5 is clear)."""
 SIZE_TOLERANCE = 0.15
 """Relative difference of the ink height of a text under which its font size is not questioned."""
 PALETTE_TOLERANCE = 8.0
@@ -315,7 +313,7 @@ def _ui_palette_findings(score: VisualScore) -> list[Finding]:
         if colour.share < LARGE_AREA or colour.rgb in score.quiet_colors:
             continue
         near = _nearest(colour, score.candidate_palette)
-        if near is not None and delta_e(colour.rgb, near.rgb) < COLOR_TOLERANCE:
+        if near is not None and delta_e(colour.rgb, near.rgb) < LARGE_AREA_DELTA_E:
             continue
         instead = f"; the candidate's nearest large colour is {to_hex(near.rgb)}" if near else ""
         out.append(

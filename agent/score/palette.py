@@ -28,6 +28,9 @@ MIN_CHROMA = 18.0
 MERGE_DELTA_E = 10.0
 LARGE_AREA = 0.03
 """Share of a page's pixels from which a colour is a background or a large area (a panel, a button)."""
+LARGE_AREA_DELTA_E = 5.0
+"""ΔE00 under which a page's large colour has its counterpart in the other palette (2 is just noticeable;
+5 is clear)."""
 TINT_RESIDUAL = 14.0
 """RGB distance from the colour-to-background segment within which a colour is a tint (an edge blend)."""
 

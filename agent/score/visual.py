@@ -62,7 +62,7 @@ from .evidence import SAME, best_match, colour_covered, colour_present, same_dra
 from .ink import measure_ink
 from .legend import SeriesColor, legend_colors
 from .matching import MIN_SIMILARITY, Matching, match_blocks, normalize_text, text_similarity
-from .palette import LARGE_AREA, PaletteColor, dominant_colors, palette_similarity, tint_of
+from .palette import LARGE_AREA, LARGE_AREA_DELTA_E, PaletteColor, dominant_colors, palette_similarity, tint_of
 from .perceptual import Perceptual, perceptual_similarity
 from .raster import RgbArray, image_key, load_rgb
 from .second_reading import confirmed
@@ -750,6 +750,16 @@ def score_ui(
         [(b.box, b.text, True) for b in missing] + [(b.box, b.text, False) for b in extra],
         offsets=[local_offset(same, b, True) for b in missing] + [local_offset(same, b, False) for b in extra],
     )
+    c_palette = dominant_colors(c_rgb, chromatic_only=False, merge_delta_e=UI_MERGE_DELTA_E)
+    # A palette's colours are the means of clusters, and two pictures of the same page can cluster their
+    # darks differently (#010101 on one, #343434 on the other, each holding both): a large colour without
+    # its counterpart in the candidate's palette is missing only if the candidate does not draw it about
+    # as much (looked at for those alone: a colour's mask costs milliseconds on a long page).
+    unmatched = [
+        c.rgb
+        for c in t_palette
+        if c.share >= LARGE_AREA and min((delta_e(c.rgb, o.rgb) for o in c_palette), default=99.0) >= LARGE_AREA_DELTA_E
+    ]
     return VisualScore(
         content_missing=tuple(b for b, kept in zip(missing, stands[: len(missing)], strict=True) if kept),
         content_extra=tuple(b for b, kept in zip(extra, stands[len(missing) :], strict=True) if kept),
@@ -759,15 +769,8 @@ def score_ui(
         color=colour,
         **_shared_fields(look, pairs, matching, target, candidate, t_rgb, c_rgb),
         target_palette=t_palette,
-        candidate_palette=dominant_colors(c_rgb, chromatic_only=False, merge_delta_e=UI_MERGE_DELTA_E),
-        # A palette's colours are the means of clusters, and two pictures of the same page can cluster
-        # their darks differently (#010101 on one, #343434 on the other, each holding both): a large
-        # colour is missing only if the candidate does not draw it about as much.
-        quiet_colors=tuple(
-            c.rgb
-            for c in t_palette
-            if c.share >= LARGE_AREA and colour_present(t_rgb, c_rgb, c.rgb, PAGE_COLOUR_DISTANCE)
-        ),
+        candidate_palette=c_palette,
+        quiet_colors=tuple(rgb for rgb in unmatched if colour_present(t_rgb, c_rgb, rgb, PAGE_COLOUR_DISTANCE)),
         missing_fonts=tuple(missing_fonts),
         weights=weights,
     )
