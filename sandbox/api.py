@@ -238,7 +238,8 @@ class Sandbox:
         stack: UiStack = "html",
         fonts: PageFonts = "system",
     ) -> bytes:
-        """A PNG screenshot of ``html`` at ``viewport`` (full page by default), network off.
+        """A PNG screenshot of ``html`` at ``viewport`` (full page by default), network off, taken once the
+        page has settled: finite CSS animations and transitions at their end, infinite ones at their start.
 
         ``stack``: ``tailwind`` or ``react`` inline the runtime baked into the image (Tailwind's browser
         build; React 18, ReactDOM and Babel for ``<script type="text/babel">``) before the page's own code.
