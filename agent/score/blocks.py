@@ -68,6 +68,11 @@ def union_box(boxes: Iterable[Box]) -> Box:
     )
 
 
+def shifted(box: Box, dx: float, dy: float) -> Box:
+    """``box`` moved by ``dx``, ``dy`` pixels."""
+    return (box[0] + dx, box[1] + dy, box[2] + dx, box[3] + dy)
+
+
 def vertical_overlap(a: Box, b: Box) -> float:
     """How many pixels the vertical extents of two boxes share (0 if none)."""
     return max(0.0, min(a[3], b[3]) - max(a[1], b[1]))

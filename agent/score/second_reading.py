@@ -20,7 +20,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .blocks import Box
+from .blocks import Box, shifted
 from .matching import text_similarity
 from .ocr import OcrError, OcrPass, OcrSettings, run_pass
 from .raster import RgbArray
@@ -79,11 +79,6 @@ def dark_on_light(crop: RgbArray) -> RgbArray:
     return np.ascontiguousarray(np.repeat(level[:, :, None], 3, axis=2))
 
 
-def _moved(box: Box, offset: tuple[float, float], sign: float) -> Box:
-    dx, dy = sign * offset[0], sign * offset[1]
-    return (box[0] + dx, box[1] + dy, box[2] + dx, box[3] + dy)
-
-
 def _few_enough(places: Sequence[tuple[Box, str, bool]]) -> bool:
     if len(places) <= MAX_PLACES:
         return True
@@ -114,8 +109,9 @@ def confirmed(
     def box_on(k: int, side: int) -> Box:
         """Place ``k``'s box on the target (side 0) or the candidate (side 1)."""
         box, _, is_target = places[k]
-        own = 0 if is_target else 1
-        return box if side == own else _moved(box, shifts[k], 1.0 if is_target else -1.0)
+        own, sign = (0, 1.0) if is_target else (1, -1.0)
+        dx, dy = shifts[k]
+        return box if side == own else shifted(box, sign * dx, sign * dy)
 
     chosen = [k for k, (b, _, _) in enumerate(places) if b[2] > b[0] and b[3] > b[1]]
     crops = [

@@ -45,7 +45,7 @@ from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validat
 
 from .align import align, content_box
 from .blends import drawn_as, greys, reconcile_blends
-from .blocks import RGB, Box, TextBlock, intersection_area, union_box
+from .blocks import RGB, Box, TextBlock, intersection_area, shifted, union_box
 from .charttype import (
     TargetMarks,
     TypeEvidence,
@@ -565,7 +565,7 @@ def same_place_colour(pair: BlockPair, t_rgb: RgbArray, c_rgb: RgbArray, scales:
         tries = []
         for ox in sorted({round(c[0] - t[0]), round(pair.dx), round(c[2] - t[2])}, key=abs):
             if ox or oy:
-                moved = (box[0] - ox, box[1] - oy, box[2] - ox, box[3] - oy)
+                moved = shifted(box, -ox, -oy)
                 tries.append((*best_match(t_rgb, c_rgb, moved, offset=(ox, oy)), moved))
         if not tries or max(a for a, _, _ in tries) < SAME:
             return pair
@@ -574,7 +574,7 @@ def same_place_colour(pair: BlockPair, t_rgb: RgbArray, c_rgb: RgbArray, scales:
     if t_ink is None or c_ink is None or t_ink.color is None or c_ink.color is None:
         return pair
     de = delta_e(t_ink.color, c_ink.color)
-    c_place = (t_box[0] + shift[0], t_box[1] + shift[1], t_box[2] + shift[0], t_box[3] + shift[1])
+    c_place = shifted(t_box, *shift)
     if (
         de >= RECHECK_DELTA_E
         and _paler(t_ink.color, c_ink.color, t_ink.background)
