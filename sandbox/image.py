@@ -195,6 +195,7 @@ DEFAULT_PACKAGES = (
     "fonts-liberation",
     "fonts-noto-core",
     "fonts-noto-color-emoji",
+    "fonts-droid-fallback",  # Chinese, Japanese and Korean characters: without a CJK font they are drawn as boxes
     "fonts-dejavu-extra",  # DejaVu's ExtraLight and Condensed faces (a bare Linux machine's font-weight: 300)
     *(package for package, _families in WEB_FONT_PACKAGES),
 )

@@ -67,10 +67,11 @@ PageFonts = Literal["system", "dejavu"]
 Times New Roman and Courier New; Noto; DejaVu; the web fonts of ``sandbox.image.WEB_FONT_PACKAGES``, such
 as Open Sans, Roboto and Lato, by name), the browser's default families as Chromium sets them.
 ``dejavu``: only the DejaVu family (Sans, Serif, Sans Mono, with the ExtraLight and Condensed faces of
-``fonts-dejavu-extra``), as on a bare Linux machine: every family a page names that is not DejaVu, and the
-browser's default font, fall back to DejaVu Sans. That is how Design2Code's published screenshots were
-rendered (a page naming Arial or no font at all is drawn in DejaVu Sans there), so pages scored against
-them are rendered with it.
+``fonts-dejavu-extra``), and Droid Sans Fallback for the Chinese, Japanese and Korean characters DejaVu
+lacks, as on a bare Linux machine: every family a page names that is not DejaVu, and the browser's default
+font, fall back to DejaVu Sans (CJK characters to Droid Sans Fallback). That is how Design2Code's published
+screenshots were rendered (a page naming Arial or no font at all is drawn in DejaVu Sans there, a Japanese
+page's kana in Droid Sans Fallback), so pages scored against them are rendered with it.
 
 In both modes a web font the page loads itself (an ``@font-face`` whose ``src`` is an absolute http(s)
 address, as Google Fonts' CSS has) is served from the image's file of that face when the image has the

@@ -18,7 +18,7 @@ from PIL import Image
 
 from viscodex.agent.score.dom import dom_blocks
 from viscodex.agent.score.trace import ChartTrace, trace_words
-from viscodex.sandbox import HtmlRender, Sandbox, Viewport
+from viscodex.sandbox import HtmlRender, PageFonts, Sandbox, Viewport
 
 pytestmark = pytest.mark.docker
 
@@ -451,6 +451,34 @@ def test_dejavu_light_weight_is_drawn_extra_light(sandbox: Sandbox) -> None:
     grey = np.asarray(Image.open(io.BytesIO(png)).convert("L"), dtype=float)
     book, light = (float((255 - grey[rows]).sum()) for rows in (slice(0, 60), slice(60, 120)))
     assert light < 0.7 * book, (book, light)
+
+
+CJK = """<html lang="{lang}"><body style="margin:0;background:#fff;font-size:20px;font-family:sans-serif">
+<div style="position:absolute;left:10px;top:10px">国際物流のジュピター</div>
+<div style="position:absolute;left:10px;top:50px">Quick brown foxes jump</div>
+</body></html>"""
+
+
+@pytest.mark.parametrize("fonts", ["system", "dejavu"])
+def test_cjk_text_is_drawn_in_a_cjk_font(sandbox: Sandbox, fonts: PageFonts) -> None:
+    """Chinese, Japanese and Korean characters are full-width: ten of them at 20 px make a line 200 px wide
+    when a font that has them draws them (the image's ``fonts-droid-fallback``); without one the browser
+    draws boxes of another width. In ``dejavu`` mode (how Design2Code's pictures were drawn) the Latin text
+    of a ``lang="ja"`` page stays DejaVu Sans, as wide as on an English page: the CJK font has no Latin."""
+    viewport = Viewport(width=480, height=100)
+    widths = {}
+    for lang in ("ja", "en"):
+        render = sandbox.render_html_blocks(CJK.format(lang=lang), viewport, full_page=False, fonts=fonts)
+        widths[lang] = {b.text: b.box[2] - b.box[0] for b in render.blocks}
+    assert widths["ja"]["国際物流のジュピター"] == pytest.approx(200, abs=1), widths
+    assert widths["en"]["国際物流のジュピター"] == pytest.approx(200, abs=1), widths
+    if fonts == "dejavu":
+        assert widths["ja"]["Quick brown foxes jump"] == pytest.approx(
+            _line_widths(
+                sandbox.render_html_blocks(FAMILIES, Viewport(width=480, height=180), full_page=False, fonts=fonts)
+            )[0],
+            abs=1.0,
+        ), widths
 
 
 BUTTONS = """<body style="margin:0;background:#3b82f6">
