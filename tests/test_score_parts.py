@@ -1013,3 +1013,42 @@ def test_group_lines_as_grouped_pair_by_pair(boxes: list[tuple[int, int, int, in
         ),
     )
     assert [b.text.split(" ") for b in group_lines(words)] == expected
+
+
+FOOTER = "Copyright 1986-2022 Ana Maria Selvaggio"
+
+
+def _page_with_footer(picture_height: int, footer: str) -> tuple[bytes, list[TextBlock]]:
+    """Two headings, a blue picture ``picture_height`` px tall under them and a faint grey footer at the
+    page's end (a full-page shot: the page is as tall as its content); returns the picture and the
+    blocks as the DOM holds them."""
+    font = ImageFont.load_default(size=16)
+    footer_top = 80 + picture_height + 30
+    image = Image.new("RGB", (520, footer_top + 30), "white")
+    draw = ImageDraw.Draw(image)
+    blocks = []
+    for text, top, colour in (("Monthly Newsletter", 10, (230, 150, 30)), ("Upcoming Shows", 40, (40, 40, 40))):
+        draw.text((20, top), text, fill=colour, font=font)
+        blocks.append(
+            TextBlock(text=text, box=(20, top + 3, 20 + draw.textlength(text, font=font), top + 17), color=colour)
+        )
+    draw.rectangle((20, 80, 500, 80 + picture_height), fill=(0, 0, 255))
+    draw.text((60, footer_top), footer, fill=(190, 190, 190), font=font)
+    end = 60 + draw.textlength(footer, font=font)
+    blocks.append(TextBlock(text=footer, box=(60, footer_top + 3, end, footer_top + 17), color=(190, 190, 190)))
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue(), blocks
+
+
+def test_a_faint_footer_that_moved_with_the_pages_end_is_not_extra(tesseract: None) -> None:
+    """OCR did not read the target's faint footer, and the candidate's page is 18 px taller between the
+    lines both share and the footer (its picture), so the footer is lower by that much while every shared
+    line sits where it sat: the footer is read again where the page's end put it, found on the target,
+    and not called extra. A footer that says something else still is."""
+    target_png, target_blocks = _page_with_footer(100, FOOTER)
+    ocr_read = target_blocks[:2]  # the faint footer went unread
+    same = score_ui(target_png, ocr_read, *_page_with_footer(118, FOOTER))
+    assert not any(line.startswith("Extra text") for line in critique(same)), critique(same)
+    other = score_ui(target_png, ocr_read, *_page_with_footer(118, "Designed by Kestrel Studio, Lisbon"))
+    assert any(line.startswith("Extra text") and "Kestrel" in line for line in critique(other)), critique(other)
