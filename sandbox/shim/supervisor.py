@@ -398,11 +398,11 @@ FONTS_DEJAVU = f"""<?xml version="1.0"?>
 </fontconfig>
 """
 """The system's font configuration (its rules, hinting, aliases) with two font directories: DejaVu's, and
-Droid Sans Fallback's (``fonts-droid-fallback``, which a Linux machine has with Ghostscript): Chinese,
-Japanese and Korean characters, which DejaVu lacks, and no Latin. A family the page names that is not
-there, and the browser's defaults, fall back to DejaVu Sans, and CJK characters to Droid Sans Fallback,
-Latin text under ``lang="ja"`` included: Design2Code's pictures of Japanese pages are laid out exactly so
-(a web font the page loads itself is served by ``_serve_web_fonts``, in this mode too)."""
+Droid Sans Fallback's (``fonts-droid-fallback``): Chinese, Japanese and Korean characters, which DejaVu
+lacks, and no Latin. A family the page names that is not there, and the browser's defaults, fall back to
+DejaVu Sans (a ``lang="ja"`` page's Latin text too: the CJK font has none), and CJK characters to Droid
+Sans Fallback: Design2Code's pictures of Japanese pages are laid out exactly so (a web font the page
+loads itself is served by ``_serve_web_fonts``, in this mode too)."""
 
 FONT_FACE = re.compile(r"@font-face\s*\{([^}]*)\}", re.I)
 FACE_URL = re.compile(r"url\(\s*['\"]?(https?://[^'\")\s]+)", re.I)
