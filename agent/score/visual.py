@@ -642,21 +642,19 @@ def local_offset(pairs: Sequence[BlockPair], block: TextBlock, is_target: bool) 
     return (statistics.median(p.edge_dx for p in near), statistics.median(p.dy for p in near))
 
 
-def page_end_offset(
+def page_end_shift(
     pairs: Sequence[BlockPair], block: TextBlock, is_target: bool, heights: tuple[int, int]
-) -> tuple[float, float] | None:
-    """Where the candidate may have ``block`` when the block is below every line both pages share and the
-    pages' heights differ (``heights``: target's, candidate's): at the page's end, moved by the height
-    difference. The shared lines above it can all sit where they sat (``local_offset`` is then no shift)
-    while something between them and the block grew: a product name wrapping under its picture in the
-    page's last row, the footer a line lower. None where that is not the case."""
+) -> float | None:
+    """How far down the candidate may have ``block`` when the block is below every line both pages share
+    and the pages' heights differ (``heights``: target's, candidate's): at the page's end, moved by the
+    height difference. The shared lines above it can all sit where they sat (``local_offset`` is then no
+    shift) while something between them and the block grew: a product name wrapping under its picture in
+    the page's last row, the footer a line lower. None where that is not the case."""
     grown = heights[1] - heights[0]
     if not grown or not pairs:
         return None
     lowest = max((p.target if is_target else p.candidate).box[3] for p in pairs)
-    if block.box[1] < lowest:
-        return None
-    return (local_offset(pairs, block, is_target)[0], float(grown))
+    return float(grown) if block.box[1] >= lowest else None
 
 
 def _pair_means(pairs: Sequence[BlockPair], any_blocks: bool) -> tuple[float, float, float]:
@@ -761,16 +759,17 @@ def score_ui(
     # place does not confirm it (``second_reading.py``).
     missing = [target[i] for i in content.missing if not same_drawing(t_rgb, c_rgb, target[i].box)]
     extra = [candidate[j] for j in content.extra if not same_drawing(t_rgb, c_rgb, candidate[j].box)]
-    places = [(b.box, b.text, True) for b in missing] + [(b.box, b.text, False) for b in extra]
     blocks = [(b, True) for b in missing] + [(b, False) for b in extra]
-    stands = confirmed(t_rgb, c_rgb, places, offsets=[local_offset(same, b, own) for b, own in blocks])
+    places = [(b.box, b.text, own) for b, own in blocks]
+    offsets = [local_offset(same, b, own) for b, own in blocks]
+    stands = confirmed(t_rgb, c_rgb, places, offsets=offsets)
     # A line below all the shared ones may have moved with the page's end instead: a difference only if
     # it stands there too (one more reading, for the few such lines of pages of different heights).
     heights = (t_rgb.shape[0], c_rgb.shape[0])
     at_end = [
-        (k, offset)
+        (k, (offsets[k][0], dy))
         for k, (b, own) in enumerate(blocks)
-        if stands[k] and (offset := page_end_offset(same, b, own, heights)) is not None
+        if stands[k] and (dy := page_end_shift(same, b, own, heights)) is not None
     ]
     if at_end:
         again = confirmed(t_rgb, c_rgb, [places[k] for k, _ in at_end], offsets=[o for _, o in at_end])
